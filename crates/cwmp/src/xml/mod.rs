@@ -1,0 +1,4 @@
+//! XML reading and writing for CWMP envelopes.
+
+pub(crate) mod reader;
+pub(crate) mod writer;
