@@ -138,7 +138,12 @@ impl<'a> Cursor<'a> {
     }
 
     fn error_here(&self, kind: DecodeErrorKind) -> DecodeError {
-        DecodeError::new(kind, self.base + self.reader.buffer_position())
+        self.error_at(self.reader.buffer_position(), kind)
+    }
+
+    /// An error at a position of the reader (relative to the text it reads).
+    fn error_at(&self, position: u64, kind: DecodeErrorKind) -> DecodeError {
+        DecodeError::new(kind, self.base + position)
     }
 
     fn read(&mut self) -> Result<Event<'a>, DecodeError> {
@@ -160,13 +165,10 @@ impl<'a> Cursor<'a> {
                 Event::Start(start) => return self.enter(&start, before),
                 Event::Decl(_) | Event::Comment(_) => {}
                 Event::Text(t) if is_blank(&t) => {}
-                Event::DocType(_) => return Err(self.error_here(DecodeErrorKind::Doctype)),
-                Event::PI(pi) => {
-                    return Err(self.error_here(DecodeErrorKind::ProcessingInstruction(
-                        crate::error::excerpt(pi.target()),
-                    )));
-                }
                 Event::Eof => return Err(self.error_here(DecodeErrorKind::UnexpectedEof)),
+                other @ (Event::DocType(_) | Event::PI(_)) => {
+                    return Err(self.unexpected(other, before));
+                }
                 Event::End(_) | Event::Empty(_) => {
                     return Err(self.error_here(DecodeErrorKind::Syntax(
                         "unexpected markup before the root element".into(),
@@ -184,12 +186,13 @@ impl<'a> Cursor<'a> {
     /// After the root element's end tag: nothing but white space and comments may follow.
     pub fn finish(&mut self) -> Result<(), DecodeError> {
         loop {
+            let before = self.reader.buffer_position();
             match self.read()? {
                 Event::Eof => return Ok(()),
                 Event::Comment(_) => {}
                 Event::Text(t) if is_blank(&t) => {}
-                Event::DocType(_) => return Err(self.error_here(DecodeErrorKind::Doctype)),
-                _ => return Err(self.error_here(DecodeErrorKind::TrailingContent)),
+                Event::DocType(_) => return Err(self.error_at(before, DecodeErrorKind::Doctype)),
+                _ => return Err(self.error_at(before, DecodeErrorKind::TrailingContent)),
             }
         }
     }
@@ -206,7 +209,7 @@ impl<'a> Cursor<'a> {
                     return Ok(None);
                 }
                 Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) | Event::Comment(_) => {}
-                other => return Err(self.unexpected(other)),
+                other => return Err(self.unexpected(other, before)),
             }
         }
     }
@@ -216,6 +219,7 @@ impl<'a> Cursor<'a> {
     pub fn text(&mut self) -> Result<Cow<'a, str>, DecodeError> {
         let mut acc: Option<Cow<'a, str>> = None;
         loop {
+            let before = self.reader.buffer_position();
             match self.read()? {
                 Event::Text(t) => append(&mut acc, t.xml10_content()),
                 Event::CData(c) => append(&mut acc, c.xml10_content()),
@@ -231,9 +235,9 @@ impl<'a> Cursor<'a> {
                 }
                 Event::Start(start) => {
                     let name = crate::error::excerpt(start.name().0);
-                    return Err(self.error_here(DecodeErrorKind::UnexpectedElement(name)));
+                    return Err(self.error_at(before, DecodeErrorKind::UnexpectedElement(name)));
                 }
-                other => return Err(self.unexpected(other)),
+                other => return Err(self.unexpected(other, before)),
             }
         }
     }
@@ -258,12 +262,13 @@ impl<'a> Cursor<'a> {
                     self.resolve_reference(&r)?;
                 }
                 Event::Text(_) | Event::CData(_) | Event::Comment(_) => {}
-                other => return Err(self.unexpected(other)),
+                other => return Err(self.unexpected(other, before)),
             }
         }
     }
 
-    fn unexpected(&self, event: Event<'_>) -> DecodeError {
+    /// An error for an event that may not stand where it does, at its start.
+    fn unexpected(&self, event: Event<'_>, before: u64) -> DecodeError {
         let kind = match event {
             Event::DocType(_) => DecodeErrorKind::Doctype,
             Event::PI(pi) => {
@@ -273,7 +278,11 @@ impl<'a> Cursor<'a> {
             Event::Decl(_) => DecodeErrorKind::Syntax("XML declaration inside the document".into()),
             _ => DecodeErrorKind::Syntax("unexpected markup".into()),
         };
-        self.error_here(kind)
+        match kind {
+            // Where the input ended is where the trouble is.
+            DecodeErrorKind::UnexpectedEof => self.error_here(kind),
+            kind => self.error_at(before, kind),
+        }
     }
 
     fn resolve_reference(&self, r: &quick_xml::events::BytesRef<'_>) -> Result<char, DecodeError> {
@@ -367,9 +376,9 @@ impl<'a> Cursor<'a> {
         tag: &mut Tag<'a>,
     ) -> Result<(), DecodeError> {
         if content.len() > name_len {
-            for attr in Attributes::new(content, name_len) {
+            for (count, attr) in Attributes::new(content, name_len).enumerate() {
                 let attr = attr.map_err(|e| self.error(DecodeErrorKind::Syntax(e.to_string())))?;
-                if attrs.len() >= self.limits.max_attributes {
+                if count >= self.limits.max_attributes {
                     return Err(self.error(DecodeErrorKind::TooManyAttributes {
                         limit: self.limits.max_attributes,
                     }));
