@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use cwmp::{DecodeError, DecodeErrorKind as K, Limits, Namespace};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/invalid")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -21,7 +23,11 @@ fn error(name: &str) -> DecodeError {
 #[track_caller]
 fn check(name: &str, matches: impl FnOnce(&K) -> bool, path: &str, id: Option<&str>) {
     let e = error(name);
-    assert!(matches(e.kind()), "{name}: unexpected kind {:?} ({e})", e.kind());
+    assert!(
+        matches(e.kind()),
+        "{name}: unexpected kind {:?} ({e})",
+        e.kind()
+    );
     assert_eq!(e.path(), path, "{name}: {e}");
     assert_eq!(e.request_id(), id, "{name}: {e}");
     // Every message says what and where.
@@ -54,7 +60,12 @@ fn broken_xml() {
         "/Envelope/Body/Reboot/CommandKey",
         Some("id-7"),
     );
-    check("not-an-envelope.xml", |k| matches!(k, K::NotEnvelope { found } if found == "html"), "", None);
+    check(
+        "not-an-envelope.xml",
+        |k| matches!(k, K::NotEnvelope { found } if found == "html"),
+        "",
+        None,
+    );
     check("not-utf8.xml", |k| *k == K::NotUtf8, "", None);
 }
 
@@ -64,7 +75,12 @@ fn dtds_and_entities_are_refused() {
     assert_eq!(*e.kind(), K::Doctype);
     // The error points at the DOCTYPE itself, which follows the XML declaration.
     assert_eq!(e.offset(), 22);
-    check("doctype-external-entity.xml", |k| *k == K::Doctype, "", None);
+    check(
+        "doctype-external-entity.xml",
+        |k| *k == K::Doctype,
+        "",
+        None,
+    );
     check(
         "undefined-entity.xml",
         |k| matches!(k, K::UndefinedEntity(e) if e == "nbsp"),
@@ -81,9 +97,7 @@ fn dtds_and_entities_are_refused() {
 
 #[test]
 fn wrong_types() {
-    let invalid = |expected: &'static str, found: &'static str| {
-        move |k: &K| matches!(k, K::InvalidValue { expected: e, found: f } if *e == expected && f == found)
-    };
+    let invalid = |expected: &'static str, found: &'static str| move |k: &K| matches!(k, K::InvalidValue { expected: e, found: f } if *e == expected && f == found);
     check(
         "wrong-type-retrycount.xml",
         invalid("xsd:unsignedInt", "many"),
@@ -166,16 +180,36 @@ fn missing_required_elements() {
         "/Envelope/Body/ChangeDUState/Operations[1]",
         Some("id-7"),
     );
-    check("missing-body.xml", |k| *k == K::MissingBody, "/Envelope", Some("id-7"));
-    check("empty-body.xml", |k| *k == K::EmptyBody, "/Envelope/Body", Some("id-7"));
-    check("two-messages.xml", |k| *k == K::MultipleMessages, "/Envelope/Body", Some("id-7"));
+    check(
+        "missing-body.xml",
+        |k| *k == K::MissingBody,
+        "/Envelope",
+        Some("id-7"),
+    );
+    check(
+        "empty-body.xml",
+        |k| *k == K::EmptyBody,
+        "/Envelope/Body",
+        Some("id-7"),
+    );
+    check(
+        "two-messages.xml",
+        |k| *k == K::MultipleMessages,
+        "/Envelope/Body",
+        Some("id-7"),
+    );
     check(
         "duplicate-element.xml",
         |k| *k == K::DuplicateElement("CommandKey"),
         "/Envelope/Body/Reboot/CommandKey",
         Some("id-7"),
     );
-    check("duplicate-header-id.xml", |k| *k == K::DuplicateElement("ID"), "/Envelope/Header/ID", Some("a"));
+    check(
+        "duplicate-header-id.xml",
+        |k| *k == K::DuplicateElement("ID"),
+        "/Envelope/Header/ID",
+        Some("a"),
+    );
 }
 
 #[test]
@@ -208,13 +242,28 @@ fn messages_that_are_not_cwmp() {
         "/Envelope/Body",
         Some("id-7"),
     );
-    check("unbound-prefix.xml", |k| matches!(k, K::UnboundPrefix(p) if p == "acme"), "/Envelope/Body", Some("id-7"));
-    check("soap12-envelope.xml", |k| *k == K::SoapVersionMismatch, "", None);
+    check(
+        "unbound-prefix.xml",
+        |k| matches!(k, K::UnboundPrefix(p) if p == "acme"),
+        "/Envelope/Body",
+        Some("id-7"),
+    );
+    check(
+        "soap12-envelope.xml",
+        |k| *k == K::SoapVersionMismatch,
+        "",
+        None,
+    );
 }
 
 #[test]
 fn nesting_deeper_than_the_limit() {
-    check("too-deep.xml", |k| *k == K::TooDeep { limit: 32 }, "/Envelope/Body/Reboot", Some("id-7"));
+    check(
+        "too-deep.xml",
+        |k| *k == K::TooDeep { limit: 32 },
+        "/Envelope/Body/Reboot",
+        Some("id-7"),
+    );
 }
 
 /// A valid envelope whose ParameterList holds `n` parameters.
@@ -237,17 +286,30 @@ fn a_100_mb_body_is_refused_before_parsing() {
     body.resize(100 * 1024 * 1024, b' ');
     let started = std::time::Instant::now();
     let e = cwmp::decode(&body).unwrap_err();
-    assert_eq!(*e.kind(), K::TooLarge { size: 100 * 1024 * 1024, limit: Limits::DEFAULT.max_body_bytes });
+    assert_eq!(
+        *e.kind(),
+        K::TooLarge {
+            size: 100 * 1024 * 1024,
+            limit: Limits::DEFAULT.max_body_bytes
+        }
+    );
     // Refused on its size alone: nothing was read (a generous bound, not a benchmark).
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
 }
 
 #[test]
 fn element_and_attribute_floods_stop_at_the_limits() {
-    let limits = Limits { max_elements: 1000, ..Limits::DEFAULT };
+    let limits = Limits {
+        max_elements: 1000,
+        ..Limits::DEFAULT
+    };
     let e = cwmp::decode_with_limits(&gpv_response(400), limits).unwrap_err();
     assert_eq!(*e.kind(), K::TooManyElements { limit: 1000 });
-    assert_eq!(e.path(), "/Envelope/Body/GetParameterValuesResponse/ParameterList", "{e}");
+    assert_eq!(
+        e.path(),
+        "/Envelope/Body/GetParameterValuesResponse/ParameterList",
+        "{e}"
+    );
     assert!(cwmp::decode_with_limits(&gpv_response(300), limits).is_ok());
 
     let attrs: String = (0..40).map(|i| format!(" a{i}=\"{i}\"")).collect();
@@ -268,5 +330,8 @@ fn deep_nesting_cannot_exhaust_the_stack() {
         "</x>".repeat(depth)
     );
     let e = cwmp::decode(body.as_bytes()).unwrap_err();
-    assert!(matches!(e.kind(), K::TooDeep { .. } | K::NotCwmp { .. }), "{e}");
+    assert!(
+        matches!(e.kind(), K::TooDeep { .. } | K::NotCwmp { .. }),
+        "{e}"
+    );
 }
