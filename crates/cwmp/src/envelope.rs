@@ -72,6 +72,27 @@ impl<'a> Envelope<'a> {
         }
     }
 
+    /// The CWMP version this envelope speaks, as far as it says: `UseCWMPVersion` if
+    /// present, else the highest known version in `SupportedCWMPVersions`, else the version
+    /// its namespace implies ([`version::implied_version`](crate::version::implied_version)).
+    pub fn cwmp_version(&self) -> CwmpVersion {
+        let listed = self
+            .header
+            .supported_cwmp_versions
+            .as_ref()
+            .and_then(|versions| {
+                versions
+                    .iter()
+                    .filter(|v| v.namespace().is_some())
+                    .max()
+                    .copied()
+            });
+        self.header
+            .use_cwmp_version
+            .or(listed)
+            .unwrap_or_else(|| crate::version::implied_version(self.namespace, &self.header))
+    }
+
     /// Writes the envelope. Fails when the message or a header does not exist in the
     /// namespace, or a value breaks the namespace's schema: what this returns validates
     /// against the BBF schemas.
