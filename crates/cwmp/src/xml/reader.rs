@@ -97,6 +97,8 @@ pub(crate) struct Cursor<'a> {
     base: u64,
     reader: quick_xml::Reader<&'a [u8]>,
     scopes: Vec<Binding>,
+    /// How many bindings in `scopes` are of the default namespace.
+    default_bindings: usize,
     depth: usize,
     elements: usize,
     limits: Limits,
@@ -122,6 +124,7 @@ impl<'a> Cursor<'a> {
             base,
             reader,
             scopes: Vec::new(),
+            default_bindings: 0,
             depth: 0,
             elements: 0,
             limits,
@@ -319,14 +322,19 @@ impl<'a> Cursor<'a> {
         // names and attribute values live as long as the input: find its `<` at or after
         // the position the reader had before this event.
         let from = usize::try_from(before).unwrap_or(usize::MAX);
-        let lt = self
-            .input
-            .get(from..)
-            .and_then(|rest| rest.find('<'))
-            .map(|i| from + i)
-            .ok_or_else(|| {
-                self.error_here(DecodeErrorKind::Syntax("start tag not found".into()))
-            })?;
+        // Text is reported as its own event, so the `<` is almost always right here.
+        let lt = if self.input.as_bytes().get(from) == Some(&b'<') {
+            from
+        } else {
+            self.input
+                .as_bytes()
+                .get(from..)
+                .and_then(|rest| rest.iter().position(|&b| b == b'<'))
+                .map(|i| from + i)
+                .ok_or_else(|| {
+                    self.error_here(DecodeErrorKind::Syntax("start tag not found".into()))
+                })?
+        };
         let content: &'a str = self
             .input
             .get(lt + 1..lt + 1 + start.len())
@@ -384,9 +392,14 @@ impl<'a> Cursor<'a> {
                     }));
                 }
                 let key = attr.key.0;
-                let value = attr
-                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .map_err(|e| self.error(DecodeErrorKind::Syntax(e.to_string())))?;
+                // The values used here (namespace URIs, QNames, booleans) rarely hold a
+                // reference; only then is the value normalized (XML 1.0 §3.3.3).
+                let value = if attr.value.contains('&') {
+                    attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map_err(|e| self.error(DecodeErrorKind::Syntax(e.to_string())))?
+                } else {
+                    attr.value
+                };
                 if key == "xmlns" {
                     self.bind("", &value);
                 } else if let Some(prefix) = key.strip_prefix("xmlns:") {
@@ -449,6 +462,9 @@ impl<'a> Cursor<'a> {
     }
 
     fn bind(&mut self, prefix: &str, uri: &str) {
+        if prefix.is_empty() {
+            self.default_bindings += 1;
+        }
         self.scopes.push(Binding {
             prefix: prefix.into(),
             ns: if uri.is_empty() {
@@ -463,6 +479,10 @@ impl<'a> Cursor<'a> {
 
     /// The namespace bound to `prefix` (empty: the default namespace), innermost first.
     fn lookup(&self, prefix: &str) -> Option<Ns> {
+        // Most elements of a body are unprefixed and no default namespace is declared.
+        if prefix.is_empty() && self.default_bindings == 0 {
+            return Some(Ns::None);
+        }
         match self.scopes.iter().rev().find(|b| &*b.prefix == prefix) {
             Some(b) => Some(b.ns),
             None if prefix.is_empty() => Some(Ns::None),
@@ -484,7 +504,9 @@ impl<'a> Cursor<'a> {
 
     fn leave(&mut self) {
         while self.scopes.last().is_some_and(|b| b.depth >= self.depth) {
-            self.scopes.pop();
+            if self.scopes.pop().is_some_and(|b| b.prefix.is_empty()) {
+                self.default_bindings -= 1;
+            }
         }
         self.depth = self.depth.saturating_sub(1);
     }
