@@ -111,7 +111,9 @@ pub fn build(
 }
 
 impl UdpConnectionRequest {
-    /// Creates and signs a request. Fails if `authority` is not `host[:port]`.
+    /// Creates and signs a request. Fails if `authority` is not `host[:port]`, or if the
+    /// datagram would exceed [`MAX_DATAGRAM_LEN`] (a long username or cnonce, once
+    /// percent-encoded): it would not fit one Ethernet frame, and [`parse`] refuses it.
     pub fn signed(
         authority: &str,
         ts: u64,
@@ -121,14 +123,22 @@ impl UdpConnectionRequest {
         password: &str,
     ) -> Result<Self, UdpError> {
         validate_authority(authority)?;
-        Ok(Self {
+        let request = Self {
             authority: authority.to_owned(),
             ts,
             id,
             username: username.to_owned(),
             cnonce: cnonce.to_owned(),
             signature: signature(password, ts, id, username, cnonce),
-        })
+        };
+        let len = request.to_bytes().len();
+        if len > MAX_DATAGRAM_LEN {
+            return Err(UdpError::TooLarge {
+                len,
+                max: MAX_DATAGRAM_LEN,
+            });
+        }
+        Ok(request)
     }
 
     /// The request URI: `http://AUTHORITY?ts=..&id=..&un=..&cn=..&sig=..` with the values
@@ -847,5 +857,24 @@ mod tests {
             prop_assert!(p.verify(&un, &pw).is_ok());
             prop_assert_eq!(p, r);
         }
+    }
+
+    #[test]
+    fn signed_refuses_a_datagram_that_parse_would_refuse() {
+        // `\` is percent-encoded to three bytes: 500 of them make 1500 bytes of query.
+        let long = "\\".repeat(500);
+        let err = UdpConnectionRequest::signed("203.0.113.5:7547", 1, 2, &long, "cn", "pw");
+        assert!(matches!(
+            err,
+            Err(UdpError::TooLarge {
+                max: MAX_DATAGRAM_LEN,
+                ..
+            })
+        ));
+        let ok =
+            UdpConnectionRequest::signed("203.0.113.5:7547", 1, 2, &"u".repeat(1300), "cn", "pw");
+        let bytes = ok.unwrap().to_bytes();
+        assert!(bytes.len() <= MAX_DATAGRAM_LEN);
+        assert!(parse(&bytes).is_ok());
     }
 }
