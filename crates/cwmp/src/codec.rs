@@ -222,10 +222,20 @@ impl Validator {
     }
 
     /// Records a violation at the current path.
+    ///
+    /// Paths are written like those of decoding errors:
+    /// `/Envelope/Body/ChangeDUState/Operations[1]/UUID`.
     pub fn fail(&mut self, reason: impl Into<String>) {
         if self.error.is_none() {
+            let mut path = String::new();
+            for segment in &self.path {
+                if !segment.starts_with('[') {
+                    path.push('/');
+                }
+                path.push_str(segment);
+            }
             self.error = Some(EncodeError::Invalid {
-                path: self.path.join("/"),
+                path,
                 reason: reason.into(),
             });
         }
@@ -300,6 +310,12 @@ pub(crate) mod check {
         fn as_opt_str(&self) -> Option<&str>;
     }
 
+    impl StrLike for str {
+        fn as_opt_str(&self) -> Option<&str> {
+            Some(self)
+        }
+    }
+
     impl StrLike for Cow<'_, str> {
         fn as_opt_str(&self) -> Option<&str> {
             Some(self)
@@ -322,7 +338,7 @@ pub(crate) mod check {
     }
 
     /// `xs:maxLength`, counted in characters as XML Schema does.
-    pub fn max_len<T: StrLike>(value: &T, v: &mut Validator, max: usize) {
+    pub fn max_len<T: StrLike + ?Sized>(value: &T, v: &mut Validator, max: usize) {
         if let Some(s) = value.as_opt_str() {
             let len = s.chars().count();
             if len > max {
@@ -354,7 +370,7 @@ pub(crate) mod check {
     }
 
     /// `DeviceIdStruct/OUI`: six upper-case hexadecimal digits.
-    pub fn oui(value: &Cow<'_, str>, v: &mut Validator) {
+    pub fn oui(value: &str, v: &mut Validator) {
         let ok = value.len() == 6
             && value
                 .bytes()
@@ -367,11 +383,33 @@ pub(crate) mod check {
         }
     }
 
-    /// `ObjectNameType`: a partial path, ending with a dot.
-    pub fn object_name(value: &Cow<'_, str>, v: &mut Validator) {
+    /// `ObjectNameType`: a partial path, ending with a dot (pattern `.*\.`, whose `.`
+    /// excludes line breaks).
+    pub fn object_name(value: &str, v: &mut Validator) {
         max_len(value, v, 256);
         if !value.ends_with('.') {
             v.fail("an object name must end with \".\"");
+        } else if value.contains(['\n', '\r']) {
+            v.fail("an object name cannot contain a line break");
+        }
+    }
+
+    /// `xs:anyURI` as libxml2 checks it: every `%` starts a two-digit hexadecimal escape.
+    pub fn any_uri<T: StrLike + ?Sized>(value: &T, v: &mut Validator, max: usize) {
+        max_len(value, v, max);
+        if let Some(s) = value.as_opt_str() {
+            let bytes = s.as_bytes();
+            let bad = bytes.iter().enumerate().any(|(i, &b)| {
+                b == b'%'
+                    && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                        && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            });
+            if bad {
+                v.fail(format!(
+                    "{:?} is not a URI: % must start a %XX escape",
+                    excerpt(s)
+                ));
+            }
         }
     }
 
@@ -394,7 +432,7 @@ pub(crate) mod check {
     }
 
     /// `DeploymentUnitUUID`: 8-4-4-4-12 hexadecimal digits.
-    pub fn uuid<T: StrLike>(value: &T, v: &mut Validator) {
+    pub fn uuid<T: StrLike + ?Sized>(value: &T, v: &mut Validator) {
         if let Some(s) = value.as_opt_str() {
             let groups: Vec<&str> = s.split('-').collect();
             let ok = groups.len() == 5
@@ -474,7 +512,7 @@ pub(crate) mod check {
 
     /// `EventStruct/EventCode` (notes §4.4). CWMP 1.0 enumerates its codes; 1.1 adds the
     /// general patterns that 1.2 keeps.
-    pub fn event_code(value: &Cow<'_, str>, v: &mut Validator) {
+    pub fn event_code(value: &str, v: &mut Validator) {
         max_len(value, v, 64);
         let s: &str = value;
         let ok = match v.ns {
@@ -522,7 +560,7 @@ pub(crate) mod check {
     }
 
     /// File types (notes §4.6). CWMP 1.0 and 1.1 enumerate them; 1.2 uses patterns.
-    pub fn file_type(value: &Cow<'_, str>, v: &mut Validator, kind: FileTypeKind) {
+    pub fn file_type(value: &str, v: &mut Validator, kind: FileTypeKind) {
         max_len(value, v, 64);
         let s: &str = value;
         let ok = match v.ns {
@@ -558,7 +596,7 @@ pub(crate) mod check {
     }
 
     /// `TimeWindowModeValueType`.
-    pub fn window_mode(value: &Cow<'_, str>, v: &mut Validator) {
+    pub fn window_mode(value: &str, v: &mut Validator) {
         max_len(value, v, 64);
         if !(numbered(value, true) || vendor_oui(value, true) || vendor_any(value)) {
             v.fail(format!("{:?} is not a time window mode", excerpt(value)));

@@ -138,18 +138,28 @@ impl<'a> Envelope<'a> {
                 });
             }
         }
-        let mut v = Validator::new(ns);
-        if let Some(version) = h.use_cwmp_version
-            && version.namespace() != Some(ns)
-        {
-            v.at("Header/UseCWMPVersion", |v| {
-                v.fail(format!("CWMP {version} is not written in namespace {ns}"))
+        if self.body.since() > ns {
+            return Err(EncodeError::NotInNamespace {
+                item: self.body.name(),
+                namespace: ns,
             });
         }
-        if let Some(id) = &h.id {
-            v.at("Header/ID", |v| id.validate(v));
-        }
-        self.body.validate(&mut v)?;
+        let mut v = Validator::new(ns);
+        v.at("Envelope", |v| {
+            v.at("Header", |v| {
+                if let Some(version) = h.use_cwmp_version
+                    && version.namespace() != Some(ns)
+                {
+                    v.at("UseCWMPVersion", |v| {
+                        v.fail(format!("CWMP {version} is not written in namespace {ns}"))
+                    });
+                }
+                if let Some(id) = &h.id {
+                    v.at("ID", |v| id.validate(v));
+                }
+            });
+            v.at("Body", |v| self.body.validate(v));
+        });
         v.finish()
     }
 
@@ -261,13 +271,10 @@ pub(crate) fn encode_fault(f: &Fault<'_>, w: &mut Writer<'_>) {
 pub(crate) fn validate_fault(f: &Fault<'_>, v: &mut Validator) {
     v.at("faultcode", |v| {
         if let SoapFaultCode::Other(code) = &f.faultcode {
-            let ok = !code.is_empty()
-                && code.split('.').all(|part| {
-                    !part.is_empty()
-                        && part
-                            .chars()
-                            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-                });
+            // An unqualified QName, i.e. an NCName, dotted like `Client.Authentication`.
+            let mut chars = code.chars();
+            let ok = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                && chars.all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'));
             if !ok {
                 v.fail(format!(
                     "{:?} is not an unqualified fault code",
@@ -356,7 +363,12 @@ fn decode_envelope<'a>(cur: &mut Cursor<'a>) -> Result<Envelope<'a>, DecodeError
         DecodeError::new(DecodeErrorKind::MissingBody, root.offset).within("Envelope")
     })?;
     let (body, body_ns) = body;
-    let namespace = body_ns.or(cur.namespace).unwrap_or(Namespace::Cwmp1_0);
+    // A SOAP Fault without CWMP detail or header says its version only by the namespace
+    // the envelope declares; failing that, the oldest.
+    let namespace = body_ns
+        .or(cur.namespace)
+        .or(cur.declared_cwmp)
+        .unwrap_or(Namespace::Cwmp1_0);
     Ok(Envelope {
         namespace,
         header: header.unwrap_or_default(),

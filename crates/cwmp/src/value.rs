@@ -36,7 +36,7 @@ pub enum ParameterValue<'a> {
     Boolean(bool),
     /// `xsd:dateTime`.
     DateTime(DateTime),
-    /// `xsd:base64` (also `xsd:base64Binary` and `soapenc:base64` on input), decoded.
+    /// `xsd:base64Binary` (also `xsd:base64` and `soapenc:base64` on input), decoded.
     Base64(Vec<u8>),
     /// `xsd:hexBinary`, decoded.
     HexBinary(Vec<u8>),
@@ -66,8 +66,9 @@ fn modeled_type(local: &str) -> Option<&'static str> {
         "unsignedLong" => "xsd:unsignedLong",
         "boolean" => "xsd:boolean",
         "dateTime" => "xsd:dateTime",
-        // `xsd:base64` is what TR-069 stacks write although XML Schema names it base64Binary.
-        "base64" | "base64Binary" => "xsd:base64",
+        // GenieACS writes `xsd:base64`, which XML Schema does not define; it is read, but
+        // `xsd:base64Binary` is written, so that what we emit validates.
+        "base64" | "base64Binary" => "xsd:base64Binary",
         "hexBinary" => "xsd:hexBinary",
         _ => return None,
     })
@@ -84,7 +85,7 @@ impl<'a> ParameterValue<'a> {
             ParameterValue::UnsignedLong(_) => "xsd:unsignedLong",
             ParameterValue::Boolean(_) => "xsd:boolean",
             ParameterValue::DateTime(_) => "xsd:dateTime",
-            ParameterValue::Base64(_) => "xsd:base64",
+            ParameterValue::Base64(_) => "xsd:base64Binary",
             ParameterValue::HexBinary(_) => "xsd:hexBinary",
             ParameterValue::Other { xsi_type, .. } => xsi_type,
         }
@@ -116,7 +117,7 @@ impl<'a> ParameterValue<'a> {
             "xsd:unsignedLong" => t.parse().ok().map(ParameterValue::UnsignedLong),
             "xsd:boolean" => parse_bool(t).map(ParameterValue::Boolean),
             "xsd:dateTime" => DateTime::parse(t).ok().map(ParameterValue::DateTime),
-            "xsd:base64" => {
+            "xsd:base64Binary" => {
                 // XML Schema lets base64 text carry white space; TR-069 writes none.
                 let compact: String = t.chars().filter(|c| !c.is_ascii_whitespace()).collect();
                 BASE64.decode(compact).ok().map(ParameterValue::Base64)
@@ -225,22 +226,96 @@ impl Validate for ParameterValue<'_> {
             ParameterValue::DateTime(t) => t.validate(v),
             ParameterValue::Other { xsi_type, text } => {
                 check::xml_chars(text, v);
-                // Only types in a namespace the envelope declares can be written, and a
-                // modeled type must use its variant, or the text would not be checked.
-                match xsi_type.split_once(':') {
-                    Some(("xsd", local)) if modeled_type(local).is_some() => v.fail(format!(
+                // A type must exist in the schemas an envelope is validated against, and the
+                // text must be of it: only XML Schema built-in types whose lexical form we
+                // check can be written; the types we model must use their variant.
+                let local = xsi_type.strip_prefix("xsd:");
+                match local.map(|l| (l, modeled_type(l), other_type_accepts(l, text))) {
+                    Some((_, Some(_), _)) => v.fail(format!(
                         "{xsi_type} value {:?} does not parse; use the typed variant",
                         crate::error::excerpt(text)
                     )),
-                    Some(("xsd" | "soap-enc" | "cwmp", local))
-                        if !local.is_empty()
-                            && local.chars().all(|c| c.is_alphanumeric() || c == '_') => {}
-                    _ => v.fail(format!("xsi:type {xsi_type:?} cannot be written")),
+                    Some((_, None, Some(true))) => {}
+                    Some((_, None, Some(false))) => v.fail(format!(
+                        "{:?} is not a valid {xsi_type}",
+                        crate::error::excerpt(text)
+                    )),
+                    _ => v.fail(format!(
+                        "xsi:type {xsi_type:?} cannot be written: use a typed variant or one of \
+                         {}",
+                        OTHER_TYPES.join(", ")
+                    )),
                 }
             }
             _ => {}
         }
     }
+}
+
+/// The XML Schema types besides the modeled ones that an `Other` value may be written as.
+const OTHER_TYPES: [&str; 14] = [
+    "xsd:decimal",
+    "xsd:integer",
+    "xsd:nonNegativeInteger",
+    "xsd:positiveInteger",
+    "xsd:nonPositiveInteger",
+    "xsd:negativeInteger",
+    "xsd:byte",
+    "xsd:short",
+    "xsd:unsignedByte",
+    "xsd:unsignedShort",
+    "xsd:float",
+    "xsd:double",
+    "xsd:normalizedString",
+    "xsd:token",
+];
+
+/// Whether `text` is in the lexical space of the XML Schema built-in type `local`, or `None`
+/// when `local` is not one of [`OTHER_TYPES`]. Numeric types collapse white space first
+/// (XML Schema Part 2 §4.3.6).
+fn other_type_accepts(local: &str, text: &str) -> Option<bool> {
+    let t = text.trim_matches([' ', '\t', '\n', '\r']);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let integer = |s: &str| digits(s.strip_prefix(['+', '-']).unwrap_or(s));
+    let is_zero = |s: &str| s.trim_start_matches(['+', '-']).bytes().all(|b| b == b'0');
+    let decimal = |s: &str| {
+        let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+        match s.split_once('.') {
+            Some((i, f)) => {
+                (digits(i) || i.is_empty())
+                    && (digits(f) || f.is_empty())
+                    && !(i.is_empty() && f.is_empty())
+            }
+            None => digits(s),
+        }
+    };
+    Some(match local {
+        "decimal" => decimal(t),
+        "integer" => integer(t),
+        "nonNegativeInteger" => integer(t) && (!t.starts_with('-') || is_zero(t)),
+        "positiveInteger" => integer(t) && !t.starts_with('-') && !is_zero(t),
+        "nonPositiveInteger" => integer(t) && (t.starts_with('-') || is_zero(t)),
+        "negativeInteger" => integer(t) && t.starts_with('-') && !is_zero(t),
+        "byte" => t.parse::<i8>().is_ok(),
+        "short" => t.parse::<i16>().is_ok(),
+        "unsignedByte" => t.parse::<u8>().is_ok(),
+        "unsignedShort" => t.parse::<u16>().is_ok(),
+        "float" | "double" => {
+            matches!(t, "INF" | "-INF" | "NaN")
+                || match t.split_once(['e', 'E']) {
+                    Some((m, e)) => decimal(m) && integer(e),
+                    None => decimal(t),
+                }
+        }
+        "normalizedString" => !text.contains(['\t', '\n', '\r']),
+        "token" => {
+            !text.contains(['\t', '\n', '\r'])
+                && !text.starts_with(' ')
+                && !text.ends_with(' ')
+                && !text.contains("  ")
+        }
+        _ => return None,
+    })
 }
 
 impl serde::Serialize for ParameterValue<'_> {
@@ -398,9 +473,32 @@ mod tests {
         );
         assert_eq!(ParameterValue::Base64(b"hi".to_vec()).text(), "aGk=");
         assert_eq!(
+            ParameterValue::Base64(vec![]).xsi_type(),
+            "xsd:base64Binary"
+        );
+        assert_eq!(
             ParameterValue::from_text("xsd:hexBinary", "00ff".into()),
             ParameterValue::HexBinary(vec![0, 255])
         );
         assert_eq!(ParameterValue::HexBinary(vec![0, 255]).text(), "00FF");
+    }
+
+    #[test]
+    fn other_types_are_checked_before_writing() {
+        let ok = |t: &str, text: &str| other_type_accepts(t, text);
+        assert_eq!(ok("decimal", " -1.50 "), Some(true));
+        assert_eq!(ok("decimal", ".5"), Some(true));
+        assert_eq!(ok("decimal", "."), Some(false));
+        assert_eq!(ok("decimal", "1e3"), Some(false));
+        assert_eq!(ok("double", "1e3"), Some(true));
+        assert_eq!(ok("float", "-INF"), Some(true));
+        assert_eq!(ok("float", "+INF"), Some(false));
+        assert_eq!(ok("positiveInteger", "0"), Some(false));
+        assert_eq!(ok("nonNegativeInteger", "-0"), Some(true));
+        assert_eq!(ok("negativeInteger", "-3"), Some(true));
+        assert_eq!(ok("unsignedByte", "256"), Some(false));
+        assert_eq!(ok("token", "a  b"), Some(false));
+        assert_eq!(ok("normalizedString", "a\nb"), Some(false));
+        assert_eq!(ok("anyURI", "x"), None);
     }
 }

@@ -160,12 +160,22 @@ mod tests {
         }
     }
 
+    /// Inform namespace, SessionTimeout, SupportedCWMPVersions, ACS versions, and the
+    /// expected version, namespace and whether UseCWMPVersion is sent (None: fault 8006).
+    type Case<'a> = (
+        Namespace,
+        Option<u32>,
+        Option<&'a str>,
+        &'a [CwmpVersion],
+        Option<(CwmpVersion, Namespace, bool)>,
+    );
+
     /// The matrix of notes §10.2.
     #[test]
     fn negotiation_matrix() {
         use CwmpVersion as V;
         use Namespace as N;
-        let cases: &[(N, Option<u32>, Option<&str>, &[V], Option<(V, N, bool)>)] = &[
+        let cases: &[Case<'_>] = &[
             (
                 N::Cwmp1_0,
                 None,

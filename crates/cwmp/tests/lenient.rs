@@ -1,4 +1,5 @@
 //! Real-world shapes the decoder accepts (notes §9), each checked for what it decodes to.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::borrow::Cow;
 use std::path::PathBuf;

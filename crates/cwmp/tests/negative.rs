@@ -1,5 +1,6 @@
 //! Invalid and hostile input: every fixture in `fixtures/invalid` gives its specific error,
 //! with the element path where there is one, and what was known of the envelope.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::codec::{Codec, Leaf, Validate, Validator};
-use crate::error::{DecodeError, EncodeError};
+use crate::error::DecodeError;
 use crate::fault::Fault;
 use crate::namespace::Namespace;
 use crate::xml::reader::{Cursor, Tag};
@@ -213,15 +213,13 @@ macro_rules! body {
                 }
             }
 
-            pub(crate) fn validate(&self, v: &mut Validator) -> Result<(), EncodeError> {
-                if self.since() > v.ns {
-                    return Err(EncodeError::NotInNamespace { item: self.name(), namespace: v.ns });
-                }
+            /// Validates the message; [`Envelope::validate`](crate::Envelope::validate)
+            /// checked that it exists in the namespace.
+            pub(crate) fn validate(&self, v: &mut Validator) {
                 match self {
                     $( Body::$name(m) => v.at(stringify!($name), |v| m.validate(v)), )*
                     Body::Fault(f) => v.at("Fault", |v| crate::envelope::validate_fault(f, v)),
                 }
-                Ok(())
             }
 
             /// A copy that borrows nothing.
@@ -230,6 +228,12 @@ macro_rules! body {
                     $( Body::$name(m) => Body::$name(crate::IntoOwned::into_owned(m)), )*
                     Body::Fault(f) => Body::Fault(crate::IntoOwned::into_owned(f)),
                 }
+            }
+        }
+
+        impl<'a> From<Fault<'a>> for Body<'a> {
+            fn from(f: Fault<'a>) -> Body<'a> {
+                Body::Fault(f)
             }
         }
 

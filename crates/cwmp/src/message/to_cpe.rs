@@ -451,7 +451,7 @@ cwmp_struct! {
 cwmp_struct! {
     /// Installs a deployment unit.
     pub struct InstallOpStruct<'a> {
-        "URL" url: Cow<'a, str> => max_len(1024),
+        "URL" url: Cow<'a, str> => any_uri(1024),
         "UUID" uuid: Option<Cow<'a, str>> => uuid(),
         "Username" username: Option<Cow<'a, str>> => max_len(256),
         "Password" password: Option<Cow<'a, str>> => max_len(256),
@@ -464,7 +464,7 @@ cwmp_struct! {
     pub struct UpdateOpStruct<'a> {
         "UUID" uuid: Option<Cow<'a, str>> => uuid(),
         "Version" version: Option<Cow<'a, str>> => max_len(32),
-        "URL" url: Option<Cow<'a, str>> => max_len(1024),
+        "URL" url: Option<Cow<'a, str>> => any_uri(1024),
         "Username" username: Option<Cow<'a, str>> => max_len(256),
         "Password" password: Option<Cow<'a, str>> => max_len(256),
     }

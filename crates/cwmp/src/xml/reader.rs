@@ -108,6 +108,8 @@ pub(crate) struct Cursor<'a> {
     pub id: Option<String>,
     /// CWMP namespace of the envelope once known, for errors.
     pub namespace: Option<Namespace>,
+    /// The first CWMP namespace declared by an `xmlns` attribute.
+    pub declared_cwmp: Option<Namespace>,
     /// Reusable buffer for the attributes of one start tag.
     attrs: Vec<(&'a str, &'a str, Cow<'a, str>)>,
 }
@@ -131,6 +133,7 @@ impl<'a> Cursor<'a> {
             tag_offset: base,
             id: None,
             namespace: None,
+            declared_cwmp: None,
             attrs: Vec::new(),
         }
     }
@@ -465,13 +468,17 @@ impl<'a> Cursor<'a> {
         if prefix.is_empty() {
             self.default_bindings += 1;
         }
+        let ns = if uri.is_empty() {
+            Ns::None
+        } else {
+            Ns::classify(uri)
+        };
+        if let Ns::Cwmp(cwmp) = ns {
+            self.declared_cwmp.get_or_insert(cwmp);
+        }
         self.scopes.push(Binding {
             prefix: prefix.into(),
-            ns: if uri.is_empty() {
-                Ns::None
-            } else {
-                Ns::classify(uri)
-            },
+            ns,
             uri: uri.into(),
             depth: self.depth,
         });
