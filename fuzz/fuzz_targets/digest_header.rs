@@ -1,7 +1,8 @@
-//! The HTTP Digest parsers (WWW-Authenticate challenges, Authorization credentials):
-//! never panic, and what they parse formats and parses back to the same thing.
+//! The HTTP authentication header parsers (Digest challenges and credentials, Basic
+//! credentials): never panic, and what they parse formats and parses back to the same thing.
 #![no_main]
 
+use cwmp::auth::basic::BasicCredentials;
 use cwmp::auth::digest::{self, Challenge, DigestCredentials};
 use libfuzzer_sys::fuzz_target;
 
@@ -23,6 +24,12 @@ fuzz_target!(|data: &[u8]| {
         && let Ok(value) = credentials.to_header_value()
     {
         let again = DigestCredentials::parse(&value).expect("formatted credentials parse");
+        assert_eq!(again, credentials, "{value}");
+    }
+    if let Ok(credentials) = BasicCredentials::parse(text)
+        && let Ok(value) = credentials.to_header_value()
+    {
+        let again = BasicCredentials::parse(&value).expect("formatted Basic credentials parse");
         assert_eq!(again, credentials, "{value}");
     }
 });
