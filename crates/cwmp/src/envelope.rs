@@ -11,7 +11,7 @@ use crate::limits::Limits;
 use crate::message::Body;
 use crate::namespace::{CwmpVersion, Namespace, format_version_list, parse_version_list};
 use crate::xml::reader::{Cursor, Ns, Tag};
-use crate::xml::writer::{EncodeOptions, PREFIX_CWMP, PREFIX_ENV, Writer};
+use crate::xml::writer::{EncodeOptions, Writer};
 
 /// The CWMP header elements of an envelope. Absent elements are `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -202,49 +202,39 @@ fn encode_header(h: &Header<'_>, w: &mut Writer<'_>) {
     // mustUnderstand per the schemas: 1 for ID, HoldRequests and UseCWMPVersion, 0 for
     // SessionTimeout and SupportedCWMPVersions (a pre-1.4 ACS must be able to ignore it).
     fn element(w: &mut Writer<'_>, name: &str, must_understand: bool, text: &str) {
-        w.out.push('<');
-        w.out.push_str(PREFIX_CWMP);
-        w.out.push(':');
-        w.out.push_str(name);
-        w.out.push(' ');
-        w.out.push_str(PREFIX_ENV);
-        w.out.push_str(if must_understand {
-            ":mustUnderstand=\"1\">"
-        } else {
-            ":mustUnderstand=\"0\">"
-        });
+        w.open_with(
+            name,
+            "soap-env:mustUnderstand",
+            if must_understand { "1" } else { "0" },
+        );
         w.text(text);
-        w.out.push_str("</");
-        w.out.push_str(PREFIX_CWMP);
-        w.out.push(':');
-        w.out.push_str(name);
-        w.out.push('>');
+        w.close(name);
     }
     w.open("soap-env:Header");
     if let Some(id) = &h.id {
-        element(w, "ID", true, id);
+        element(w, "cwmp:ID", true, id);
     }
     if let Some(hold) = h.hold_requests {
         let text = w.boolean(hold);
-        element(w, "HoldRequests", true, text);
+        element(w, "cwmp:HoldRequests", true, text);
     }
     if let Some(timeout) = h.session_timeout {
-        element(w, "SessionTimeout", false, &timeout.to_string());
+        element(w, "cwmp:SessionTimeout", false, &timeout.to_string());
     }
     if let Some(versions) = &h.supported_cwmp_versions {
         element(
             w,
-            "SupportedCWMPVersions",
+            "cwmp:SupportedCWMPVersions",
             false,
             &format_version_list(versions),
         );
     }
     if let Some(version) = h.use_cwmp_version {
-        element(w, "UseCWMPVersion", true, &version.to_string());
+        element(w, "cwmp:UseCWMPVersion", true, &version.to_string());
     }
     if let Some(no_more) = h.no_more_requests {
         let text = w.boolean(no_more);
-        element(w, "NoMoreRequests", false, text);
+        element(w, "cwmp:NoMoreRequests", false, text);
     }
     w.close("soap-env:Header");
 }

@@ -23,11 +23,6 @@ pub struct EncodeOptions {
     pub booleans: BooleanStyle,
 }
 
-/// Prefix bindings written on every `Envelope`; the arrayType and xsi:type values the
-/// encoder writes (`cwmp:ParameterValueStruct[3]`, `xsd:string`) rely on them.
-pub(crate) const PREFIX_ENV: &str = "soap-env";
-pub(crate) const PREFIX_CWMP: &str = "cwmp";
-
 pub(crate) struct Writer<'o> {
     pub out: &'o mut String,
     pub options: EncodeOptions,
