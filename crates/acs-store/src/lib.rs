@@ -1,0 +1,236 @@
+//! The device store: what the ACS keeps of devices, tasks, faults and API tokens, behind
+//! the [`Store`] trait, with an embedded SQLite implementation ([`sqlite::SqliteStore`]).
+//!
+//! Two paths matter. The CWMP hot path reads at most one small row per session
+//! ([`Store::device_summary`]) unless the device has work queued, and hands its writes to
+//! [`Store::commit`], which returns only once they are durable: one writer groups the
+//! changes of many concurrent sessions into one transaction. The NBI path compiles the
+//! filter language ([`acs_core::query`]) to indexed SQL.
+
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+
+use acs_core::change::{Change, PendingTransfer};
+use acs_core::device::DeviceData;
+use acs_core::query::{Field, Filter, InvalidQuery};
+use acs_core::task::{NewTask, Task, TaskId};
+use acs_core::{DeviceId, Timestamp};
+use serde_json::Value;
+
+pub mod sqlite;
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The store is shut down.
+    #[error("the store is closed")]
+    Closed,
+    /// A query the store cannot run.
+    #[error(transparent)]
+    InvalidQuery(#[from] InvalidQuery),
+}
+
+/// Result of store operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What a session needs of a device when its Inform arrives: one small row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSummary {
+    /// The device.
+    pub device: DeviceId,
+    /// Connection-request credentials the ACS set on the device, if any.
+    pub cr_credentials: Option<(String, String)>,
+    /// Whether any task is queued for the device (due or not).
+    pub has_tasks: bool,
+    /// Whether transfers started by the ACS await completion.
+    pub has_transfers: bool,
+    /// When the device was last seen.
+    pub last_inform: Option<Timestamp>,
+}
+
+/// Everything a session with work to do needs: the known data, the due tasks, the pending
+/// transfers.
+#[derive(Debug, Clone, Default)]
+pub struct SessionData {
+    /// Every known parameter of the device.
+    pub data: DeviceData,
+    /// Tasks due now: not expired, not waiting for a retry, oldest first.
+    pub tasks: Vec<Task>,
+    /// Transfers awaiting their completion.
+    pub transfers: Vec<PendingTransfer>,
+}
+
+/// A CPE's credentials for authenticating to the ACS (per device), kept as Digest HA1
+/// values so that no password is stored: HA1 = H(username:realm:password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpeCredential {
+    /// The username the CPE presents (normally its device id).
+    pub username: String,
+    /// The device it authenticates.
+    pub device: DeviceId,
+    /// MD5 HA1 for the configured realm (Digest MD5, MD5-sess, and Basic checks).
+    pub ha1_md5: String,
+    /// SHA-256 HA1 for the configured realm.
+    pub ha1_sha256: String,
+}
+
+/// Where and how to send a device a connection request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionRequestTarget {
+    /// `ManagementServer.ConnectionRequestURL`.
+    pub url: String,
+    /// Credentials the ACS set, if any.
+    pub credentials: Option<(String, String)>,
+}
+
+/// A device query of the NBI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceQuery {
+    /// Which devices.
+    pub filter: Filter,
+    /// Which fields to return: prefixes such as `Device.DeviceInfo` or `_lastInform`;
+    /// empty: everything.
+    pub projection: Vec<String>,
+    /// Order; by `_id` when empty (and as the last key always, for stable paging).
+    pub sort: Vec<(Field, bool)>,
+    /// Devices to skip.
+    pub skip: u64,
+    /// At most this many.
+    pub limit: Option<u64>,
+}
+
+/// A query on tasks or faults: equality on their top-level fields (`device`, `name`,
+/// `channel`, `code`, `_id`), with skip and limit.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListQuery {
+    /// Field equals value, all required.
+    pub equals: Vec<(String, Value)>,
+    /// Items to skip.
+    pub skip: u64,
+    /// At most this many.
+    pub limit: Option<u64>,
+}
+
+/// A page of results and the total count matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The items, as the API returns them.
+    pub items: Vec<Value>,
+    /// How many match in all (the `total` header of the API).
+    pub total: u64,
+}
+
+/// An API token as stored: the SHA-256 of the secret, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Name given at creation.
+    pub name: String,
+    /// Hex SHA-256 of the token.
+    pub hash: String,
+    /// When created.
+    pub created: Timestamp,
+}
+
+/// The device store.
+///
+/// Every method is safe to call concurrently. Writes through [`Store::commit`] are durable
+/// when the future completes with `Ok`; a failed commit has written nothing of its batch.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// The summary of a device, or `None` if it was never seen.
+    fn device_summary(
+        &self,
+        device: &DeviceId,
+    ) -> impl Future<Output = Result<Option<DeviceSummary>>> + Send;
+
+    /// The known data, due tasks and pending transfers of a device, for a session.
+    fn session_data(
+        &self,
+        device: &DeviceId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<SessionData>> + Send;
+
+    /// Persists a session step's changes, in order, atomically; returns once durable.
+    /// Calls from many sessions are grouped into one transaction.
+    fn commit(&self, changes: Vec<Change>) -> impl Future<Output = Result<()>> + Send;
+
+    /// The per-device CPE credentials presented under `username`.
+    fn cpe_credential(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<CpeCredential>>> + Send;
+
+    /// Sets (or with `None`, removes) a device's CPE credentials.
+    fn set_cpe_credential(
+        &self,
+        device: &DeviceId,
+        credential: Option<CpeCredential>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Devices matching the query, rendered as GenieACS renders them.
+    fn query_devices(&self, query: &DeviceQuery) -> impl Future<Output = Result<Page>> + Send;
+
+    /// Deletes a device with its parameters, tags, tasks, faults and transfers; `false`
+    /// if it did not exist.
+    fn delete_device(&self, device: &DeviceId) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Adds a tag; `false` if the device does not exist.
+    fn add_tag(&self, device: &DeviceId, tag: &str) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Removes a tag; `false` if the device does not exist.
+    fn remove_tag(&self, device: &DeviceId, tag: &str)
+    -> impl Future<Output = Result<bool>> + Send;
+
+    /// Where to send a device a connection request; `None` if the device is unknown.
+    fn connection_request_target(
+        &self,
+        device: &DeviceId,
+    ) -> impl Future<Output = Result<Option<ConnectionRequestTarget>>> + Send;
+
+    /// Queues a task (replacing the device's task with the same unique key) and returns its id.
+    fn insert_task(&self, task: NewTask) -> impl Future<Output = Result<TaskId>> + Send;
+
+    /// Queued tasks, as the API shows them (`_id`, `device`, `name`, arguments,
+    /// `timestamp`, `expiry`, and `retries` and `fault` once faulted).
+    fn list_tasks(&self, query: &ListQuery) -> impl Future<Output = Result<Page>> + Send;
+
+    /// The device of a queued task, if the task exists.
+    fn task_device(&self, task: TaskId) -> impl Future<Output = Result<Option<DeviceId>>> + Send;
+
+    /// Deletes a task and its fault; the task's device, if it existed.
+    fn delete_task(&self, task: TaskId) -> impl Future<Output = Result<Option<DeviceId>>> + Send;
+
+    /// Clears a task's fault and retry delay, so the next session tries it again; `false`
+    /// if the task does not exist.
+    fn retry_task(&self, task: TaskId) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Deletes tasks whose expiry has passed (and their faults); how many.
+    fn expire_tasks(&self, now: Timestamp) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Faults, as the API shows them (`_id` = `device:channel`, `device`, `channel`,
+    /// `code`, `message`, `detail`, `timestamp`, `retries`).
+    fn list_faults(&self, query: &ListQuery) -> impl Future<Output = Result<Page>> + Send;
+
+    /// Deletes a fault; for a task channel (`task_<id>`) the task too, as GenieACS does.
+    fn delete_fault(
+        &self,
+        device: &DeviceId,
+        channel: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Counts for metrics: queued tasks and recorded faults.
+    fn counts(&self) -> impl Future<Output = Result<(u64, u64)>> + Send;
+
+    /// Stores an API token.
+    fn insert_token(&self, token: TokenRecord) -> impl Future<Output = Result<()>> + Send;
+
+    /// The name of the token with this hash, if any.
+    fn token_by_hash(&self, hash: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+
+    /// How many tokens exist (none: first start, create the admin token).
+    fn token_count(&self) -> impl Future<Output = Result<u64>> + Send;
+}
