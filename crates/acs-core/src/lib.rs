@@ -10,7 +10,9 @@ pub mod change;
 pub mod device;
 pub mod fault;
 pub mod id;
+mod plan;
 pub mod query;
+pub mod session;
 pub mod task;
 pub mod time;
 

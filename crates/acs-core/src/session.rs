@@ -1,0 +1,965 @@
+//! The CWMP session engine, without I/O: HTTP bodies and time in, answers and changes to
+//! persist out (notes §3.3).
+//!
+//! The server reads the first body with [`read_inform`], authenticates the device it names,
+//! loads what the store knows ([`DeviceContext`]) and calls [`Session::start`]. Each later
+//! body of the session goes to [`Session::handle`]. Every [`Step`] carries the changes that
+//! must be committed before its reply is sent: what the CPE forgets once answered (events,
+//! TransferComplete) is durable before the answer leaves.
+//!
+//! The session is a small state machine whose states are named for what they expect:
+//! [`State::AwaitingCpeRequests`] after the InformResponse (CPE requests, or the empty POST
+//! that hands the turn to the ACS), [`State::AwaitingResponse`] after an ACS request, and
+//! [`State::Ended`] after the 204.
+
+use std::borrow::Cow;
+
+use cwmp::{Body, CwmpVersion, Envelope, FaultCode, Namespace};
+use serde_json::{Value, json};
+
+use crate::change::{Change, Event, InformRecord, ParamUpdate, PendingTransfer};
+use crate::device::{DeviceData, DeviceIdentity, Param, StoredValue};
+use crate::fault::{Fault, RetryPolicy, task_channel};
+use crate::id::DeviceId;
+use crate::plan::{Next, TaskRun, acs_fault, cwmp_fault, string_value};
+use crate::task::{Task, TaskId};
+use crate::time::Timestamp;
+
+/// The engine's settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// CWMP versions the ACS speaks (negotiation, notes §2.3).
+    pub acs_versions: Vec<CwmpVersion>,
+    /// Back-off after a task fault.
+    pub retry: RetryPolicy,
+    /// Set connection-request credentials on devices whose credentials the ACS does not
+    /// know, so that it can wake them (issue: on by default).
+    pub set_connection_request_credentials: bool,
+    /// Most ACS requests in one session: a device that keeps answering with less than asked
+    /// cannot hold a session open for ever.
+    pub max_requests: usize,
+    /// Decoder limits.
+    pub limits: cwmp::Limits,
+    /// Encoder options (boolean style).
+    pub encode: cwmp::EncodeOptions,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            acs_versions: CwmpVersion::ALL.to_vec(),
+            retry: RetryPolicy::default(),
+            set_connection_request_credentials: true,
+            max_requests: 256,
+            limits: cwmp::Limits::DEFAULT,
+            encode: cwmp::EncodeOptions::default(),
+        }
+    }
+}
+
+/// What to answer on HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// 200 with this SOAP envelope (`text/xml`).
+    Soap(String),
+    /// 204: the ACS has nothing more to ask; the session is over.
+    NoContent,
+    /// 400 with this message: not something a SOAP fault can answer.
+    BadRequest(String),
+}
+
+/// How a task ended in this step, for API callers waiting on it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskOutcome {
+    /// Done, with its result.
+    Done(Value),
+    /// Faulted; it stays queued and is retried later.
+    Faulted(Fault),
+}
+
+/// The result of handling one HTTP request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// To commit, durably, before the reply is sent.
+    pub changes: Vec<Change>,
+    /// The reply.
+    pub reply: Reply,
+    /// Tasks that finished or faulted in this step.
+    pub task_outcomes: Vec<(TaskId, TaskOutcome)>,
+    /// The CWMP message the reply carries (`InformResponse`, `GetParameterValues`, ...)
+    /// or that was answered, for logs and metrics.
+    pub message: Option<&'static str>,
+}
+
+impl Step {
+    fn reply(reply: Reply) -> Step {
+        Step {
+            changes: Vec::new(),
+            reply,
+            task_outcomes: Vec::new(),
+            message: None,
+        }
+    }
+}
+
+/// An Inform read from the first request of a session.
+#[derive(Debug, Clone)]
+pub struct InformRequest {
+    /// The device it names.
+    pub device: DeviceId,
+    /// Its identity fields.
+    pub identity: DeviceIdentity,
+    /// The envelope.
+    envelope: Envelope<'static>,
+}
+
+impl InformRequest {
+    /// The Inform's events.
+    pub fn events(&self) -> impl Iterator<Item = &str> {
+        let inform = match &self.envelope.body {
+            Body::Inform(i) => Some(i),
+            _ => None,
+        };
+        inform
+            .into_iter()
+            .flat_map(|i| i.event.iter().map(|e| e.event_code.as_ref()))
+    }
+
+    /// The Inform's `ConnectionRequestURL`, if it carries one.
+    pub fn connection_request_url(&self) -> Option<&str> {
+        let Body::Inform(inform) = &self.envelope.body else {
+            return None;
+        };
+        inform
+            .parameter_list
+            .iter()
+            .find(|p| p.name.ends_with("ManagementServer.ConnectionRequestURL"))
+            .and_then(|p| match &p.value {
+                cwmp::ParameterValue::String(s) => Some(s.as_ref()),
+                _ => None,
+            })
+    }
+}
+
+/// A SOAP fault answering a request that could not be taken, in the peer's namespace with
+/// its ID when they are known.
+fn fault_reply(ns: Option<Namespace>, id: Option<&str>, code: FaultCode, message: &str) -> Reply {
+    let env = Envelope::new(
+        ns.unwrap_or(Namespace::Cwmp1_0),
+        id.map(|i| Cow::Owned(i.to_owned())),
+        cwmp::Fault::cwmp(code, Some(Cow::Owned(message.to_owned()))),
+    );
+    match env.encode() {
+        Ok(xml) => Reply::Soap(xml),
+        // An ID with characters XML cannot carry: answer without it.
+        Err(_) => match Envelope::new(
+            ns.unwrap_or(Namespace::Cwmp1_0),
+            None,
+            cwmp::Fault::cwmp(code, None),
+        )
+        .encode()
+        {
+            Ok(xml) => Reply::Soap(xml),
+            Err(e) => Reply::BadRequest(e.to_string()),
+        },
+    }
+}
+
+/// The fault for a body the decoder refused: 8000 for an unknown method, 8003 otherwise;
+/// a 400 when not even the CWMP namespace could be read.
+fn decode_error_reply(e: &cwmp::DecodeError) -> Reply {
+    let code = match e.kind() {
+        cwmp::DecodeErrorKind::UnknownMethod { .. } => FaultCode::ACS_METHOD_NOT_SUPPORTED,
+        cwmp::DecodeErrorKind::TooLarge { .. } => FaultCode::ACS_RESOURCES_EXCEEDED,
+        _ => FaultCode::ACS_INVALID_ARGUMENTS,
+    };
+    if e.namespace().is_none() {
+        return Reply::BadRequest(e.to_string());
+    }
+    fault_reply(e.namespace(), e.request_id(), code, &e.to_string())
+}
+
+/// Reads the first request of a session: it must be an Inform. Anything else is answered
+/// with the reply returned as the error.
+pub fn read_inform(body: &[u8], config: &EngineConfig) -> Result<InformRequest, Reply> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Reply::BadRequest(
+            "no session: a session starts with an Inform".into(),
+        ));
+    }
+    let envelope =
+        cwmp::decode_with_limits(body, config.limits).map_err(|e| decode_error_reply(&e))?;
+    let Body::Inform(inform) = &envelope.body else {
+        return Err(fault_reply(
+            Some(envelope.namespace),
+            envelope.header.id.as_deref(),
+            FaultCode::ACS_REQUEST_DENIED,
+            &format!(
+                "a session starts with an Inform, not {}",
+                envelope.body.name()
+            ),
+        ));
+    };
+    let d = &inform.device_id;
+    let identity = DeviceIdentity {
+        manufacturer: d.manufacturer.to_string(),
+        oui: d.oui.to_string(),
+        product_class: d.product_class.to_string(),
+        serial_number: d.serial_number.to_string(),
+    };
+    if identity.oui.is_empty() || identity.serial_number.is_empty() {
+        return Err(fault_reply(
+            Some(envelope.namespace),
+            envelope.header.id.as_deref(),
+            FaultCode::ACS_INVALID_ARGUMENTS,
+            "DeviceId needs an OUI and a SerialNumber",
+        ));
+    }
+    let device = DeviceId::from_identity(
+        &identity.oui,
+        &identity.product_class,
+        &identity.serial_number,
+    );
+    Ok(InformRequest {
+        device,
+        identity,
+        envelope: envelope.into_owned(),
+    })
+}
+
+/// What the store knows of the device when its session starts.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceContext {
+    /// The device was seen before.
+    pub known_device: bool,
+    /// Connection-request credentials the ACS set on it.
+    pub cr_credentials: Option<(String, String)>,
+    /// Its known data (empty when the session has no work and it was not loaded).
+    pub data: DeviceData,
+    /// Tasks due now.
+    pub tasks: Vec<Task>,
+    /// Transfers awaiting completion.
+    pub transfers: Vec<PendingTransfer>,
+    /// Fresh random credentials, used if the ACS must set them (the engine has no
+    /// randomness of its own).
+    pub new_cr_credentials: Option<(String, String)>,
+    /// The peer's address, for the record.
+    pub remote_address: Option<String>,
+    /// The session's work was loaded (tasks or transfers exist).
+    pub loaded: bool,
+}
+
+/// The state of a session, named for what it expects next.
+#[derive(Debug)]
+pub enum State {
+    /// After the InformResponse: CPE requests, or the empty POST that hands over the turn.
+    AwaitingCpeRequests,
+    /// After an ACS request: its response or fault.
+    AwaitingResponse(Box<Pending>),
+    /// After the 204.
+    Ended,
+}
+
+/// An ACS request awaiting its answer.
+#[derive(Debug)]
+pub struct Pending {
+    id: String,
+    sent: Body<'static>,
+    owner: Owner,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Owner {
+    Task(usize),
+    CrCredentials,
+}
+
+/// Setting the connection-request credentials the ACS will use.
+#[derive(Debug)]
+struct CrCredentials {
+    root: &'static str,
+    username: String,
+    password: String,
+    sent: bool,
+}
+
+/// A CWMP session with one device.
+#[derive(Debug)]
+pub struct Session {
+    device: DeviceId,
+    namespace: Namespace,
+    version: CwmpVersion,
+    state: State,
+    known: DeviceData,
+    runs: Vec<TaskRun>,
+    cr: Option<CrCredentials>,
+    transfers: Vec<PendingTransfer>,
+    requests_sent: usize,
+}
+
+/// The methods an ACS implements (GetRPCMethods from a CPE).
+const ACS_METHODS: [&str; 8] = [
+    "Inform",
+    "GetRPCMethods",
+    "TransferComplete",
+    "AutonomousTransferComplete",
+    "DUStateChangeComplete",
+    "AutonomousDUStateChangeComplete",
+    "RequestDownload",
+    "Kicked",
+];
+
+impl Session {
+    /// Starts the session with its Inform: negotiates the version, records the Inform, and
+    /// answers with the InformResponse.
+    pub fn start(
+        now: Timestamp,
+        inform: InformRequest,
+        ctx: DeviceContext,
+        config: &EngineConfig,
+    ) -> (Session, Step) {
+        let env = inform.envelope;
+        let device = inform.device;
+        let negotiated =
+            match cwmp::version::negotiate(env.namespace, &env.header, &config.acs_versions) {
+                Ok(n) => n,
+                Err(no_common) => {
+                    let reply = fault_reply(
+                        Some(env.namespace),
+                        env.header.id.as_deref(),
+                        FaultCode::ACS_VERSION_INCOMPATIBLE,
+                        &no_common.to_string(),
+                    );
+                    let session = Session::ended(device, env.namespace);
+                    return (session, Step::reply(reply));
+                }
+            };
+        let Body::Inform(inf) = env.body else {
+            // read_inform only builds requests holding an Inform.
+            return (
+                Session::ended(device, env.namespace),
+                Step::reply(Reply::BadRequest("not an Inform".into())),
+            );
+        };
+
+        let events: Vec<Event> = inf
+            .event
+            .iter()
+            .map(|e| Event {
+                code: e.event_code.to_string(),
+                command_key: e.command_key.to_string(),
+            })
+            .collect();
+        let bootstrap = events.iter().any(|e| e.code == "0 BOOTSTRAP");
+        let boot = events.iter().any(|e| e.code == "1 BOOT");
+
+        // BOOTSTRAP: the device was reset or is new to this ACS; what was known of it is void.
+        let mut known = if bootstrap {
+            DeviceData::default()
+        } else {
+            ctx.data
+        };
+        let params = crate::plan::apply_values(&mut known, &inf.parameter_list, now);
+        let changes = vec![Change::Inform(InformRecord {
+            device: device.clone(),
+            identity: inform.identity,
+            at: now,
+            events,
+            retry_count: inf.retry_count,
+            cwmp_version: negotiated.version.to_string(),
+            bootstrap,
+            boot,
+            params,
+            remote_address: ctx.remote_address,
+        })];
+        // A reset device forgets the credentials the ACS set.
+        let cr_known = ctx.cr_credentials.is_some() && !bootstrap;
+        let has_cr_url = inf
+            .parameter_list
+            .iter()
+            .any(|p| p.name.ends_with("ManagementServer.ConnectionRequestURL"));
+        let cr = match (
+            &ctx.new_cr_credentials,
+            config.set_connection_request_credentials,
+        ) {
+            (Some((username, password)), true)
+                if !cr_known
+                    && has_cr_url
+                    && (!ctx.known_device || bootstrap || boot || ctx.loaded) =>
+            {
+                let root = if inf
+                    .parameter_list
+                    .iter()
+                    .any(|p| p.name.starts_with("InternetGatewayDevice."))
+                {
+                    "InternetGatewayDevice."
+                } else {
+                    "Device."
+                };
+                Some(CrCredentials {
+                    root,
+                    username: username.clone(),
+                    password: password.clone(),
+                    sent: false,
+                })
+            }
+            _ => None,
+        };
+
+        let mut header = cwmp::Header {
+            id: env.header.id.clone(),
+            ..cwmp::Header::default()
+        };
+        header.use_cwmp_version = negotiated.use_cwmp_version;
+        let response = Envelope {
+            namespace: negotiated.namespace,
+            header,
+            body: Body::InformResponse(cwmp::InformResponse { max_envelopes: 1 }),
+        };
+        let reply = match response.encode_with(&config.encode) {
+            Ok(xml) => Reply::Soap(xml),
+            Err(_) => {
+                // Only the echoed ID can make this fail: answer without it.
+                let plain = Envelope::new(
+                    negotiated.namespace,
+                    None,
+                    cwmp::InformResponse { max_envelopes: 1 },
+                );
+                match plain.encode_with(&config.encode) {
+                    Ok(xml) => Reply::Soap(xml),
+                    Err(e) => Reply::BadRequest(e.to_string()),
+                }
+            }
+        };
+        let session = Session {
+            device,
+            namespace: negotiated.namespace,
+            version: negotiated.version,
+            state: State::AwaitingCpeRequests,
+            known,
+            runs: ctx.tasks.into_iter().map(TaskRun::new).collect(),
+            cr,
+            transfers: ctx.transfers,
+            requests_sent: 0,
+        };
+        (
+            session,
+            Step {
+                changes,
+                reply,
+                task_outcomes: Vec::new(),
+                message: Some("InformResponse"),
+            },
+        )
+    }
+
+    fn ended(device: DeviceId, namespace: Namespace) -> Session {
+        Session {
+            device,
+            namespace,
+            version: namespace.base_version(),
+            state: State::Ended,
+            known: DeviceData::default(),
+            runs: Vec::new(),
+            cr: None,
+            transfers: Vec::new(),
+            requests_sent: 0,
+        }
+    }
+
+    /// The device of the session.
+    pub fn device(&self) -> &DeviceId {
+        &self.device
+    }
+
+    /// The session's CWMP version.
+    pub fn version(&self) -> CwmpVersion {
+        self.version
+    }
+
+    /// The state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Whether the session is over.
+    pub fn is_ended(&self) -> bool {
+        matches!(self.state, State::Ended)
+    }
+
+    /// Handles the next HTTP request body of the session (empty: the CPE's empty POST).
+    pub fn handle(&mut self, now: Timestamp, body: &[u8], config: &EngineConfig) -> Step {
+        if matches!(self.state, State::Ended) {
+            return Step::reply(Reply::BadRequest(
+                "the session is over; a new one starts with an Inform".into(),
+            ));
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return match std::mem::replace(&mut self.state, State::AwaitingCpeRequests) {
+                State::AwaitingResponse(pending) => {
+                    // The CPE skipped its answer: the request failed.
+                    let mut step = Step::reply(Reply::NoContent);
+                    let msg = format!(
+                        "empty POST instead of the response to {}",
+                        pending.sent.name()
+                    );
+                    self.fail_owner(
+                        pending.owner,
+                        acs_fault("protocol", msg, now, 0),
+                        now,
+                        config,
+                        &mut step,
+                    );
+                    self.plan(now, config, step)
+                }
+                _ => self.plan(now, config, Step::reply(Reply::NoContent)),
+            };
+        }
+        let env = match cwmp::decode_with_limits(body, config.limits) {
+            Ok(env) => env,
+            Err(e) => {
+                if let State::AwaitingResponse(pending) =
+                    std::mem::replace(&mut self.state, State::AwaitingCpeRequests)
+                {
+                    let mut step = Step::reply(Reply::NoContent);
+                    let msg = format!("undecodable response to {}: {e}", pending.sent.name());
+                    self.fail_owner(
+                        pending.owner,
+                        acs_fault("protocol", msg, now, 0),
+                        now,
+                        config,
+                        &mut step,
+                    );
+                    return self.plan(now, config, step);
+                }
+                return Step::reply(decode_error_reply(&e));
+            }
+        };
+        match std::mem::replace(&mut self.state, State::AwaitingCpeRequests) {
+            State::AwaitingResponse(pending) if env.body.kind() == cwmp::MessageKind::Response => {
+                self.on_response(now, pending, &env, config)
+            }
+            State::AwaitingResponse(pending) => {
+                // A request while the CPE owes us a response: refuse it, keep waiting.
+                let reply = fault_reply(
+                    Some(self.namespace),
+                    env.header.id.as_deref(),
+                    FaultCode::ACS_REQUEST_DENIED,
+                    &format!("expected the response to {}", pending.sent.name()),
+                );
+                self.state = State::AwaitingResponse(pending);
+                Step::reply(reply)
+            }
+            _ => self.on_cpe_request(now, &env, config),
+        }
+    }
+
+    /// A request from the CPE (after the InformResponse).
+    fn on_cpe_request(
+        &mut self,
+        now: Timestamp,
+        env: &Envelope<'_>,
+        config: &EngineConfig,
+    ) -> Step {
+        let id = env.header.id.as_deref();
+        let mut changes = Vec::new();
+        let body: Body<'static> = match &env.body {
+            Body::TransferComplete(tc) => {
+                self.transfer_done(
+                    &tc.command_key,
+                    &tc.fault_struct.fault_code,
+                    &tc.fault_struct.fault_string,
+                    now,
+                    &mut changes,
+                );
+                Body::TransferCompleteResponse(cwmp::TransferCompleteResponse {})
+            }
+            Body::AutonomousTransferComplete(atc) => {
+                let code = atc.fault_struct.fault_code;
+                if code != FaultCode::SUCCESS {
+                    changes.push(Change::DeviceFault {
+                        device: self.device.clone(),
+                        channel: "autonomous_transfer".into(),
+                        fault: Fault {
+                            code: format!("cwmp.{}", code.0),
+                            message: atc.fault_struct.fault_string.to_string(),
+                            detail: Some(json!({"transferURL": atc.transfer_url, "fileType": atc.file_type, "isDownload": atc.is_download})),
+                            timestamp: now,
+                            retries: 0,
+                        },
+                    });
+                }
+                Body::AutonomousTransferCompleteResponse(
+                    cwmp::AutonomousTransferCompleteResponse {},
+                )
+            }
+            Body::DUStateChangeComplete(d) => {
+                let failed = d
+                    .results
+                    .iter()
+                    .find(|r| r.fault.fault_code != FaultCode::SUCCESS);
+                let (code, msg) = match failed {
+                    Some(r) => (
+                        r.fault.fault_code,
+                        r.fault.fault_string.as_deref().unwrap_or("").to_owned(),
+                    ),
+                    None => (FaultCode::SUCCESS, String::new()),
+                };
+                let key = d.command_key.as_deref().unwrap_or("").to_owned();
+                self.transfer_done(&key, &code, &msg, now, &mut changes);
+                Body::DUStateChangeCompleteResponse(cwmp::DUStateChangeCompleteResponse {})
+            }
+            Body::AutonomousDUStateChangeComplete(d) => {
+                if let Some(r) = d
+                    .results
+                    .iter()
+                    .find(|r| r.fault.fault_code != FaultCode::SUCCESS)
+                {
+                    changes.push(Change::DeviceFault {
+                        device: self.device.clone(),
+                        channel: "autonomous_du_state_change".into(),
+                        fault: Fault {
+                            code: format!("cwmp.{}", r.fault.fault_code.0),
+                            message: r.fault.fault_string.as_deref().unwrap_or("").to_owned(),
+                            detail: Some(
+                                json!({"uuid": r.uuid, "operation": r.operation_performed}),
+                            ),
+                            timestamp: now,
+                            retries: 0,
+                        },
+                    });
+                }
+                Body::AutonomousDUStateChangeCompleteResponse(
+                    cwmp::AutonomousDUStateChangeCompleteResponse {},
+                )
+            }
+            Body::GetRPCMethods(_) => Body::GetRPCMethodsResponse(cwmp::GetRPCMethodsResponse {
+                method_list: ACS_METHODS.iter().map(|m| Cow::Borrowed(*m)).collect(),
+            }),
+            Body::RequestDownload(_) => {
+                Body::RequestDownloadResponse(cwmp::RequestDownloadResponse {})
+            }
+            Body::Kicked(k) => Body::KickedResponse(cwmp::KickedResponse {
+                next_url: Cow::Owned(k.next.to_string()),
+            }),
+            Body::Inform(_) => {
+                return Step::reply(fault_reply(
+                    Some(self.namespace),
+                    id,
+                    FaultCode::ACS_REQUEST_DENIED,
+                    "a second Inform in one session",
+                ));
+            }
+            other => {
+                let msg = match other.kind() {
+                    cwmp::MessageKind::Response => {
+                        format!("{} answers no request of the ACS", other.name())
+                    }
+                    cwmp::MessageKind::Request => {
+                        format!("{} is not a method of the ACS", other.name())
+                    }
+                };
+                let code = if other.kind() == cwmp::MessageKind::Request {
+                    FaultCode::ACS_METHOD_NOT_SUPPORTED
+                } else {
+                    FaultCode::ACS_REQUEST_DENIED
+                };
+                return Step::reply(fault_reply(Some(self.namespace), id, code, &msg));
+            }
+        };
+        let message = Some(env.body.name());
+        let reply = match self.encode(id.map(str::to_owned), body, config) {
+            Ok(xml) => Reply::Soap(xml),
+            Err(e) => Reply::BadRequest(e.to_string()),
+        };
+        Step {
+            changes,
+            reply,
+            task_outcomes: Vec::new(),
+            message,
+        }
+    }
+
+    /// A transfer's completion: forget it, and record its failure as a fault (in the
+    /// channel of the task that started it) or clear that channel on success.
+    fn transfer_done(
+        &mut self,
+        key: &str,
+        code: &FaultCode,
+        message: &str,
+        now: Timestamp,
+        changes: &mut Vec<Change>,
+    ) {
+        let task = self
+            .transfers
+            .iter()
+            .find(|t| t.command_key == key)
+            .and_then(|t| t.task);
+        self.transfers.retain(|t| t.command_key != key);
+        changes.push(Change::TransferCompleted {
+            device: self.device.clone(),
+            command_key: key.to_owned(),
+        });
+        let channel = task.map(task_channel).unwrap_or_else(|| "transfer".into());
+        if *code == FaultCode::SUCCESS {
+            changes.push(Change::ClearFault {
+                device: self.device.clone(),
+                channel,
+            });
+        } else {
+            changes.push(Change::DeviceFault {
+                device: self.device.clone(),
+                channel,
+                fault: Fault {
+                    code: format!("cwmp.{}", code.0),
+                    message: message.to_owned(),
+                    detail: Some(json!({ "commandKey": key })),
+                    timestamp: now,
+                    retries: 0,
+                },
+            });
+        }
+    }
+
+    /// The CPE's answer to an ACS request.
+    fn on_response(
+        &mut self,
+        now: Timestamp,
+        pending: Box<Pending>,
+        env: &Envelope<'_>,
+        config: &EngineConfig,
+    ) -> Step {
+        let mut step = Step::reply(Reply::NoContent);
+        step.message = Some(env.body.name());
+        if let Body::Fault(f) = &env.body {
+            let retries = match pending.owner {
+                Owner::Task(i) => self.runs.get(i).map_or(0, |r| r.task.retries),
+                Owner::CrCredentials => 0,
+            };
+            self.fail_owner(
+                pending.owner,
+                cwmp_fault(f, now, retries),
+                now,
+                config,
+                &mut step,
+            );
+            return self.plan(now, config, step);
+        }
+        match pending.owner {
+            Owner::Task(i) => {
+                let result = match self.runs.get_mut(i) {
+                    Some(run) => run.on_response(
+                        &self.device,
+                        &pending.sent,
+                        &env.body,
+                        &mut self.known,
+                        now,
+                    ),
+                    None => Ok(Vec::new()),
+                };
+                match result {
+                    Ok(changes) => step.changes.extend(changes),
+                    Err(fault) => self.fail_owner(pending.owner, *fault, now, config, &mut step),
+                }
+            }
+            Owner::CrCredentials => {
+                if let (Some(cr), Body::SetParameterValuesResponse(_)) = (&self.cr, &env.body) {
+                    // The username reads back; the password is hidden (TR-181), so it is kept
+                    // only in the credentials record.
+                    let path = format!("{}ManagementServer.ConnectionRequestUsername", cr.root);
+                    let stored = StoredValue {
+                        text: cr.username.clone(),
+                        value_type: crate::device::ValueType::String,
+                    };
+                    self.known.params.insert(
+                        path.clone(),
+                        Param {
+                            value: Some(stored.clone()),
+                            ts: now,
+                            ..Param::default()
+                        },
+                    );
+                    step.changes.push(Change::Params {
+                        device: self.device.clone(),
+                        updates: vec![ParamUpdate {
+                            path,
+                            value: Some(stored),
+                            ts: Some(now),
+                            ..ParamUpdate::default()
+                        }],
+                    });
+                    step.changes.push(Change::ConnectionRequestCredentials {
+                        device: self.device.clone(),
+                        username: cr.username.clone(),
+                        password: cr.password.clone(),
+                    });
+                    step.changes.push(Change::ClearFault {
+                        device: self.device.clone(),
+                        channel: "cr_credentials".into(),
+                    });
+                } else {
+                    let msg = format!(
+                        "expected SetParameterValuesResponse, got {}",
+                        env.body.name()
+                    );
+                    self.fail_owner(
+                        Owner::CrCredentials,
+                        acs_fault("protocol", msg, now, 0),
+                        now,
+                        config,
+                        &mut step,
+                    );
+                }
+            }
+        }
+        self.plan(now, config, step)
+    }
+
+    fn fail_owner(
+        &mut self,
+        owner: Owner,
+        fault: Fault,
+        now: Timestamp,
+        config: &EngineConfig,
+        step: &mut Step,
+    ) {
+        match owner {
+            Owner::Task(i) => {
+                if let Some(run) = self.runs.get_mut(i) {
+                    run.finished = true;
+                    let retry_at = config.retry.next_attempt(now, run.task.retries);
+                    step.changes.push(Change::TaskFault {
+                        task: run.task.id,
+                        device: self.device.clone(),
+                        fault: fault.clone(),
+                        retry_at,
+                    });
+                    step.task_outcomes
+                        .push((run.task.id, TaskOutcome::Faulted(fault)));
+                }
+            }
+            Owner::CrCredentials => {
+                step.changes.push(Change::DeviceFault {
+                    device: self.device.clone(),
+                    channel: "cr_credentials".into(),
+                    fault,
+                });
+            }
+        }
+    }
+
+    /// The ACS's turn: the next request that closes a gap, or 204 when none is left.
+    fn plan(&mut self, now: Timestamp, config: &EngineConfig, mut step: Step) -> Step {
+        loop {
+            if self.requests_sent >= config.max_requests {
+                self.state = State::Ended;
+                step.reply = Reply::NoContent;
+                return step;
+            }
+            // The ACS's own work first: without connection-request credentials it cannot
+            // wake the device for the tasks that follow.
+            if let Some(cr) = self.cr.as_mut().filter(|c| !c.sent) {
+                cr.sent = true;
+                let body = Body::SetParameterValues(cwmp::SetParameterValues {
+                    parameter_list: vec![
+                        cwmp::ParameterValueStruct::new(
+                            format!("{}ManagementServer.ConnectionRequestUsername", cr.root),
+                            string_value(cr.username.clone()),
+                        ),
+                        cwmp::ParameterValueStruct::new(
+                            format!("{}ManagementServer.ConnectionRequestPassword", cr.root),
+                            string_value(cr.password.clone()),
+                        ),
+                    ],
+                    parameter_key: Cow::Borrowed(""),
+                });
+                if let Some(done) = self.send(now, body, Owner::CrCredentials, config, &mut step) {
+                    return done;
+                }
+                continue;
+            }
+            let Some(index) = self.runs.iter().position(|r| !r.finished) else {
+                self.state = State::Ended;
+                step.reply = Reply::NoContent;
+                return step;
+            };
+            let next = match self.runs.get_mut(index) {
+                Some(run) => run.next(&self.known, now),
+                None => continue,
+            };
+            match next {
+                Next::Send(body) => {
+                    if let Some(done) = self.send(now, body, Owner::Task(index), config, &mut step)
+                    {
+                        return done;
+                    }
+                }
+                Next::Done(result) => {
+                    if let Some(run) = self.runs.get_mut(index) {
+                        run.finished = true;
+                        step.changes.push(Change::TaskDone {
+                            task: run.task.id,
+                            device: self.device.clone(),
+                        });
+                        step.task_outcomes
+                            .push((run.task.id, TaskOutcome::Done(result)));
+                    }
+                }
+                Next::Fail(fault) => {
+                    self.fail_owner(Owner::Task(index), fault, now, config, &mut step)
+                }
+            }
+        }
+    }
+
+    /// Encodes and sends an ACS request; `None` when it could not be encoded (the owner is
+    /// faulted and planning goes on).
+    fn send(
+        &mut self,
+        now: Timestamp,
+        body: Body<'static>,
+        owner: Owner,
+        config: &EngineConfig,
+        step: &mut Step,
+    ) -> Option<Step> {
+        self.requests_sent += 1;
+        let id = format!("acs-{}", self.requests_sent);
+        let name = body.name();
+        match self.encode(Some(id.clone()), body.clone(), config) {
+            Ok(xml) => {
+                self.state = State::AwaitingResponse(Box::new(Pending {
+                    id,
+                    sent: body,
+                    owner,
+                }));
+                let mut done = std::mem::replace(step, Step::reply(Reply::NoContent));
+                done.reply = Reply::Soap(xml);
+                done.message = Some(name);
+                Some(done)
+            }
+            Err(e) => {
+                // Arguments the schema refuses (a value too long for the version, ...).
+                let fault = acs_fault("invalid_arguments", e.to_string(), now, 0);
+                self.fail_owner(owner, fault, now, config, step);
+                None
+            }
+        }
+    }
+
+    fn encode(
+        &self,
+        id: Option<String>,
+        body: Body<'static>,
+        config: &EngineConfig,
+    ) -> Result<String, cwmp::EncodeError> {
+        Envelope::new(self.namespace, id.map(Cow::Owned), body).encode_with(&config.encode)
+    }
+
+    /// The pending request's ID, when one is awaited.
+    pub fn pending_request(&self) -> Option<(&str, &'static str)> {
+        match &self.state {
+            State::AwaitingResponse(p) => Some((&p.id, p.sent.name())),
+            _ => None,
+        }
+    }
+}
