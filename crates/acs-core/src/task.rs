@@ -316,7 +316,17 @@ fn set_values(
             }
             let value_type = match parts.get(2) {
                 None | Some(Value::Null) => None,
-                Some(Value::String(t)) => Some(ValueType::from_xsi_name(t)),
+                // The type is written into the SetParameterValues: only the TR-069 types
+                // (A.2.1) validate against the CWMP schema, so nothing else is taken.
+                Some(Value::String(t)) => match ValueType::from_xsi_name(t) {
+                    ValueType::Other(_) => {
+                        return Err(invalid(format!(
+                            "unknown type {t:?}: xsd:string, xsd:int, xsd:unsignedInt, xsd:long, \
+                             xsd:unsignedLong, xsd:boolean, xsd:dateTime, xsd:base64 or xsd:hexBinary"
+                        )));
+                    }
+                    known => Some(known),
+                },
                 Some(_) => return Err(bad()),
             };
             if key == "parameterValues"
@@ -681,6 +691,10 @@ mod tests {
             "unknown task \"launchMissiles\""
         );
         assert!(err(json!({"name": "download", "fileType": "1 Firmware Upgrade Image", "url": "http://u:p@h/f"})).contains("credentials"));
+        assert!(
+            err(json!({"name": "setParameterValues", "parameterValues": [["Device.A", 1, "xsd:nonsense"]]}))
+                .starts_with("unknown type \"xsd:nonsense\"")
+        );
         assert!(err(json!({"name": "scheduleDownload", "fileType": "1 X", "url": "http://h/f", "timeWindows": []})).contains("one or two"));
     }
 

@@ -1,1 +1,365 @@
 //! The embedded SQLite store.
+//!
+//! One database file in WAL mode. One OS thread owns the only write connection and groups
+//! the writes of many sessions into one transaction (each call in its own savepoint, so a
+//! failing call is rolled back alone), committing with one `fsync` for the whole group:
+//! that is how an Inform's changes are durable before the answer leaves while thousands of
+//! sessions per second commit. Reads run on a small pool of read-only connections on
+//! tokio's blocking threads; WAL lets them read while the writer writes.
+//!
+//! Parameter paths are interned in the `paths` table and the whole map is kept in memory,
+//! shared by the writer and the readers. The writer also keeps a cache of device ids.
+//! One process owns a database file at a time.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use acs_core::change::Change;
+use acs_core::task::{NewTask, TaskId};
+use acs_core::{DeviceId, Timestamp};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::{
+    ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page, Result,
+    SessionData, Store, StoreError, TokenRecord,
+};
+
+mod apply;
+mod filter;
+mod paths;
+mod read;
+mod render;
+mod schema;
+mod writer;
+
+use paths::SharedPaths;
+use writer::{Job, WriteCtx};
+
+pub use schema::migrate;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// How the SQLite store runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// `synchronous=FULL` (the default): a commit is on disk when it returns. With `false`,
+    /// `synchronous=NORMAL`: commits survive a crash of the process but the last ones may
+    /// be lost on power loss or an OS crash, although the store reported them durable.
+    pub synchronous_full: bool,
+    /// Days Inform events are kept (default 30); 0: events are not recorded at all.
+    pub event_retention_days: u32,
+    /// Read-only connections, hence concurrent reads (default 4).
+    pub readers: usize,
+    /// Most calls grouped into one write transaction (default 512).
+    pub max_group: usize,
+    /// Writes waiting for the writer before callers wait to enqueue (default 8192).
+    pub queue: usize,
+    /// Page cache of the write connection in MiB (default 64); each reader gets a quarter.
+    pub cache_mib: u32,
+    /// How long a connection waits for a lock held elsewhere (default 5 s).
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            synchronous_full: true,
+            event_retention_days: 30,
+            readers: 4,
+            max_group: 512,
+            queue: 8192,
+            cache_mib: 64,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the writer has done since the store was opened, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub transactions: u64,
+    /// Calls committed (`commit` and the other writes): `calls / transactions` is the mean
+    /// group size.
+    pub calls: u64,
+    /// Calls that failed (rolled back alone, or with their whole group).
+    pub failed: u64,
+    /// Event rows pruned after their retention.
+    pub events_pruned: u64,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    transactions: AtomicU64,
+    calls: AtomicU64,
+    failed: AtomicU64,
+    events_pruned: AtomicU64,
+}
+
+impl Stats {
+    fn snapshot(&self) -> WriterStats {
+        WriterStats {
+            transactions: self.transactions.load(Ordering::Relaxed),
+            calls: self.calls.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            events_pruned: self.events_pruned.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The SQLite implementation of [`Store`]. Cheap to clone: clones share the connections.
+/// The writer thread stops, and the connections close, when the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+    paths: SharedPaths,
+    stats: Arc<Stats>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer once it has finished what was queued.
+        self.jobs.take();
+        let handle = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, applies pending migrations, and
+    /// starts the writer thread. Blocking: call it before serving, or on a blocking thread.
+    pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore> {
+        let conn = schema::open_writer(path, &options)?;
+        schema::apply_migrations(&conn)?;
+        let paths = paths::load(&conn)?;
+
+        let readers = (0..options.readers.max(1))
+            .map(|_| schema::open_reader(path, &options))
+            .collect::<Result<Vec<_>>>()?;
+
+        let stats = Arc::new(Stats::default());
+        let (tx, rx) = mpsc::channel(options.queue.max(1));
+        let ctx = WriteCtx::new(conn, paths.clone(), &options, stats.clone());
+        let max_group = options.max_group.max(1);
+        let handle = std::thread::Builder::new()
+            .name("acs-store-writer".into())
+            .spawn(move || writer::run(ctx, rx, max_group))
+            .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
+
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                jobs: Some(tx),
+                writer: Mutex::new(Some(handle)),
+                permits: Arc::new(Semaphore::new(readers.len())),
+                readers: Mutex::new(readers),
+                paths,
+                stats,
+            }),
+        })
+    }
+
+    /// What the writer has done so far.
+    pub fn writer_stats(&self) -> WriterStats {
+        self.inner.stats.snapshot()
+    }
+
+    /// Runs `f` on the writer thread, in its own savepoint of the next group transaction;
+    /// returns its result once the transaction is committed.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteCtx) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let jobs = self.inner.jobs.as_ref().ok_or(StoreError::Closed)?;
+        jobs.send(writer::job(f, tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` with a read-only connection on a blocking thread.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &SharedPaths) -> Result<T> + Send + 'static,
+    {
+        let permit = self
+            .inner
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let conn = inner
+                .readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop()
+                .ok_or(StoreError::Closed)?;
+            let result = f(&conn, &inner.paths);
+            inner
+                .readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("read task failed: {e}")))?
+    }
+}
+
+impl Store for SqliteStore {
+    async fn device_summary(&self, device: &DeviceId) -> Result<Option<DeviceSummary>> {
+        let device = device.clone();
+        self.read(move |conn, _| read::device_summary(conn, &device))
+            .await
+    }
+
+    async fn session_data(&self, device: &DeviceId, now: Timestamp) -> Result<SessionData> {
+        let device = device.clone();
+        self.read(move |conn, paths| read::session_data(conn, paths, &device, now))
+            .await
+    }
+
+    async fn commit(&self, changes: Vec<Change>) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.write(move |w| w.apply_all(&changes)).await
+    }
+
+    async fn cpe_credential(&self, username: &str) -> Result<Option<CpeCredential>> {
+        let username = username.to_owned();
+        self.read(move |conn, _| read::cpe_credential(conn, &username))
+            .await
+    }
+
+    async fn set_cpe_credential(
+        &self,
+        device: &DeviceId,
+        credential: Option<CpeCredential>,
+    ) -> Result<()> {
+        let device = device.clone();
+        self.write(move |w| w.set_cpe_credential(&device, credential.as_ref()))
+            .await
+    }
+
+    async fn query_devices(&self, query: &DeviceQuery) -> Result<Page> {
+        let query = query.clone();
+        self.read(move |conn, paths| read::query_devices(conn, paths, &query))
+            .await
+    }
+
+    async fn delete_device(&self, device: &DeviceId) -> Result<bool> {
+        let device = device.clone();
+        self.write(move |w| w.delete_device(&device)).await
+    }
+
+    async fn add_tag(&self, device: &DeviceId, tag: &str) -> Result<bool> {
+        let (device, tag) = (device.clone(), tag.to_owned());
+        self.write(move |w| w.tag(&device, &tag, true)).await
+    }
+
+    async fn remove_tag(&self, device: &DeviceId, tag: &str) -> Result<bool> {
+        let (device, tag) = (device.clone(), tag.to_owned());
+        self.write(move |w| w.tag(&device, &tag, false)).await
+    }
+
+    async fn connection_request_target(
+        &self,
+        device: &DeviceId,
+    ) -> Result<Option<ConnectionRequestTarget>> {
+        let device = device.clone();
+        self.read(move |conn, paths| read::connection_request_target(conn, paths, &device))
+            .await
+    }
+
+    async fn insert_task(&self, task: NewTask) -> Result<TaskId> {
+        self.write(move |w| w.insert_task(&task)).await
+    }
+
+    async fn list_tasks(&self, query: &ListQuery) -> Result<Page> {
+        let query = query.clone();
+        self.read(move |conn, _| read::list_tasks(conn, &query))
+            .await
+    }
+
+    async fn task_device(&self, task: TaskId) -> Result<Option<DeviceId>> {
+        self.read(move |conn, _| read::task_device(conn, task))
+            .await
+    }
+
+    async fn delete_task(&self, task: TaskId) -> Result<Option<DeviceId>> {
+        self.write(move |w| w.delete_task(task)).await
+    }
+
+    async fn retry_task(&self, task: TaskId) -> Result<bool> {
+        self.write(move |w| w.retry_task(task)).await
+    }
+
+    async fn expire_tasks(&self, now: Timestamp) -> Result<u64> {
+        self.write(move |w| w.expire_tasks(now)).await
+    }
+
+    async fn list_faults(&self, query: &ListQuery) -> Result<Page> {
+        let query = query.clone();
+        self.read(move |conn, _| read::list_faults(conn, &query))
+            .await
+    }
+
+    async fn delete_fault(&self, device: &DeviceId, channel: &str) -> Result<bool> {
+        let (device, channel) = (device.clone(), channel.to_owned());
+        self.write(move |w| w.delete_fault(&device, &channel)).await
+    }
+
+    async fn counts(&self) -> Result<(u64, u64)> {
+        self.read(|conn, _| read::counts(conn)).await
+    }
+
+    async fn insert_token(&self, token: TokenRecord) -> Result<()> {
+        self.write(move |w| w.insert_token(&token)).await
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<String>> {
+        let hash = hash.to_owned();
+        self.read(move |conn, _| read::token_by_hash(conn, &hash))
+            .await
+    }
+
+    async fn token_count(&self) -> Result<u64> {
+        self.read(|conn, _| read::token_count(conn)).await
+    }
+}
+
+/// Opens a connection with `flags`, mapping the error.
+fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))
+}

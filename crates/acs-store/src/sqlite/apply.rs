@@ -1,0 +1,586 @@
+//! What the writer does: applying a session's changes and the API's writes.
+
+use acs_core::change::{Change, InformRecord, ParamUpdate, PendingTransfer};
+use acs_core::device::ValueType;
+use acs_core::fault::{Fault, task_channel};
+use acs_core::query::InvalidQuery;
+use acs_core::task::{NewTask, TaskId};
+use acs_core::{DeviceId, Timestamp};
+use rusqlite::OptionalExtension;
+
+use super::paths::prefix_upper_bound;
+use super::writer::WriteCtx;
+use crate::{CpeCredential, Result, StoreError, TokenRecord};
+
+fn json_text(v: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Database(format!("cannot encode JSON: {e}")))
+}
+
+fn stored_device_id(s: &str) -> Result<DeviceId> {
+    DeviceId::parse(s).map_err(|e| StoreError::Database(format!("stored device id: {e}")))
+}
+
+/// The parameters of the statements of [`WriteCtx::upsert_params`].
+type ParamArgs<'a> = (
+    i64,
+    i64,
+    bool,
+    Option<bool>,
+    Option<&'a str>,
+    Option<i64>,
+    Option<&'a str>,
+    Option<f64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+);
+
+fn param_args(device: i64, path: i64, u: &ParamUpdate) -> Result<ParamArgs<'_>> {
+    let (value, code, other, num) = match &u.value {
+        Some(v) => (
+            Some(v.text.as_str()),
+            Some(i64::from(v.value_type.code())),
+            match &v.value_type {
+                ValueType::Other(name) => Some(name.as_str()),
+                _ => None,
+            },
+            v.number(),
+        ),
+        None => (None, None, None, None),
+    };
+    let (notification, access_list, attr_ts) = match &u.attributes {
+        Some((a, ts)) => (
+            Some(i64::from(a.notification)),
+            Some(json_text(&a.access_list)?),
+            Some(ts.millis()),
+        ),
+        None => (None, None, None),
+    };
+    Ok((
+        device,
+        path,
+        u.object || u.path.ends_with('.'),
+        u.writable,
+        value,
+        code,
+        other,
+        num,
+        u.ts.map(Timestamp::millis),
+        notification,
+        access_list,
+        attr_ts,
+    ))
+}
+
+/// The task id of a task fault channel (`task_<id>`).
+pub(super) fn channel_task(channel: &str) -> Option<TaskId> {
+    channel.strip_prefix("task_")?.parse().ok()
+}
+
+impl WriteCtx {
+    /// The internal id of a device, if it exists.
+    pub(super) fn device(&mut self, device: &DeviceId) -> Result<Option<i64>> {
+        if let Some(&id) = self.devices.get(device.as_str()) {
+            return Ok(Some(id));
+        }
+        let id: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM devices WHERE device_id = ?1")?
+            .query_row([device.as_str()], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = id {
+            self.devices.insert(device.as_str().into(), id);
+        }
+        Ok(id)
+    }
+
+    /// The internal id of a device that must exist for a change to apply.
+    fn existing(&mut self, device: &DeviceId) -> Result<i64> {
+        self.device(device)?
+            .ok_or_else(|| StoreError::Database(format!("unknown device {device}")))
+    }
+
+    /// Applies a session step's changes, in order.
+    pub(super) fn apply_all(&mut self, changes: &[Change]) -> Result<()> {
+        changes.iter().try_for_each(|c| self.apply(c))
+    }
+
+    fn apply(&mut self, change: &Change) -> Result<()> {
+        match change {
+            Change::Inform(inform) => self.inform(inform),
+            Change::Params { device, updates } => {
+                let id = self.existing(device)?;
+                self.upsert_params(id, updates)
+            }
+            Change::DeleteParams { device, paths } => {
+                let id = self.existing(device)?;
+                paths.iter().try_for_each(|p| self.delete_params(id, p))
+            }
+            Change::TaskDone { task, device } => {
+                let id = self.existing(device)?;
+                self.conn
+                    .prepare_cached("DELETE FROM tasks WHERE id = ?1 AND device = ?2")?
+                    .execute((task, id))?;
+                self.delete_fault_row(id, &task_channel(*task))?;
+                Ok(())
+            }
+            Change::TaskProgress { task, progress } => {
+                // A task deleted meanwhile (by the API) has no progress to keep.
+                self.conn
+                    .prepare_cached("UPDATE tasks SET progress = ?1 WHERE id = ?2")?
+                    .execute((json_text(progress)?, task))?;
+                Ok(())
+            }
+            Change::TaskFault {
+                task,
+                device,
+                fault,
+                retry_at,
+            } => {
+                let id = self.existing(device)?;
+                // The fault counts earlier attempts; the next attempt is one more retry.
+                let updated = self
+                    .conn
+                    .prepare_cached(
+                        "UPDATE tasks SET retries = ?1, not_before = ?2 \
+                         WHERE id = ?3 AND device = ?4",
+                    )?
+                    .execute((i64::from(fault.retries) + 1, retry_at.millis(), task, id))?;
+                // No fault is recorded for a task deleted meanwhile.
+                if updated > 0 {
+                    self.upsert_fault(id, &task_channel(*task), fault)?;
+                }
+                Ok(())
+            }
+            Change::DeviceFault {
+                device,
+                channel,
+                fault,
+            } => {
+                let id = self.existing(device)?;
+                self.upsert_fault(id, channel, fault)
+            }
+            Change::ClearFault { device, channel } => {
+                let id = self.existing(device)?;
+                self.delete_fault_row(id, channel).map(drop)
+            }
+            Change::ConnectionRequestCredentials {
+                device,
+                username,
+                password,
+            } => {
+                let id = self.existing(device)?;
+                self.conn
+                    .prepare_cached(
+                        "UPDATE devices SET cr_username = ?1, cr_password = ?2 WHERE id = ?3",
+                    )?
+                    .execute((username, password, id))?;
+                Ok(())
+            }
+            Change::TransferStarted { device, transfer } => {
+                let id = self.existing(device)?;
+                self.transfer_started(id, transfer)
+            }
+            Change::TransferCompleted {
+                device,
+                command_key,
+            } => {
+                let id = self.existing(device)?;
+                self.conn
+                    .prepare_cached("DELETE FROM transfers WHERE device = ?1 AND command_key = ?2")?
+                    .execute((id, command_key))?;
+                Ok(())
+            }
+        }
+    }
+
+    fn inform(&mut self, inform: &InformRecord) -> Result<()> {
+        let at = inform.at.millis();
+        self.latest_inform = self.latest_inform.max(at);
+        let identity = &inform.identity;
+        let id: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO devices (device_id, manufacturer, oui, product_class, \
+                     serial_number, registered, last_inform, last_boot, last_bootstrap, \
+                     cwmp_version, remote_address) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10) \
+                 ON CONFLICT (device_id) DO UPDATE SET \
+                     manufacturer = excluded.manufacturer, \
+                     oui = excluded.oui, \
+                     product_class = excluded.product_class, \
+                     serial_number = excluded.serial_number, \
+                     last_inform = excluded.last_inform, \
+                     last_boot = COALESCE(excluded.last_boot, devices.last_boot), \
+                     last_bootstrap = COALESCE(excluded.last_bootstrap, devices.last_bootstrap), \
+                     cwmp_version = excluded.cwmp_version, \
+                     remote_address = COALESCE(excluded.remote_address, devices.remote_address) \
+                 RETURNING id",
+            )?
+            .query_row(
+                (
+                    inform.device.as_str(),
+                    &identity.manufacturer,
+                    &identity.oui,
+                    &identity.product_class,
+                    &identity.serial_number,
+                    at,
+                    inform.boot.then_some(at),
+                    inform.bootstrap.then_some(at),
+                    &inform.cwmp_version,
+                    &inform.remote_address,
+                ),
+                |r| r.get(0),
+            )?;
+        self.devices.insert(inform.device.as_str().into(), id);
+
+        if inform.bootstrap {
+            // The device was reset: what was known of it, and the connection-request
+            // credentials the ACS set, are gone.
+            self.conn
+                .prepare_cached("DELETE FROM params WHERE device = ?1")?
+                .execute([id])?;
+            self.conn
+                .prepare_cached(
+                    "UPDATE devices SET cr_username = NULL, cr_password = NULL WHERE id = ?1",
+                )?
+                .execute([id])?;
+        }
+        if self.event_retention_ms.is_some() {
+            let codes: Vec<[&str; 2]> = inform
+                .events
+                .iter()
+                .map(|e| [e.code.as_str(), e.command_key.as_str()])
+                .collect();
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO events (device, ts, codes, retry_count) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute((id, at, json_text(&codes)?, inform.retry_count))?;
+        }
+        self.upsert_params(id, &inform.params)
+    }
+
+    /// Inserts or updates paths; `None` fields keep what is stored.
+    ///
+    /// An update that does not change the value leaves the value indexes alone: SQLite
+    /// rewrites an index entry whenever its columns are assigned, even to the same value,
+    /// and in WAL mode every page touched is written whole. Periodic Informs mostly repeat
+    /// values, so a value is first matched with an UPDATE that assigns no indexed column.
+    fn upsert_params(&mut self, device: i64, updates: &[ParamUpdate]) -> Result<()> {
+        let ids = updates
+            .iter()
+            .map(|u| self.path_id(&u.path))
+            .collect::<Result<Vec<i64>>>()?;
+        // Every statement takes the same parameters: ?1 device, ?2 path, ?3 object,
+        // ?4 writable, ?5 value, ?6 type, ?7 other_type, ?8 num, ?9 ts, ?10 notification,
+        // ?11 access_list, ?12 attr_ts. A value (type not NULL) replaces value, type and
+        // number together; attributes (notification not NULL) replace the access list and
+        // their timestamp together.
+        const SAME_VALUE: &str = "UPDATE params SET \
+                 object = ?3, \
+                 writable = COALESCE(?4, writable), \
+                 type = ?6, \
+                 other_type = ?7, \
+                 ts = COALESCE(?9, ts), \
+                 access_list = CASE WHEN ?10 IS NULL THEN access_list ELSE ?11 END, \
+                 attr_ts = CASE WHEN ?10 IS NULL THEN attr_ts ELSE ?12 END, \
+                 notification = COALESCE(?10, notification) \
+             WHERE device = ?1 AND path = ?2 AND value = ?5 AND num IS ?8";
+        const NO_VALUE: &str = "INSERT INTO params (device, path, object, writable, value, \
+                 type, other_type, num, ts, notification, access_list, attr_ts) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+             ON CONFLICT (device, path) DO UPDATE SET \
+                 object = excluded.object, \
+                 writable = COALESCE(excluded.writable, params.writable), \
+                 ts = COALESCE(excluded.ts, params.ts), \
+                 access_list = CASE WHEN excluded.notification IS NULL \
+                     THEN params.access_list ELSE excluded.access_list END, \
+                 attr_ts = CASE WHEN excluded.notification IS NULL THEN params.attr_ts \
+                     ELSE excluded.attr_ts END, \
+                 notification = COALESCE(excluded.notification, params.notification)";
+        const NEW_VALUE: &str = "INSERT INTO params (device, path, object, writable, value, \
+                 type, other_type, num, ts, notification, access_list, attr_ts) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+             ON CONFLICT (device, path) DO UPDATE SET \
+                 object = excluded.object, \
+                 writable = COALESCE(excluded.writable, params.writable), \
+                 value = excluded.value, \
+                 type = excluded.type, \
+                 other_type = excluded.other_type, \
+                 num = excluded.num, \
+                 ts = COALESCE(excluded.ts, params.ts), \
+                 access_list = CASE WHEN excluded.notification IS NULL \
+                     THEN params.access_list ELSE excluded.access_list END, \
+                 attr_ts = CASE WHEN excluded.notification IS NULL THEN params.attr_ts \
+                     ELSE excluded.attr_ts END, \
+                 notification = COALESCE(excluded.notification, params.notification)";
+        let mut same_value = self.conn.prepare_cached(SAME_VALUE)?;
+        let mut no_value = self.conn.prepare_cached(NO_VALUE)?;
+        let mut new_value = self.conn.prepare_cached(NEW_VALUE)?;
+        for (u, path) in updates.iter().zip(ids) {
+            let args = param_args(device, path, u)?;
+            if u.value.is_none() {
+                no_value.execute(args)?;
+            } else if same_value.execute(args.clone())? == 0 {
+                new_value.execute(args)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a path, and for an object everything below it.
+    fn delete_params(&mut self, device: i64, path: &str) -> Result<()> {
+        if path.is_empty() {
+            self.conn
+                .prepare_cached("DELETE FROM params WHERE device = ?1")?
+                .execute([device])?;
+        } else if path.ends_with('.') {
+            match prefix_upper_bound(path) {
+                Some(upper) => {
+                    self.conn
+                        .prepare_cached(
+                            "DELETE FROM params WHERE device = ?1 AND path IN \
+                             (SELECT id FROM paths WHERE path >= ?2 AND path < ?3)",
+                        )?
+                        .execute((device, path, upper))?;
+                }
+                None => {
+                    self.conn
+                        .prepare_cached(
+                            "DELETE FROM params WHERE device = ?1 AND path IN \
+                             (SELECT id FROM paths WHERE path >= ?2)",
+                        )?
+                        .execute((device, path))?;
+                }
+            }
+        } else if let Some(id) = super::paths::read(&self.paths).id(path) {
+            self.conn
+                .prepare_cached("DELETE FROM params WHERE device = ?1 AND path = ?2")?
+                .execute((device, id))?;
+        }
+        Ok(())
+    }
+
+    fn upsert_fault(&mut self, device: i64, channel: &str, fault: &Fault) -> Result<()> {
+        let detail = fault.detail.as_ref().map(json_text).transpose()?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO faults (device, channel, code, message, detail, timestamp, retries) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (device, channel) DO UPDATE SET \
+                     code = excluded.code, message = excluded.message, \
+                     detail = excluded.detail, timestamp = excluded.timestamp, \
+                     retries = excluded.retries",
+            )?
+            .execute((
+                device,
+                channel,
+                &fault.code,
+                &fault.message,
+                detail,
+                fault.timestamp.millis(),
+                fault.retries,
+            ))?;
+        Ok(())
+    }
+
+    /// Deletes a fault row; whether it existed.
+    fn delete_fault_row(&mut self, device: i64, channel: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM faults WHERE device = ?1 AND channel = ?2")?
+            .execute((device, channel))?;
+        Ok(n > 0)
+    }
+
+    fn transfer_started(&mut self, device: i64, t: &PendingTransfer) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO transfers (device, command_key, task, detail, started) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (device, command_key) DO UPDATE SET \
+                     task = excluded.task, detail = excluded.detail, started = excluded.started",
+            )?
+            .execute((
+                device,
+                &t.command_key,
+                t.task,
+                json_text(&t.detail)?,
+                t.started.millis(),
+            ))?;
+        Ok(())
+    }
+
+    pub(super) fn set_cpe_credential(
+        &mut self,
+        device: &DeviceId,
+        credential: Option<&CpeCredential>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM cpe_credentials WHERE device_id = ?1")?
+            .execute([device.as_str()])?;
+        if let Some(c) = credential {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO cpe_credentials (username, device_id, ha1_md5, ha1_sha256) \
+                     VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (username) DO UPDATE SET device_id = excluded.device_id, \
+                         ha1_md5 = excluded.ha1_md5, ha1_sha256 = excluded.ha1_sha256",
+                )?
+                .execute((&c.username, device.as_str(), &c.ha1_md5, &c.ha1_sha256))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn delete_device(&mut self, device: &DeviceId) -> Result<bool> {
+        let Some(id) = self.device(device)? else {
+            return Ok(false);
+        };
+        for sql in [
+            "DELETE FROM params WHERE device = ?1",
+            "DELETE FROM tags WHERE device = ?1",
+            "DELETE FROM events WHERE device = ?1",
+            "DELETE FROM tasks WHERE device = ?1",
+            "DELETE FROM faults WHERE device = ?1",
+            "DELETE FROM transfers WHERE device = ?1",
+            "DELETE FROM devices WHERE id = ?1",
+        ] {
+            self.conn.prepare_cached(sql)?.execute([id])?;
+        }
+        self.devices.remove(device.as_str());
+        Ok(true)
+    }
+
+    /// Adds (or removes) a tag; `false` if the device does not exist.
+    pub(super) fn tag(&mut self, device: &DeviceId, tag: &str, add: bool) -> Result<bool> {
+        let Some(id) = self.device(device)? else {
+            return Ok(false);
+        };
+        let sql = if add {
+            "INSERT INTO tags (device, tag) VALUES (?1, ?2) ON CONFLICT (device, tag) DO NOTHING"
+        } else {
+            "DELETE FROM tags WHERE device = ?1 AND tag = ?2"
+        };
+        self.conn.prepare_cached(sql)?.execute((id, tag))?;
+        Ok(true)
+    }
+
+    pub(super) fn insert_task(&mut self, task: &NewTask) -> Result<TaskId> {
+        let Some(device) = self.device(&task.device)? else {
+            return Err(StoreError::InvalidQuery(InvalidQuery(format!(
+                "no device {}",
+                task.device
+            ))));
+        };
+        if let Some(key) = &task.unique_key {
+            let replaced: Vec<TaskId> = self
+                .conn
+                .prepare_cached("SELECT id FROM tasks WHERE device = ?1 AND unique_key = ?2")?
+                .query_map((device, key), |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for id in replaced {
+                self.delete_task_rows(device, id)?;
+            }
+        }
+        let name = task
+            .json
+            .get("name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO tasks (device, name, json, created, expiry, unique_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute((
+                device,
+                name,
+                json_text(&task.json)?,
+                task.created.millis(),
+                task.expiry.map(Timestamp::millis),
+                &task.unique_key,
+            ))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Deletes a task and its fault.
+    fn delete_task_rows(&mut self, device: i64, task: TaskId) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM tasks WHERE id = ?1")?
+            .execute([task])?;
+        self.delete_fault_row(device, &task_channel(task))?;
+        Ok(())
+    }
+
+    /// A task's internal device id and device id.
+    fn task_owner(&mut self, task: TaskId) -> Result<Option<(i64, String)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT d.id, d.device_id FROM tasks t JOIN devices d ON d.id = t.device \
+                 WHERE t.id = ?1",
+            )?
+            .query_row([task], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    pub(super) fn delete_task(&mut self, task: TaskId) -> Result<Option<DeviceId>> {
+        let Some((device, device_id)) = self.task_owner(task)? else {
+            return Ok(None);
+        };
+        self.delete_task_rows(device, task)?;
+        stored_device_id(&device_id).map(Some)
+    }
+
+    /// Clears the task's fault, retry delay and retry count (as deleting the fault does in
+    /// GenieACS, where the count lives in the fault).
+    pub(super) fn retry_task(&mut self, task: TaskId) -> Result<bool> {
+        let Some((device, _)) = self.task_owner(task)? else {
+            return Ok(false);
+        };
+        self.conn
+            .prepare_cached("UPDATE tasks SET not_before = NULL, retries = 0 WHERE id = ?1")?
+            .execute([task])?;
+        self.delete_fault_row(device, &task_channel(task))?;
+        Ok(true)
+    }
+
+    pub(super) fn expire_tasks(&mut self, now: Timestamp) -> Result<u64> {
+        let expired: Vec<(TaskId, i64)> = self
+            .conn
+            .prepare_cached("SELECT id, device FROM tasks WHERE expiry <= ?1")?
+            .query_map([now.millis()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for &(task, device) in &expired {
+            self.delete_task_rows(device, task)?;
+        }
+        Ok(expired.len() as u64)
+    }
+
+    /// Deletes a fault, and for a task channel the task; whether the fault existed.
+    pub(super) fn delete_fault(&mut self, device: &DeviceId, channel: &str) -> Result<bool> {
+        let Some(id) = self.device(device)? else {
+            return Ok(false);
+        };
+        let existed = self.delete_fault_row(id, channel)?;
+        if let Some(task) = channel_task(channel) {
+            self.conn
+                .prepare_cached("DELETE FROM tasks WHERE id = ?1 AND device = ?2")?
+                .execute((task, id))?;
+        }
+        Ok(existed)
+    }
+
+    pub(super) fn insert_token(&mut self, token: &TokenRecord) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO tokens (hash, name, created) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (hash) DO UPDATE SET name = excluded.name, \
+                     created = excluded.created",
+            )?
+            .execute((&token.hash, &token.name, token.created.millis()))?;
+        Ok(())
+    }
+}

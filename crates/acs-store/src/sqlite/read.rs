@@ -1,0 +1,522 @@
+//! What the readers do, each on a read-only connection.
+//!
+//! Reads that span several statements run in one read transaction, so that they see one
+//! snapshot. The path map is locked only to compile a query and to map ids back to paths,
+//! never while SQL runs: the writer needs it to intern new paths.
+
+use std::collections::{BTreeMap, HashSet};
+
+use acs_core::change::PendingTransfer;
+use acs_core::device::{DeviceData, Param};
+use acs_core::query::InvalidQuery;
+use acs_core::task::{Task, TaskId, parse_task, task_json};
+use acs_core::{DeviceId, Timestamp};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use serde_json::Value;
+
+use super::filter::{self, Sql};
+use super::paths::{self, SharedPaths};
+use super::render::{
+    self, DEVICE_COLUMNS, DeviceRow, PARAM_COLUMNS, ParamRow, Projection, device_row, param_row,
+};
+use crate::{
+    ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page, Result,
+    SessionData, StoreError,
+};
+
+/// At most this many path ids are listed in SQL for a projection; more, and the device's
+/// rows are all read and filtered here.
+const MAX_LISTED_PATHS: usize = 64;
+
+fn stored_device_id(s: &str) -> Result<DeviceId> {
+    DeviceId::parse(s).map_err(|e| StoreError::Database(format!("stored device id: {e}")))
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn sql_i64(n: u64) -> SqlValue {
+    SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn json_or_string(text: String) -> Value {
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+pub(super) fn device_summary(
+    conn: &Connection,
+    device: &DeviceId,
+) -> Result<Option<DeviceSummary>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT d.cr_username, d.cr_password, d.last_inform, \
+                 EXISTS (SELECT 1 FROM tasks t WHERE t.device = d.id), \
+                 EXISTS (SELECT 1 FROM transfers x WHERE x.device = d.id) \
+             FROM devices d WHERE d.device_id = ?1",
+        )?
+        .query_row([device.as_str()], |r| {
+            let username: Option<String> = r.get(0)?;
+            let password: Option<String> = r.get(1)?;
+            Ok(DeviceSummary {
+                device: device.clone(),
+                cr_credentials: username.zip(password),
+                last_inform: r.get::<_, Option<i64>>(2)?.map(Timestamp),
+                has_tasks: r.get(3)?,
+                has_transfers: r.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
+fn params_of(conn: &Connection, device: i64) -> Result<Vec<ParamRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {PARAM_COLUMNS} FROM params WHERE device = ?1"
+        ))?
+        .query_map([device], |r| param_row(r, 0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn session_data(
+    conn: &Connection,
+    paths: &SharedPaths,
+    device: &DeviceId,
+    now: Timestamp,
+) -> Result<SessionData> {
+    let tx = conn.unchecked_transaction()?;
+    let id: Option<i64> = conn
+        .prepare_cached("SELECT id FROM devices WHERE device_id = ?1")?
+        .query_row([device.as_str()], |r| r.get(0))
+        .optional()?;
+    let Some(id) = id else {
+        return Ok(SessionData::default());
+    };
+    let rows = params_of(conn, id)?;
+
+    // A task whose stored JSON no longer parses (written by another version) is skipped
+    // here and stays listable, so that an operator can see and delete it.
+    let mut tasks = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, json, created, expiry, progress, retries, not_before FROM tasks \
+         WHERE device = ?1 AND (expiry IS NULL OR expiry > ?2) \
+             AND (not_before IS NULL OR not_before <= ?2) \
+         ORDER BY id",
+    )?;
+    let mut task_rows = stmt.query((id, now.millis()))?;
+    while let Some(r) = task_rows.next()? {
+        let task_id: TaskId = r.get(0)?;
+        let json: String = r.get(1)?;
+        let created = Timestamp(r.get(2)?);
+        let Ok(json) = serde_json::from_str::<Value>(&json) else {
+            continue;
+        };
+        let Ok(parsed) = parse_task(device.clone(), &json, created) else {
+            continue;
+        };
+        let progress: Option<String> = r.get(4)?;
+        tasks.push(Task {
+            id: task_id,
+            device: device.clone(),
+            created,
+            expiry: r.get::<_, Option<i64>>(3)?.map(Timestamp),
+            kind: parsed.kind,
+            progress: progress.map(json_or_string),
+            retries: u32::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
+            not_before: r.get::<_, Option<i64>>(6)?.map(Timestamp),
+        });
+    }
+    drop(task_rows);
+    drop(stmt);
+
+    let transfers = conn
+        .prepare_cached(
+            "SELECT command_key, task, detail, started FROM transfers WHERE device = ?1 \
+             ORDER BY started, command_key",
+        )?
+        .query_map([id], |r| {
+            Ok(PendingTransfer {
+                command_key: r.get(0)?,
+                task: r.get(1)?,
+                detail: json_or_string(r.get(2)?),
+                started: Timestamp(r.get(3)?),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    drop(tx);
+
+    let params = render::with_paths(rows, &paths::read(paths));
+    Ok(SessionData {
+        data: DeviceData { params },
+        tasks,
+        transfers,
+    })
+}
+
+pub(super) fn cpe_credential(conn: &Connection, username: &str) -> Result<Option<CpeCredential>> {
+    let row: Option<(String, String, String)> = conn
+        .prepare_cached(
+            "SELECT device_id, ha1_md5, ha1_sha256 FROM cpe_credentials WHERE username = ?1",
+        )?
+        .query_row([username], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    row.map(|(device, ha1_md5, ha1_sha256)| {
+        Ok(CpeCredential {
+            username: username.to_owned(),
+            device: stored_device_id(&device)?,
+            ha1_md5,
+            ha1_sha256,
+        })
+    })
+    .transpose()
+}
+
+pub(super) fn connection_request_target(
+    conn: &Connection,
+    paths: &SharedPaths,
+    device: &DeviceId,
+) -> Result<Option<ConnectionRequestTarget>> {
+    let url_paths: Vec<i64> = {
+        let map = paths::read(paths);
+        [
+            "Device.ManagementServer.ConnectionRequestURL",
+            "InternetGatewayDevice.ManagementServer.ConnectionRequestURL",
+        ]
+        .iter()
+        .filter_map(|p| map.id(p))
+        .collect()
+    };
+    let tx = conn.unchecked_transaction()?;
+    let row: Option<(i64, Option<String>, Option<String>)> = conn
+        .prepare_cached("SELECT id, cr_username, cr_password FROM devices WHERE device_id = ?1")?
+        .query_row([device.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((id, username, password)) = row else {
+        return Ok(None);
+    };
+    let mut url = None;
+    for path in url_paths {
+        url = conn
+            .prepare_cached("SELECT value FROM params WHERE device = ?1 AND path = ?2")?
+            .query_row((id, path), |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten();
+        if url.is_some() {
+            break;
+        }
+    }
+    drop(tx);
+    Ok(Some(ConnectionRequestTarget {
+        // Empty when the device never reported it: the caller says so.
+        url: url.unwrap_or_default(),
+        credentials: username.zip(password),
+    }))
+}
+
+/// Which parameter rows a device query reads.
+enum Load {
+    None,
+    All,
+    Listed(Vec<i64>),
+    Filtered(HashSet<i64>),
+}
+
+pub(super) fn query_devices(
+    conn: &Connection,
+    paths: &SharedPaths,
+    query: &DeviceQuery,
+) -> Result<Page> {
+    let projection = Projection::new(&query.projection);
+    let (condition, joins, order, load) = {
+        let map = paths::read(paths);
+        let condition = filter::compile(&query.filter, &map)?;
+        let (joins, order) = filter::order_by(&query.sort, &map)?;
+        let load = if !projection.wants_params() {
+            Load::None
+        } else {
+            match projection.path_ids(&map) {
+                None => Load::All,
+                Some(ids) if ids.is_empty() => Load::None,
+                Some(ids) if ids.len() <= MAX_LISTED_PATHS => {
+                    let mut ids: Vec<i64> = ids.into_iter().collect();
+                    ids.sort_unstable();
+                    Load::Listed(ids)
+                }
+                Some(ids) => Load::Filtered(ids),
+            }
+        };
+        (condition, joins, order, load)
+    };
+
+    let tx = conn.unchecked_transaction()?;
+    let total: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM devices d WHERE {}",
+            condition.text
+        ))?
+        .query_row(params_from_iter(condition.params.iter()), |r| r.get(0))?;
+
+    let mut page = Sql::default();
+    page.push(&format!("SELECT {DEVICE_COLUMNS} FROM devices d"));
+    page.append(joins);
+    page.push(" WHERE ");
+    page.append(condition);
+    page.push(&format!(" ORDER BY {order} LIMIT "));
+    page.bind(query.limit.map_or(SqlValue::Integer(i64::MAX), sql_i64));
+    page.push(" OFFSET ");
+    page.bind(sql_i64(query.skip));
+    let devices: Vec<DeviceRow> = conn
+        .prepare_cached(&page.text)?
+        .query_map(params_from_iter(page.params.iter()), device_row)?
+        .collect::<rusqlite::Result<_>>()?;
+
+    let mut loaded: Vec<(Vec<String>, Vec<ParamRow>)> = Vec::with_capacity(devices.len());
+    for d in &devices {
+        let tags: Vec<String> = if projection.tags {
+            conn.prepare_cached("SELECT tag FROM tags WHERE device = ?1 ORDER BY tag")?
+                .query_map([d.id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        } else {
+            Vec::new()
+        };
+        let rows = match &load {
+            Load::None => Vec::new(),
+            Load::All => params_of(conn, d.id)?,
+            Load::Filtered(ids) => {
+                let mut rows = params_of(conn, d.id)?;
+                rows.retain(|r| ids.contains(&r.path));
+                rows
+            }
+            Load::Listed(ids) => {
+                let marks = vec!["?"; ids.len()].join(", ");
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {PARAM_COLUMNS} FROM params WHERE device = ? AND path IN ({marks})"
+                ))?;
+                let args = std::iter::once(d.id).chain(ids.iter().copied());
+                stmt.query_map(params_from_iter(args), |r| param_row(r, 0))?
+                    .collect::<rusqlite::Result<_>>()?
+            }
+        };
+        loaded.push((tags, rows));
+    }
+    drop(tx);
+
+    let trees: Vec<BTreeMap<String, Param>> = {
+        let map = paths::read(paths);
+        loaded
+            .iter_mut()
+            .map(|(_, rows)| render::with_paths(std::mem::take(rows), &map))
+            .collect()
+    };
+    let items = devices
+        .iter()
+        .zip(loaded.iter().zip(trees.iter()))
+        .map(|(d, ((tags, _), tree))| projection.apply(render::device_json(d, tags, tree)))
+        .collect();
+    Ok(Page {
+        items,
+        total: count(total),
+    })
+}
+
+/// An equality on a list's field: a string (`_id` of a task may be a number).
+fn text_arg(key: &str, v: &Value) -> Result<String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) if key == "_id" => Ok(n.to_string()),
+        _ => Err(StoreError::InvalidQuery(InvalidQuery(format!(
+            "{key} must be a string"
+        )))),
+    }
+}
+
+fn list_page(
+    conn: &Connection,
+    from: &str,
+    condition: Sql,
+    select: &str,
+    order: &str,
+    query: &ListQuery,
+    mut item: impl FnMut(&rusqlite::Row<'_>) -> Result<Value>,
+) -> Result<Page> {
+    let tx = conn.unchecked_transaction()?;
+    let total: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM {from} WHERE {}",
+            condition.text
+        ))?
+        .query_row(params_from_iter(condition.params.iter()), |r| r.get(0))?;
+    let mut page = Sql::default();
+    page.push(&format!("SELECT {select} FROM {from} WHERE "));
+    page.append(condition);
+    page.push(&format!(" ORDER BY {order} LIMIT "));
+    page.bind(query.limit.map_or(SqlValue::Integer(i64::MAX), sql_i64));
+    page.push(" OFFSET ");
+    page.bind(sql_i64(query.skip));
+    let mut stmt = conn.prepare_cached(&page.text)?;
+    let mut rows = stmt.query(params_from_iter(page.params.iter()))?;
+    let mut items = Vec::new();
+    while let Some(r) = rows.next()? {
+        items.push(item(r)?);
+    }
+    drop(rows);
+    drop(stmt);
+    drop(tx);
+    Ok(Page {
+        items,
+        total: count(total),
+    })
+}
+
+pub(super) fn list_tasks(conn: &Connection, query: &ListQuery) -> Result<Page> {
+    let mut condition = Sql::default();
+    condition.push("1 = 1");
+    for (key, value) in &query.equals {
+        let arg = text_arg(key, value)?;
+        condition.push(" AND ");
+        match key.as_str() {
+            "device" => condition.push("d.device_id = "),
+            "name" => condition.push("t.name = "),
+            "_id" => match arg.parse::<i64>() {
+                Ok(id) => {
+                    condition.push("t.id = ");
+                    condition.bind(SqlValue::Integer(id));
+                    continue;
+                }
+                Err(_) => {
+                    condition.push("1 = 0");
+                    continue;
+                }
+            },
+            other => {
+                return Err(StoreError::InvalidQuery(InvalidQuery(format!(
+                    "tasks cannot be filtered by {other:?} (device, name, _id)"
+                ))));
+            }
+        }
+        condition.bind(SqlValue::Text(arg));
+    }
+    list_page(
+        conn,
+        "tasks t JOIN devices d ON d.id = t.device \
+         LEFT JOIN faults f ON f.device = t.device AND f.channel = 'task_' || t.id",
+        condition,
+        "t.id, d.device_id, t.json, t.retries, f.channel, f.code, f.message, f.detail, \
+         f.timestamp, f.retries",
+        "t.id",
+        query,
+        |r| {
+            let id: TaskId = r.get(0)?;
+            let device: String = r.get(1)?;
+            let mut task = task_json(id, &json_or_string(r.get(2)?));
+            let retries: i64 = r.get(3)?;
+            let channel: Option<String> = r.get(4)?;
+            if let Value::Object(o) = &mut task {
+                if retries > 0 || channel.is_some() {
+                    o.insert("retries".into(), Value::from(retries));
+                }
+                if let Some(channel) = channel {
+                    o.insert(
+                        "fault".into(),
+                        render::fault_json(
+                            &device,
+                            &channel,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                            r.get(9)?,
+                        ),
+                    );
+                }
+            }
+            Ok(task)
+        },
+    )
+}
+
+pub(super) fn list_faults(conn: &Connection, query: &ListQuery) -> Result<Page> {
+    let mut condition = Sql::default();
+    condition.push("1 = 1");
+    for (key, value) in &query.equals {
+        let arg = text_arg(key, value)?;
+        condition.push(" AND ");
+        let column = match key.as_str() {
+            "device" => "d.device_id = ",
+            "channel" => "f.channel = ",
+            "code" => "f.code = ",
+            "_id" => {
+                match arg.split_once(':') {
+                    Some((device, channel)) => {
+                        condition.push("d.device_id = ");
+                        condition.bind(SqlValue::Text(device.to_owned()));
+                        condition.push(" AND f.channel = ");
+                        condition.bind(SqlValue::Text(channel.to_owned()));
+                    }
+                    None => condition.push("1 = 0"),
+                }
+                continue;
+            }
+            other => {
+                return Err(StoreError::InvalidQuery(InvalidQuery(format!(
+                    "faults cannot be filtered by {other:?} (device, channel, code, _id)"
+                ))));
+            }
+        };
+        condition.push(column);
+        condition.bind(SqlValue::Text(arg));
+    }
+    list_page(
+        conn,
+        "faults f JOIN devices d ON d.id = f.device",
+        condition,
+        "d.device_id, f.channel, f.code, f.message, f.detail, f.timestamp, f.retries",
+        "d.device_id, f.channel",
+        query,
+        |r| {
+            let device: String = r.get(0)?;
+            let channel: String = r.get(1)?;
+            Ok(render::fault_json(
+                &device,
+                &channel,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        },
+    )
+}
+
+pub(super) fn task_device(conn: &Connection, task: TaskId) -> Result<Option<DeviceId>> {
+    let device: Option<String> = conn
+        .prepare_cached(
+            "SELECT d.device_id FROM tasks t JOIN devices d ON d.id = t.device WHERE t.id = ?1",
+        )?
+        .query_row([task], |r| r.get(0))
+        .optional()?;
+    device.as_deref().map(stored_device_id).transpose()
+}
+
+pub(super) fn counts(conn: &Connection) -> Result<(u64, u64)> {
+    let (tasks, faults): (i64, i64) = conn
+        .prepare_cached("SELECT (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM faults)")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok((count(tasks), count(faults)))
+}
+
+pub(super) fn token_by_hash(conn: &Connection, hash: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT name FROM tokens WHERE hash = ?1")?
+        .query_row([hash], |r| r.get(0))
+        .optional()?)
+}
+
+pub(super) fn token_count(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM tokens")?
+        .query_row([], |r| r.get(0))?;
+    Ok(count(n))
+}

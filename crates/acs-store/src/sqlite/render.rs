@@ -1,0 +1,360 @@
+//! Rows to domain values and to the JSON the NBI shows, as GenieACS shows them.
+
+use std::collections::{BTreeMap, HashSet};
+
+use acs_core::Timestamp;
+use acs_core::device::{Attributes, Param, StoredValue, ValueType};
+use serde_json::{Map, Value, json};
+
+use super::paths::PathMap;
+
+/// The columns of a `params` row, in the order [`PARAM_COLUMNS`] selects them.
+pub(crate) const PARAM_COLUMNS: &str =
+    "path, object, writable, value, type, other_type, ts, notification, access_list, attr_ts";
+
+/// A `params` row as read, before its path id is mapped back to the path.
+#[derive(Debug)]
+pub(crate) struct ParamRow {
+    pub(crate) path: i64,
+    pub(crate) param: Param,
+}
+
+/// Reads a row selected with [`PARAM_COLUMNS`] starting at column `at`.
+pub(crate) fn param_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ParamRow> {
+    let path: i64 = row.get(at)?;
+    let object: bool = row.get(at + 1)?;
+    let writable: Option<bool> = row.get(at + 2)?;
+    let text: Option<String> = row.get(at + 3)?;
+    let code: Option<i64> = row.get(at + 4)?;
+    let other: Option<String> = row.get(at + 5)?;
+    let ts: Option<i64> = row.get(at + 6)?;
+    let notification: Option<i64> = row.get(at + 7)?;
+    let access_list: Option<String> = row.get(at + 8)?;
+    let attr_ts: Option<i64> = row.get(at + 9)?;
+    let value = match (text, code) {
+        (Some(text), Some(code)) => u8::try_from(code)
+            .ok()
+            .and_then(|c| ValueType::from_code(c, other.as_deref()))
+            .map(|value_type| StoredValue { text, value_type }),
+        _ => None,
+    };
+    let attributes = notification.map(|n| {
+        let access_list = access_list
+            .and_then(|l| serde_json::from_str::<Vec<String>>(&l).ok())
+            .unwrap_or_default();
+        (
+            Attributes {
+                notification: u8::try_from(n).unwrap_or(0),
+                access_list,
+            },
+            Timestamp(attr_ts.unwrap_or(0)),
+        )
+    });
+    Ok(ParamRow {
+        path,
+        param: Param {
+            object,
+            writable,
+            value,
+            ts: Timestamp(ts.unwrap_or(0)),
+            attributes,
+        },
+    })
+}
+
+/// Maps the rows' path ids back to paths (dropping any the map does not know, which only
+/// a row written by another program could have).
+pub(crate) fn with_paths(rows: Vec<ParamRow>, paths: &PathMap) -> BTreeMap<String, Param> {
+    rows.into_iter()
+        .filter_map(|r| Some((paths.path(r.path)?.to_string(), r.param)))
+        .collect()
+}
+
+/// The columns of a `devices` row that a device document shows.
+#[derive(Debug)]
+pub(crate) struct DeviceRow {
+    pub(crate) id: i64,
+    pub(crate) device_id: String,
+    pub(crate) manufacturer: Option<String>,
+    pub(crate) oui: Option<String>,
+    pub(crate) product_class: Option<String>,
+    pub(crate) serial_number: Option<String>,
+    pub(crate) registered: Option<i64>,
+    pub(crate) last_inform: Option<i64>,
+    pub(crate) last_boot: Option<i64>,
+    pub(crate) last_bootstrap: Option<i64>,
+}
+
+/// The columns [`device_row`] reads.
+pub(crate) const DEVICE_COLUMNS: &str = "d.id, d.device_id, d.manufacturer, d.oui, \
+     d.product_class, d.serial_number, d.registered, d.last_inform, d.last_boot, \
+     d.last_bootstrap";
+
+pub(crate) fn device_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
+    Ok(DeviceRow {
+        id: row.get(0)?,
+        device_id: row.get(1)?,
+        manufacturer: row.get(2)?,
+        oui: row.get(3)?,
+        product_class: row.get(4)?,
+        serial_number: row.get(5)?,
+        registered: row.get(6)?,
+        last_inform: row.get(7)?,
+        last_boot: row.get(8)?,
+        last_bootstrap: row.get(9)?,
+    })
+}
+
+fn time(ms: i64) -> Value {
+    Value::String(Timestamp(ms).to_rfc3339())
+}
+
+/// A value as typed JSON: numbers for the integer types, booleans for `xsd:boolean`,
+/// strings otherwise (and for text that does not fit its type).
+pub(crate) fn typed_value(v: &StoredValue) -> Value {
+    let text = v.text.trim();
+    match v.value_type {
+        ValueType::Int | ValueType::Long => text.parse::<i64>().map(Value::from).ok(),
+        ValueType::UnsignedInt | ValueType::UnsignedLong => {
+            text.parse::<u64>().map(Value::from).ok()
+        }
+        ValueType::Boolean => match text {
+            "true" | "1" => Some(Value::Bool(true)),
+            "false" | "0" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        _ => None,
+    }
+    .unwrap_or_else(|| Value::String(v.text.clone()))
+}
+
+/// The device as GenieACS shows it: `_id`, `_deviceId`, the times, `_tags`, and the
+/// parameter tree (objects with `_object`, `_writable`, `_timestamp`; parameters with
+/// `_value`, `_type`, `_timestamp`, `_writable` and attributes).
+pub(crate) fn device_json(
+    d: &DeviceRow,
+    tags: &[String],
+    params: &BTreeMap<String, Param>,
+) -> Value {
+    let mut doc = Map::new();
+    doc.insert("_id".into(), Value::String(d.device_id.clone()));
+    let mut id = Map::new();
+    for (key, v) in [
+        ("_Manufacturer", &d.manufacturer),
+        ("_OUI", &d.oui),
+        ("_ProductClass", &d.product_class),
+        ("_SerialNumber", &d.serial_number),
+    ] {
+        if let Some(v) = v {
+            id.insert(key.into(), Value::String(v.clone()));
+        }
+    }
+    doc.insert("_deviceId".into(), Value::Object(id));
+    for (key, v) in [
+        ("_registered", d.registered),
+        ("_lastInform", d.last_inform),
+        ("_lastBoot", d.last_boot),
+        ("_lastBootstrap", d.last_bootstrap),
+    ] {
+        if let Some(ms) = v {
+            doc.insert(key.into(), time(ms));
+        }
+    }
+    if !tags.is_empty() {
+        doc.insert("_tags".into(), json!(tags));
+    }
+    for (path, p) in params {
+        let body = path.strip_suffix('.').unwrap_or(path);
+        if body.is_empty() {
+            continue;
+        }
+        let Some(node) = node(&mut doc, body) else {
+            continue;
+        };
+        node.insert("_object".into(), Value::Bool(p.object));
+        if let Some(v) = &p.value {
+            node.insert("_value".into(), typed_value(v));
+            node.insert(
+                "_type".into(),
+                Value::String(v.value_type.xsi_name().into()),
+            );
+        }
+        if p.ts != Timestamp::ZERO {
+            node.insert("_timestamp".into(), time(p.ts.millis()));
+        }
+        if let Some(w) = p.writable {
+            node.insert("_writable".into(), Value::Bool(w));
+        }
+        if let Some((a, _)) = &p.attributes {
+            node.insert("_notification".into(), Value::from(a.notification));
+            node.insert("_accessList".into(), json!(a.access_list));
+        }
+    }
+    Value::Object(doc)
+}
+
+/// The node of a dotted path in the tree, created as needed; `None` if a non-object
+/// stands in the way.
+fn node<'a>(doc: &'a mut Map<String, Value>, path: &str) -> Option<&'a mut Map<String, Value>> {
+    let mut cur = doc;
+    for segment in path.split('.') {
+        cur = cur
+            .entry(segment)
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()?;
+    }
+    Some(cur)
+}
+
+/// What a projection asks to load.
+#[derive(Debug)]
+pub(crate) struct Projection {
+    /// The fields as given, split at dots (empty: everything).
+    fields: Vec<Vec<String>>,
+    /// Whether tags are shown.
+    pub(crate) tags: bool,
+    /// Parameter prefixes (`Device.DeviceInfo`: that path and everything below it);
+    /// `None`: every parameter.
+    pub(crate) params: Option<Vec<String>>,
+}
+
+impl Projection {
+    pub(crate) fn new(projection: &[String]) -> Projection {
+        if projection.is_empty() {
+            return Projection {
+                fields: Vec::new(),
+                tags: true,
+                params: None,
+            };
+        }
+        let mut fields = Vec::new();
+        let mut prefixes = Vec::new();
+        let mut all_params = false;
+        for p in projection {
+            let p = p.trim_end_matches('.');
+            let segments: Vec<String> = p.split('.').map(str::to_owned).collect();
+            if !p.starts_with('_') {
+                // `Device.X._value` loads `Device.X`.
+                let cut = segments
+                    .iter()
+                    .position(|s| s.starts_with('_'))
+                    .unwrap_or(segments.len());
+                let prefix = segments[..cut].join(".");
+                if prefix.is_empty() {
+                    all_params = true;
+                }
+                prefixes.push(prefix);
+            }
+            fields.push(segments);
+        }
+        fields.push(vec!["_id".to_owned()]);
+        Projection {
+            tags: projection.iter().any(|p| p == "_tags"),
+            params: (!all_params).then_some(prefixes),
+            fields,
+        }
+    }
+
+    /// Whether any parameter is shown.
+    pub(crate) fn wants_params(&self) -> bool {
+        self.params.as_ref().is_none_or(|p| !p.is_empty())
+    }
+
+    /// The ids of the interned paths the prefixes cover; `None`: all.
+    pub(crate) fn path_ids(&self, paths: &PathMap) -> Option<HashSet<i64>> {
+        let prefixes = self.params.as_ref()?;
+        let mut ids = HashSet::new();
+        for prefix in prefixes {
+            ids.extend(
+                paths
+                    .starting_with(prefix)
+                    .filter(|(p, _)| p.len() == prefix.len() || p[prefix.len()..].starts_with('.'))
+                    .map(|(_, id)| id),
+            );
+        }
+        Some(ids)
+    }
+
+    /// Keeps only the projected fields of a rendered device.
+    pub(crate) fn apply(&self, doc: Value) -> Value {
+        if self.fields.is_empty() {
+            return doc;
+        }
+        let Value::Object(doc) = doc else {
+            return doc;
+        };
+        let mut out = Map::new();
+        for field in &self.fields {
+            copy(&doc, field, &mut out);
+        }
+        Value::Object(out)
+    }
+}
+
+/// Copies the subtree at `path` of `from` into `to`, creating the objects on the way.
+fn copy(from: &Map<String, Value>, path: &[String], to: &mut Map<String, Value>) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    let Some(v) = from.get(first) else {
+        return;
+    };
+    if rest.is_empty() {
+        to.insert(first.clone(), v.clone());
+        return;
+    }
+    let Value::Object(inner) = v else {
+        return;
+    };
+    let slot = to
+        .entry(first.clone())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(slot) = slot {
+        copy(inner, rest, slot);
+    }
+}
+
+/// A fault as the API shows it.
+pub(crate) fn fault_json(
+    device: &str,
+    channel: &str,
+    code: String,
+    message: String,
+    detail: Option<String>,
+    timestamp: i64,
+    retries: i64,
+) -> Value {
+    let detail = detail.map_or(Value::Null, |d| {
+        serde_json::from_str(&d).unwrap_or(Value::String(d))
+    });
+    json!({
+        "_id": format!("{device}:{channel}"),
+        "device": device,
+        "channel": channel,
+        "code": code,
+        "message": message,
+        "detail": detail,
+        "timestamp": Timestamp(timestamp).to_rfc3339(),
+        "retries": retries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projections_keep_subtrees() {
+        let p = Projection::new(&["Device.DeviceInfo".into(), "_lastInform".into()]);
+        assert_eq!(p.params, Some(vec!["Device.DeviceInfo".to_owned()]));
+        assert!(!p.tags);
+        let doc = json!({"_id": "x", "_lastInform": "t", "_registered": "r",
+            "Device": {"_object": true, "DeviceInfo": {"A": {"_value": 1}}, "X": {}}});
+        assert_eq!(
+            p.apply(doc),
+            json!({"Device": {"DeviceInfo": {"A": {"_value": 1}}}, "_lastInform": "t", "_id": "x"})
+        );
+        let p = Projection::new(&["Device.X._value".into()]);
+        assert_eq!(p.params, Some(vec!["Device.X".to_owned()]));
+    }
+}

@@ -1,0 +1,451 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `ACS_` environment
+//! variables (`ACS_CWMP__LISTEN=0.0.0.0:7547`: a double underscore separates levels).
+//! Unknown keys are errors, so a misspelt setting never silently does nothing.
+//! `acs.example.toml` documents every key; a test loads it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded store and other state live.
+    pub data_dir: PathBuf,
+    /// The CWMP endpoint CPEs talk to.
+    pub cwmp: CwmpConfig,
+    /// The northbound API.
+    pub api: ApiConfig,
+    /// The device store.
+    pub database: DatabaseConfig,
+    /// Tasks.
+    pub tasks: TasksConfig,
+    /// Connection requests to devices.
+    pub connection_request: ConnectionRequestConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("acs-data"),
+            cwmp: CwmpConfig::default(),
+            api: ApiConfig::default(),
+            database: DatabaseConfig::default(),
+            tasks: TasksConfig::default(),
+            connection_request: ConnectionRequestConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// TLS for a listener: both files, or neither.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain; TLS is on when set.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+}
+
+/// The CWMP endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CwmpConfig {
+    /// Listen address (7547 is IANA's cwmp port).
+    pub listen: SocketAddr,
+    /// TLS (recommended: TR-069 §3.3).
+    pub tls: TlsConfig,
+    /// Largest request body, bytes, after decompression.
+    pub max_body_bytes: usize,
+    /// Most sessions at once; a CPE beyond gets 503 with `Retry-After`.
+    pub max_sessions: usize,
+    /// The `Retry-After` sent with a 503, seconds.
+    pub retry_after_secs: u64,
+    /// Time to complete a TLS handshake, seconds.
+    pub handshake_timeout_secs: u64,
+    /// Time to receive a request's body, seconds.
+    pub body_timeout_secs: u64,
+    /// Idle time between two requests of a session (also the wait for a request's headers
+    /// on an open connection), seconds.
+    pub session_timeout_secs: u64,
+    /// Longest session, seconds.
+    pub max_session_secs: u64,
+    /// CWMP versions offered in negotiation.
+    pub versions: Vec<String>,
+    /// Write booleans as `1`/`0` instead of `true`/`false` (for CPEs that need it).
+    pub boolean_digits: bool,
+    /// Set connection-request credentials on devices whose credentials are unknown.
+    pub set_connection_request_credentials: bool,
+    /// Most ACS requests in one session.
+    pub max_requests_per_session: usize,
+    /// CPE authentication.
+    pub auth: CpeAuthConfig,
+}
+
+impl Default for CwmpConfig {
+    fn default() -> Self {
+        CwmpConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 7547)),
+            tls: TlsConfig::default(),
+            max_body_bytes: 4 * 1024 * 1024,
+            max_sessions: 10_000,
+            retry_after_secs: 60,
+            handshake_timeout_secs: 10,
+            body_timeout_secs: 30,
+            session_timeout_secs: 30,
+            max_session_secs: 300,
+            versions: ["1.0", "1.1", "1.2", "1.3", "1.4"]
+                .map(String::from)
+                .to_vec(),
+            boolean_digits: false,
+            set_connection_request_credentials: true,
+            max_requests_per_session: 256,
+            auth: CpeAuthConfig::default(),
+        }
+    }
+}
+
+/// How CPEs authenticate (TR-069 §3.4.4): Digest always; Basic only over TLS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CpeAuthConfig {
+    /// Authentication on. Turning it off is logged as a warning at every start.
+    pub enabled: bool,
+    /// The Digest realm (HA1 values of per-device credentials depend on it).
+    pub realm: String,
+    /// A fleet-wide username accepted from any device; empty: per-device credentials only.
+    pub default_username: String,
+    /// Its password; no default password exists.
+    pub default_password: String,
+    /// Accept Basic credentials over TLS (never over plain HTTP).
+    pub allow_basic_over_tls: bool,
+    /// Lifetime of a Digest nonce, seconds.
+    pub nonce_lifetime_secs: u64,
+}
+
+impl Default for CpeAuthConfig {
+    fn default() -> Self {
+        CpeAuthConfig {
+            enabled: true,
+            realm: "acs".into(),
+            default_username: String::new(),
+            default_password: String::new(),
+            allow_basic_over_tls: true,
+            nonce_lifetime_secs: 300,
+        }
+    }
+}
+
+/// The northbound API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Listen address; loopback by default.
+    pub listen: SocketAddr,
+    /// TLS.
+    pub tls: TlsConfig,
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+    /// Serve `/metrics` without a token (for scrapers on a trusted network).
+    pub metrics_public: bool,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7557)),
+            tls: TlsConfig::default(),
+            max_body_bytes: 1024 * 1024,
+            metrics_public: false,
+        }
+    }
+}
+
+/// The device store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (relative to the working directory), or empty for
+    /// `<data_dir>/acs.db`.
+    pub url: String,
+    /// fsync every commit (durable across power loss); off trades that for speed.
+    pub synchronous_full: bool,
+    /// Days of Inform event history kept per device.
+    pub event_retention_days: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: String::new(),
+            synchronous_full: true,
+            event_retention_days: 30,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// The SQLite file to use.
+    pub fn sqlite_path(&self, data_dir: &Path) -> Result<PathBuf, String> {
+        if self.url.is_empty() {
+            return Ok(data_dir.join("acs.db"));
+        }
+        match self.url.strip_prefix("sqlite://") {
+            Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+            _ => Err(format!(
+                "database.url {:?}: only sqlite://PATH is supported so far",
+                self.url
+            )),
+        }
+    }
+}
+
+/// Tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TasksConfig {
+    /// Delay before retrying a faulted task, seconds; doubles with each retry.
+    pub retry_base_secs: i64,
+    /// Longest retry delay, seconds.
+    pub retry_max_secs: i64,
+    /// How often expired tasks are removed, seconds.
+    pub expire_interval_secs: u64,
+}
+
+impl Default for TasksConfig {
+    fn default() -> Self {
+        TasksConfig {
+            retry_base_secs: 300,
+            retry_max_secs: 86_400,
+            expire_interval_secs: 60,
+        }
+    }
+}
+
+/// Connection requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionRequestConfig {
+    /// Time for the device to answer, seconds.
+    pub timeout_secs: u64,
+    /// Answer a Basic challenge (never by default: the password would travel in clear).
+    pub allow_basic: bool,
+    /// How long `POST /devices/{id}/tasks?connection_request` waits by default for the
+    /// device's session to complete the task, milliseconds (the `timeout` parameter
+    /// overrides it).
+    pub default_wait_ms: u64,
+}
+
+impl Default for ConnectionRequestConfig {
+    fn default() -> Self {
+        ConnectionRequestConfig {
+            timeout_secs: 5,
+            allow_basic: false,
+            default_wait_ms: 30_000,
+        }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `acs=debug,info`, ...
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+/// A configuration that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads the configuration: defaults, the file if given (it must exist), the
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_env(file, Env::prefixed("ACS_").split("__"))
+    }
+
+    fn load_with_env(file: Option<&Path>, env: Env) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new().merge(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!("{} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks what the types cannot.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let err = |m: String| Err(ConfigError(m));
+        for (name, tls) in [("cwmp.tls", &self.cwmp.tls), ("api.tls", &self.api.tls)] {
+            if tls.cert.is_some() != tls.key.is_some() {
+                return err(format!("{name} needs both cert and key"));
+            }
+        }
+        if self.cwmp.versions.is_empty() {
+            return err("cwmp.versions is empty".into());
+        }
+        for v in &self.cwmp.versions {
+            match v.parse::<cwmp::CwmpVersion>() {
+                Ok(version) if version.namespace().is_some() => {}
+                _ => {
+                    return err(format!(
+                        "cwmp.versions: {v:?} is not a CWMP version from 1.0 to 1.4"
+                    ));
+                }
+            }
+        }
+        let auth = &self.cwmp.auth;
+        if auth.default_username.is_empty() != auth.default_password.is_empty() {
+            return err("cwmp.auth: default_username and default_password go together".into());
+        }
+        if !auth.default_password.is_empty() && auth.default_password.len() < 8 {
+            return err("cwmp.auth.default_password must be at least 8 characters".into());
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return err(format!(
+                "log.format {:?} is not text or json",
+                self.log.format
+            ));
+        }
+        if self.cwmp.max_sessions == 0 || self.cwmp.max_body_bytes == 0 {
+            return err("cwmp.max_sessions and cwmp.max_body_bytes must be positive".into());
+        }
+        self.database
+            .sqlite_path(&self.data_dir)
+            .map_err(ConfigError)?;
+        Ok(())
+    }
+
+    /// The CWMP versions offered, parsed.
+    pub fn versions(&self) -> Vec<cwmp::CwmpVersion> {
+        self.cwmp
+            .versions
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env() -> Env {
+        Env::prefixed("ACS_TEST_NOTHING_").split("__")
+    }
+
+    #[test]
+    fn no_file_gives_the_documented_defaults() {
+        let c = Config::load_with_env(None, no_env()).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("acs-data"));
+        assert_eq!(c.cwmp.listen.to_string(), "0.0.0.0:7547");
+        assert_eq!(c.api.listen.to_string(), "127.0.0.1:7557");
+        assert!(c.cwmp.auth.enabled);
+        assert_eq!(
+            c.database.sqlite_path(&c.data_dir).unwrap(),
+            PathBuf::from("acs-data/acs.db")
+        );
+    }
+
+    #[test]
+    fn the_example_config_loads_and_documents_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../acs.example.toml");
+        let c = Config::load_with_env(Some(&path), no_env()).unwrap();
+        // Every key of the configuration appears in the example.
+        let example: toml::Value =
+            toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let full = toml::Value::try_from(&c).unwrap();
+        fn keys(v: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+            if let toml::Value::Table(t) = v {
+                for (k, v) in t {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    if matches!(v, toml::Value::Table(_)) {
+                        keys(v, &p, out);
+                    } else {
+                        out.push(p);
+                    }
+                }
+            }
+        }
+        let (mut want, mut have) = (Vec::new(), Vec::new());
+        keys(&full, "", &mut want);
+        keys(&example, "", &mut have);
+        // Options that are unset by default are written commented out in the example.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let missing: Vec<&String> = want
+            .iter()
+            .filter(|k| {
+                !have.contains(k)
+                    && !text.contains(&format!("# {} =", k.rsplit('.').next().unwrap()))
+            })
+            .collect();
+        assert!(missing.is_empty(), "acs.example.toml lacks {missing:?}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        for bad in [
+            "[cwmp]\nlisen = \"0.0.0.0:7547\"\n",
+            "bogus = 1\n",
+            "[cwmp]\nlisten = \"not an address\"\n",
+            "[cwmp]\nversions = [\"2.0\"]\n",
+            "[cwmp.tls]\ncert = \"/x.pem\"\n",
+            "[cwmp.auth]\ndefault_username = \"u\"\n",
+            "[database]\nurl = \"mysql://x\"\n",
+        ] {
+            std::fs::write(&f, bad).unwrap();
+            assert!(Config::load_with_env(Some(&f), no_env()).is_err(), "{bad}");
+        }
+        assert!(Config::load_with_env(Some(&dir.path().join("missing.toml")), no_env()).is_err());
+    }
+
+    #[test]
+    // figment's Jail returns its own (large) error type; this is its documented use.
+    #[allow(clippy::result_large_err)]
+    fn environment_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "[cwmp]\nlisten = \"0.0.0.0:1000\"\n")?;
+            jail.set_env("ACS_CWMP__LISTEN", "127.0.0.1:2000");
+            jail.set_env("ACS_DATABASE__URL", "sqlite://x.db");
+            let c = Config::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.cwmp.listen.to_string(), "127.0.0.1:2000");
+            assert_eq!(c.database.url, "sqlite://x.db");
+            jail.set_env("ACS_CWMP__LISEN", "x");
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+}
