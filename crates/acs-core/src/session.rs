@@ -10,7 +10,8 @@
 //! The session is a small state machine whose states are named for what they expect:
 //! [`State::AwaitingCpeRequests`] after the InformResponse (CPE requests, or the empty POST
 //! that hands the turn to the ACS), [`State::AwaitingResponse`] after an ACS request, and
-//! [`State::Ended`] after the 204.
+//! [`State::Ended`] after the 204 — or [`State::Released`] when that 204 lifted a
+//! `HoldRequests` and the CPE may still send the requests it held back.
 
 use std::borrow::Cow;
 
@@ -42,6 +43,11 @@ pub struct EngineConfig {
     pub limits: cwmp::Limits,
     /// Encoder options (boolean style).
     pub encode: cwmp::EncodeOptions,
+    /// Send `HoldRequests` true while the ACS has work, so that the CPE's own requests
+    /// (TransferComplete, ...) wait until the ACS is done (TR-069 §3.7.1.4, A.3.1.3).
+    /// Deprecated since Amendment 5 ("the ACS is not expected to send it"), hence off by
+    /// default; CPEs must still honour it.
+    pub hold_requests: bool,
 }
 
 impl Default for EngineConfig {
@@ -53,6 +59,7 @@ impl Default for EngineConfig {
             max_requests: 256,
             limits: cwmp::Limits::DEFAULT,
             encode: cwmp::EncodeOptions::default(),
+            hold_requests: false,
         }
     }
 }
@@ -258,6 +265,9 @@ pub enum State {
     AwaitingResponse(Box<Pending>),
     /// After the 204.
     Ended,
+    /// After a 204 that lifted `HoldRequests`: the CPE may now send the requests it held
+    /// back (TR-069 §3.7.1.4: the session ends only once the CPE has none left), or close.
+    Released,
 }
 
 /// An ACS request awaiting its answer.
@@ -292,6 +302,8 @@ pub struct Session {
     state: State,
     known: DeviceData,
     runs: Vec<TaskRun>,
+    /// The ACS's messages carry `HoldRequests` true (until its 204).
+    hold: bool,
     cr: Option<CrCredentials>,
     transfers: Vec<PendingTransfer>,
     requests_sent: usize,
@@ -411,6 +423,11 @@ impl Session {
             ..cwmp::Header::default()
         };
         header.use_cwmp_version = negotiated.use_cwmp_version;
+        let runs: Vec<TaskRun> = ctx.tasks.into_iter().map(TaskRun::new).collect();
+        let hold = config.hold_requests && (cr.is_some() || !runs.is_empty());
+        if hold {
+            header.hold_requests = Some(true);
+        }
         let response = Envelope {
             namespace: negotiated.namespace,
             header,
@@ -437,7 +454,8 @@ impl Session {
             version: negotiated.version,
             state: State::AwaitingCpeRequests,
             known,
-            runs: ctx.tasks.into_iter().map(TaskRun::new).collect(),
+            runs,
+            hold,
             cr,
             transfers: ctx.transfers,
             requests_sent: 0,
@@ -461,6 +479,7 @@ impl Session {
             state: State::Ended,
             known: DeviceData::default(),
             runs: Vec::new(),
+            hold: false,
             cr: None,
             transfers: Vec::new(),
             requests_sent: 0,
@@ -485,6 +504,13 @@ impl Session {
     /// Whether the session is over.
     pub fn is_ended(&self) -> bool {
         matches!(self.state, State::Ended)
+    }
+
+    /// Whether the ACS has sent its 204 and only lifted `HoldRequests` with it: the session
+    /// is complete unless the CPE sends the requests it held, so a connection closed now
+    /// ends it successfully.
+    pub fn is_released(&self) -> bool {
+        matches!(self.state, State::Released)
     }
 
     /// Handles the next HTTP request body of the session (empty: the CPE's empty POST).
@@ -549,6 +575,17 @@ impl Session {
                 );
                 self.state = State::AwaitingResponse(pending);
                 Step::reply(reply)
+            }
+            // HoldRequests (A.3.1.3): the CPE must not send requests until it is lifted.
+            // 8005 tells it to keep the request and send it later (§3.7.1.4), so nothing
+            // it reports is lost.
+            _ if self.hold && env.body.kind() == cwmp::MessageKind::Request => {
+                Step::reply(fault_reply(
+                    Some(self.namespace),
+                    env.header.id.as_deref(),
+                    FaultCode::ACS_RETRY_REQUEST,
+                    "HoldRequests is true: send this request once the ACS has lifted it",
+                ))
             }
             _ => self.on_cpe_request(now, &env, config),
         }
@@ -852,9 +889,7 @@ impl Session {
     fn plan(&mut self, now: Timestamp, config: &EngineConfig, mut step: Step) -> Step {
         loop {
             if self.requests_sent >= config.max_requests {
-                self.state = State::Ended;
-                step.reply = Reply::NoContent;
-                return step;
+                return self.no_more_requests(step);
             }
             // The ACS's own work first: without connection-request credentials it cannot
             // wake the device for the tasks that follow.
@@ -879,9 +914,7 @@ impl Session {
                 continue;
             }
             let Some(index) = self.runs.iter().position(|r| !r.finished) else {
-                self.state = State::Ended;
-                step.reply = Reply::NoContent;
-                return step;
+                return self.no_more_requests(step);
             };
             let next = match self.runs.get_mut(index) {
                 Some(run) => run.next(&self.known, now),
@@ -910,6 +943,18 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// The 204. It ends the session, unless the messages before it held the CPE's requests:
+    /// the 204 carries no header, so it lifts the hold, and the CPE may now send them.
+    fn no_more_requests(&mut self, mut step: Step) -> Step {
+        self.state = if std::mem::take(&mut self.hold) {
+            State::Released
+        } else {
+            State::Ended
+        };
+        step.reply = Reply::NoContent;
+        step
     }
 
     /// Encodes and sends an ACS request; `None` when it could not be encoded (the owner is
@@ -952,7 +997,11 @@ impl Session {
         body: Body<'static>,
         config: &EngineConfig,
     ) -> Result<String, cwmp::EncodeError> {
-        Envelope::new(self.namespace, id.map(Cow::Owned), body).encode_with(&config.encode)
+        let mut env = Envelope::new(self.namespace, id.map(Cow::Owned), body);
+        if self.hold {
+            env.header.hold_requests = Some(true);
+        }
+        env.encode_with(&config.encode)
     }
 
     /// The pending request's ID, when one is awaited.

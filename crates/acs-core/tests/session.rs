@@ -970,3 +970,94 @@ fn bootstrap_forgets_known_data_and_credentials() {
         "credentials set again after BOOTSTRAP"
     );
 }
+
+/// HoldRequests (TR-069 A.3.1.3, §3.7.1.4): held while the ACS has work, a CPE request is
+/// told to retry (8005), the 204 lifts the hold, and the CPE may then still send it.
+#[test]
+fn hold_requests_then_release() {
+    let mut sent = Sent::default();
+    let config = EngineConfig {
+        hold_requests: true,
+        ..EngineConfig::default()
+    };
+    let mut ctx = known_ctx();
+    ctx.tasks = vec![task(5, json!({"name": "reboot"}))];
+    ctx.transfers = vec![PendingTransfer {
+        command_key: "task_4".into(),
+        task: Some(4),
+        detail: json!({}),
+        started: T0,
+    }];
+    let body = inform(Namespace::Cwmp1_2, &["7 TRANSFER COMPLETE"], |_| {});
+    let (mut s, step) = Session::start(T0, read_inform(&body, &config).unwrap(), ctx, &config);
+    let env = sent.take(&step).unwrap();
+    assert_eq!(env.header.hold_requests, Some(true));
+
+    let transfer_complete = || {
+        cpe(
+            "tc",
+            cwmp::TransferComplete {
+                command_key: "task_4".into(),
+                fault_struct: cwmp::TransferCompleteFaultStruct {
+                    fault_code: cwmp::FaultCode::SUCCESS,
+                    fault_string: "".into(),
+                },
+                start_time: cwmp::DateTime::UNKNOWN,
+                complete_time: cwmp::DateTime::UNKNOWN,
+            },
+        )
+    };
+    // Held: the CPE's request is refused with 8005 and nothing is recorded.
+    let step = s.handle(T0, &transfer_complete(), &config);
+    let env = sent.take(&step).unwrap();
+    let Body::Fault(f) = &env.body else {
+        panic!("{:?}", env.body)
+    };
+    assert_eq!(f.detail.as_ref().unwrap().fault_code, cwmp::FaultCode(8005));
+    assert!(step.changes.is_empty());
+
+    // The ACS's requests keep the hold.
+    let step = s.handle(T0, b"", &config);
+    let env = sent.take(&step).unwrap();
+    assert!(matches!(env.body, Body::Reboot(_)));
+    assert_eq!(env.header.hold_requests, Some(true));
+    let step = s.handle(
+        T0,
+        &cpe(&request_id(&env), cwmp::RebootResponse {}),
+        &config,
+    );
+    assert_eq!(step.reply, Reply::NoContent);
+    assert!(s.is_released() && !s.is_ended());
+
+    // The 204 lifted it: the held request now goes through, then the session ends.
+    let step = s.handle(T0, &transfer_complete(), &config);
+    let env = sent.take(&step).unwrap();
+    assert!(matches!(env.body, Body::TransferCompleteResponse(_)));
+    assert_eq!(env.header.hold_requests, None);
+    assert!(step.changes.iter().any(
+        |c| matches!(c, Change::TransferCompleted { command_key, .. } if command_key == "task_4")
+    ));
+    let step = s.handle(T0, b"", &config);
+    assert_eq!(step.reply, Reply::NoContent);
+    assert!(s.is_ended());
+}
+
+/// With nothing to do, HoldRequests is not sent even when configured.
+#[test]
+fn no_hold_without_work() {
+    let mut sent = Sent::default();
+    let config = EngineConfig {
+        hold_requests: true,
+        ..EngineConfig::default()
+    };
+    let body = inform(Namespace::Cwmp1_2, &["2 PERIODIC"], |_| {});
+    let (mut s, step) = Session::start(
+        T0,
+        read_inform(&body, &config).unwrap(),
+        known_ctx(),
+        &config,
+    );
+    assert_eq!(sent.take(&step).unwrap().header.hold_requests, None);
+    assert_eq!(s.handle(T0, b"", &config).reply, Reply::NoContent);
+    assert!(s.is_ended());
+}

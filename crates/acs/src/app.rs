@@ -45,6 +45,7 @@ pub fn engine_config(config: &Config) -> EngineConfig {
         },
         set_connection_request_credentials: config.cwmp.set_connection_request_credentials,
         max_requests: config.cwmp.max_requests_per_session,
+        hold_requests: config.cwmp.hold_requests,
         limits: cwmp::Limits {
             max_body_bytes: config.cwmp.max_body_bytes,
             ..cwmp::Limits::DEFAULT

@@ -85,6 +85,8 @@ pub struct CwmpConfig {
     pub set_connection_request_credentials: bool,
     /// Most ACS requests in one session.
     pub max_requests_per_session: usize,
+    /// Send HoldRequests while the ACS has work (deprecated since Amendment 5).
+    pub hold_requests: bool,
     /// CPE authentication.
     pub auth: CpeAuthConfig,
 }
@@ -106,6 +108,7 @@ impl Default for CwmpConfig {
                 .to_vec(),
             boolean_digits: false,
             set_connection_request_credentials: true,
+            hold_requests: false,
             max_requests_per_session: 256,
             auth: CpeAuthConfig::default(),
         }

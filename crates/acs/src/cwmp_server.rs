@@ -70,10 +70,18 @@ struct Live {
     last: Instant,
     /// The ACS request sent and when, for the RPC duration metric.
     pending: Option<(&'static str, Instant)>,
-    /// Ended by the reaper (timeout) or shutdown.
+    /// Ended (204, reaper, shutdown, store failure).
     closed: bool,
-    _guard: SessionGuard,
-    _permit: OwnedSemaphorePermit,
+    /// The device's place in the registry and the admission permit, given back the moment
+    /// the session ends, not when the last reference to it (a connection) goes.
+    held: Option<(SessionGuard, OwnedSemaphorePermit)>,
+}
+
+impl Live {
+    fn close(&mut self) {
+        self.closed = true;
+        self.held = None;
+    }
 }
 
 type LiveRef = Arc<tokio::sync::Mutex<Live>>;
@@ -263,7 +271,7 @@ pub async fn serve<S: Store + std::fmt::Debug>(
     for live in endpoint.sessions.all() {
         let mut l = live.lock().await;
         if !l.closed {
-            l.closed = true;
+            l.close();
             metrics::session_ended("shutdown");
         }
     }
@@ -314,7 +322,10 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
         let mut conn = std::pin::pin!(conn);
         let mut stop = self.shutting_down.clone();
         tokio::select! {
-            _ = conn.as_mut() => return,
+            _ = conn.as_mut() => {
+                self.connection_closed(&conn_state_for_shutdown).await;
+                return;
+            }
             _ = async {
                 while !*stop.borrow() {
                     if stop.changed().await.is_err() {
@@ -340,6 +351,39 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
         }
         conn.as_mut().graceful_shutdown();
         let _ = conn.await;
+        self.connection_closed(&conn_state_for_shutdown).await;
+    }
+
+    /// The CPE closed the connection. A session whose 204 only lifted HoldRequests is
+    /// complete (the CPE had nothing held back); any other stays for its cookie until the
+    /// reaper's timeout.
+    async fn connection_closed(&self, conn: &tokio::sync::Mutex<Conn>) {
+        let Some(live) = conn.lock().await.session.take() else {
+            return;
+        };
+        let mut l = live.lock().await;
+        if !l.closed && l.session.is_released() {
+            l.close();
+            self.sessions.remove(&l.cookie);
+            debug!(device = %l.device, "session ended after its 204 lifted HoldRequests");
+            metrics::session_ended("ok");
+            metrics::active_sessions(self.sessions.len());
+        }
+    }
+
+    /// Ends the device's session if its 204 has been sent and only lifted HoldRequests;
+    /// whether it did.
+    async fn end_released(&self, device: &DeviceId) -> bool {
+        for live in self.sessions.all() {
+            let mut l = live.lock().await;
+            if !l.closed && l.device == *device && l.session.is_released() {
+                l.close();
+                self.sessions.remove(&l.cookie);
+                metrics::session_ended("ok");
+                return true;
+            }
+        }
+        false
     }
 
     async fn reap(&self) {
@@ -351,13 +395,17 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                 continue;
             }
             let outcome = if l.last.elapsed() > idle {
-                "timeout"
+                if l.session.is_released() {
+                    "ok"
+                } else {
+                    "timeout"
+                }
             } else if l.started.elapsed() > max {
                 "too_long"
             } else {
                 continue;
             };
-            l.closed = true;
+            l.close();
             self.sessions.remove(&l.cookie);
             let device = l.device.clone();
             let pending = l.session.pending_request().map(|(_, m)| m);
@@ -688,7 +736,14 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                 conn.principal = None;
                 return self.challenge(conn, false);
             }
-            let Some(guard) = self.app.sessions.begin(&device) else {
+            let guard = match self.app.sessions.begin(&device) {
+                Some(g) => Some(g),
+                // Its previous session may only be waiting for a connection to close
+                // after a 204 that lifted HoldRequests: that one is complete.
+                None if self.end_released(&device).await => self.app.sessions.begin(&device),
+                None => None,
+            };
+            let Some(guard) = guard else {
                 info!("refused: the device is already in session");
                 metrics::session_ended("busy");
                 return busy(config.retry_after_secs);
@@ -712,8 +767,7 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                 last: Instant::now(),
                 pending: None,
                 closed: false,
-                _guard: guard,
-                _permit: permit,
+                held: Some((guard, permit)),
             };
             let live = Arc::new(tokio::sync::Mutex::new(live));
             let mut r = self.finish_step(&live, step).await;
@@ -768,7 +822,7 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
             // Nothing the CPE would forget was acknowledged: it retries the session later.
             warn!("commit failed, session abandoned: {e}");
             let mut l = live.lock().await;
-            l.closed = true;
+            l.close();
             self.sessions.remove(&l.cookie);
             metrics::session_ended("error");
             return busy(self.app.config.cwmp.retry_after_secs);
@@ -778,7 +832,7 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
         }
         let mut l = live.lock().await;
         if l.session.is_ended() {
-            l.closed = true;
+            l.close();
             self.sessions.remove(&l.cookie);
             let outcome = if matches!(reply, Reply::NoContent) {
                 "ok"

@@ -330,3 +330,53 @@ async fn cpe_requests_in_session_are_answered() {
     assert_eq!(faults[0]["code"], "cwmp.9010", "{faults}");
     assert_eq!(faults[0]["channel"], "transfer");
 }
+
+/// With `hold_requests`, the ACS's messages carry HoldRequests while it has work; a CPE
+/// request sent anyway is told to retry (8005); closing after the final 204 ends the
+/// session, so the device's next session is not refused as a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_requests_is_sent_and_lifted() {
+    let app = spawn_app_with(|c| c.cwmp.hold_requests = true).await;
+    let mut cpe = TestCpe::new("SN0090");
+    cpe.session(app.cwmp, &["0 BOOTSTRAP"]).await;
+    let q = format!("/devices/{}/tasks", urlencode(&cpe.id()));
+    let r = app
+        .api(
+            Method::POST,
+            &q,
+            Some(serde_json::json!({"name": "reboot"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    cpe.received.lock().unwrap().clear();
+    let request = cwmp::Body::GetRPCMethods(cwmp::GetRPCMethods {});
+    let r = cpe
+        .session_with(app.cwmp, &["2 PERIODIC"], vec![request])
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(r.rpcs, ["Reboot"]);
+    let received = cpe.received.lock().unwrap().clone();
+    assert!(received[0].contains("HoldRequests"), "{}", received[0]);
+    assert!(
+        received[1].contains("<FaultCode>8005</FaultCode>"),
+        "{}",
+        received[1]
+    );
+    assert!(
+        received[2].contains("HoldRequests") && received[2].contains("Reboot"),
+        "{}",
+        received[2]
+    );
+    cpe.validate_received();
+    // The connection closed after the 204: the session is over, the next one is accepted.
+    let r = cpe.session(app.cwmp, &["1 BOOT", "M Reboot"]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert!(
+        !cpe.received
+            .lock()
+            .unwrap()
+            .last()
+            .unwrap()
+            .contains("HoldRequests")
+    );
+}
