@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# CWMP sessions per second of the ACS, compared with a server that answers the same exchanges
+# with fixed bytes (acs-baseline). Each run: start the server, wait for its CWMP port, run
+# acs-loadgen against it (periodic Inform -> InformResponse -> empty POST -> 204, one new TCP
+# connection per session), read the server's CPU time in the measurement window (acs-loadgen
+# samples /proc/<pid>/stat at both ends) and its peak RSS (/proc/<pid>/status VmHWM), stop it.
+# Prints one Markdown table row per run.
+#
+#   bench/sessions.sh                       # baseline, acs, acs with Digest
+#   RUNS="baseline" bench/sessions.sh       # only some of: baseline acs acs-digest
+#   CONCURRENCY=16 DURATION=10 bench/sessions.sh
+#
+# Settings (environment): CONCURRENCY (64), PARAMETERS (20), DEVICES (10000), DURATION (20 s,
+# measured), WARMUP (5 s, not measured), RATE (unset: unthrottled), LOADGEN_THREADS (unset:
+# acs-loadgen's default), LOADGEN_ARGS (extra acs-loadgen arguments), BUILD (1: cargo build
+# --release the binaries first; 0: use what is in target/release), ACS_BIN
+# (target/release/acs), ACS_LOG_LEVEL (warn), ACS_EXTRA_CONFIG (TOML lines with dotted keys
+# appended to the generated config, e.g. 'database.synchronous_full = false'), START_TIMEOUT
+# (60 s for a server to accept connections), KEEP (1: keep the temporary directory).
+# Raw acs-loadgen reports (JSON) and server logs go to target/bench-sessions/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CONCURRENCY=${CONCURRENCY:-64}
+PARAMETERS=${PARAMETERS:-20}
+DEVICES=${DEVICES:-10000}
+DURATION=${DURATION:-20}
+WARMUP=${WARMUP:-5}
+RATE=${RATE:-}
+LOADGEN_THREADS=${LOADGEN_THREADS:-}
+LOADGEN_ARGS=${LOADGEN_ARGS:-}
+RUNS=${RUNS:-baseline acs acs-digest}
+BUILD=${BUILD:-1}
+ACS_BIN=${ACS_BIN:-target/release/acs}
+ACS_LOG_LEVEL=${ACS_LOG_LEVEL:-warn}
+ACS_EXTRA_CONFIG=${ACS_EXTRA_CONFIG:-}
+START_TIMEOUT=${START_TIMEOUT:-60}
+KEEP=${KEEP:-0}
+DIGEST_USER=loadgen
+DIGEST_PASSWORD=loadgen-bench-secret
+
+OUT=target/bench-sessions
+mkdir -p "$OUT"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/acs-bench.XXXXXX")
+SERVER_PID=""
+
+cleanup() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [[ "$KEEP" == 1 ]]; then
+        echo "kept $TMP" >&2
+    else
+        rm -rf "$TMP"
+    fi
+}
+trap cleanup EXIT
+
+log() { echo "sessions.sh: $*" >&2; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until 127.0.0.1:$1 accepts connections while process $2 lives.
+wait_for_port() {
+    local port=$1 pid=$2 deadline=$((SECONDS + START_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+stop_server() {
+    if [[ -n "$SERVER_PID" ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+}
+
+has_run() { [[ " $RUNS " == *" $1 "* ]]; }
+
+if [[ "$BUILD" == 1 ]]; then
+    log "building acs-loadgen and acs-baseline"
+    cargo build --release -q -p loadgen
+fi
+ACS_OK=1
+if has_run acs || has_run acs-digest; then
+    if [[ "$BUILD" == 1 ]]; then
+        log "building acs"
+        if ! cargo build --release -q -p acs >"$OUT/acs-build.log" 2>&1; then
+            log "cargo build --release -p acs failed (see $OUT/acs-build.log)"
+            ACS_OK=0
+        fi
+    fi
+    if [[ ! -x "$ACS_BIN" ]]; then
+        log "no ACS binary at $ACS_BIN"
+        ACS_OK=0
+    fi
+fi
+
+BASELINE_RATE=""
+ROWS=()
+NOTES=()
+
+# Runs acs-loadgen against 127.0.0.1:$2 for target name $1, server pid $SERVER_PID, extra
+# loadgen arguments after; appends the table row.
+measure() {
+    local name=$1 port=$2
+    shift 2
+    local args=(--url "http://127.0.0.1:$port/" --concurrency "$CONCURRENCY"
+        --parameters "$PARAMETERS" --devices "$DEVICES" --duration "$DURATION"
+        --warmup "$WARMUP" --server-pid "$SERVER_PID" --json)
+    [[ -n "$RATE" ]] && args+=(--rate "$RATE")
+    [[ -n "$LOADGEN_THREADS" ]] && args+=(--threads "$LOADGEN_THREADS")
+    # shellcheck disable=SC2206
+    [[ -n "$LOADGEN_ARGS" ]] && args+=($LOADGEN_ARGS)
+    log "$name: acs-loadgen ${args[*]} $*"
+    local rc=0
+    target/release/acs-loadgen "${args[@]}" "$@" >"$OUT/$name.json" || rc=$?
+    if [[ $rc -ne 0 && $rc -ne 2 ]]; then
+        ROWS+=("| $name | acs-loadgen failed (exit $rc) | | | | | | | |")
+        return
+    fi
+    local hwm
+    hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || true)
+    local out
+    out=$(python3 - "$OUT/$name.json" "$name" "${hwm:-}" "$BASELINE_RATE" <<'PY'
+import json, sys
+path, name, hwm, baseline = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+r = json.load(open(path))
+lat = r.get("latency") or {}
+fmt = lambda v, p=2: "—" if v is None else f"{v:.{p}f}"
+cpu = r.get("server_cpu") or {}
+measured = r["sessions_ok"] + r["sessions_failed"]
+cpu_per_k = cpu["seconds"] * 1000 / measured if cpu and measured else None
+rss = int(hwm) / 1024 if hwm else None
+rate = r["sessions_per_s"]
+ratio = "1.00" if name == "baseline" else f"{rate / float(baseline):.2f}" if baseline else "—"
+print(f"| {name} | {rate:,.0f} | {fmt(lat.get('p50_ms'))} | {fmt(lat.get('p99_ms'))} "
+      f"| {fmt(lat.get('max_ms'))} | {r['sessions_failed']} | {fmt(cpu_per_k, 3)} "
+      f"| {fmt(rss, 1)} | {ratio} |")
+notes = []
+if r["failures"]:
+    notes.append("failures: " + ", ".join(f"{k}: {v}" for k, v in r["failures"].items()))
+if r["exchanges_per_session"] and abs(r["exchanges_per_session"] - 2) > 1e-9:
+    notes.append(f"exchanges/session {r['exchanges_per_session']:.2f} {r['exchanges']}")
+if r["acs_requests"]:
+    notes.append(f"ACS requests {r['acs_requests']}")
+if r["sessions_without_cookie"]:
+    notes.append(f"{r['sessions_without_cookie']} sessions without Set-Cookie")
+gen = r.get("loadgen_cpu") or {}
+if gen:
+    notes.append(f"acs-loadgen CPU {gen['share_of_one_core'] * 100:.0f}% of one core")
+print(f"{name}: " + "; ".join(notes))
+print(f"{rate}")
+PY
+)
+    ROWS+=("$(sed -n 1p <<<"$out")")
+    NOTES+=("$(sed -n 2p <<<"$out")")
+    if [[ "$name" == baseline ]]; then
+        BASELINE_RATE=$(sed -n 3p <<<"$out")
+    fi
+}
+
+if has_run baseline; then
+    port=$(free_port)
+    target/release/acs-baseline --listen "127.0.0.1:$port" >"$OUT/baseline.log" 2>&1 &
+    SERVER_PID=$!
+    if wait_for_port "$port" "$SERVER_PID"; then
+        measure baseline "$port"
+    else
+        ROWS+=("| baseline | did not start (see $OUT/baseline.log) | | | | | | | |")
+    fi
+    stop_server
+fi
+
+# Starts the ACS with auth on or off, measures it as run $1 with extra loadgen arguments.
+run_acs() {
+    local name=$1 auth=$2
+    shift 2
+    if [[ "$ACS_OK" != 1 ]]; then
+        ROWS+=("| $name | not built | | | | | | | |")
+        return
+    fi
+    local port api dir
+    port=$(free_port)
+    api=$(free_port)
+    dir="$TMP/$name"
+    mkdir -p "$dir/data"
+    {
+        echo "data_dir = \"$dir/data\""
+        echo "cwmp.listen = \"127.0.0.1:$port\""
+        echo "cwmp.auth.enabled = $auth"
+        if [[ "$auth" == true ]]; then
+            echo "cwmp.auth.default_username = \"$DIGEST_USER\""
+            echo "cwmp.auth.default_password = \"$DIGEST_PASSWORD\""
+        fi
+        # Sessions of exactly two exchanges, as with the baseline: do not push Connection
+        # Request credentials to devices met for the first time.
+        echo "cwmp.set_connection_request_credentials = false"
+        echo "api.listen = \"127.0.0.1:$api\""
+        echo "log.level = \"$ACS_LOG_LEVEL\""
+        [[ -n "$ACS_EXTRA_CONFIG" ]] && echo "$ACS_EXTRA_CONFIG"
+    } >"$dir/acs.toml"
+    "$ACS_BIN" serve --config "$dir/acs.toml" >"$OUT/$name.log" 2>&1 &
+    SERVER_PID=$!
+    if wait_for_port "$port" "$SERVER_PID"; then
+        measure "$name" "$port" "$@"
+    else
+        log "$name did not start; last lines of $OUT/$name.log:"
+        tail -n 20 "$OUT/$name.log" >&2 || true
+        ROWS+=("| $name | did not start (see $OUT/$name.log) | | | | | | | |")
+    fi
+    stop_server
+}
+
+has_run acs && run_acs acs false
+has_run acs-digest && run_acs acs-digest true \
+    --auth digest --username "$DIGEST_USER" --password "$DIGEST_PASSWORD"
+
+echo
+echo "Sessions: concurrency $CONCURRENCY, $PARAMETERS parameters, $DEVICES devices," \
+    "${DURATION} s after ${WARMUP} s warm-up${RATE:+, rate $RATE/s};" \
+    "$(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "| target | sessions/s | p50 ms | p99 ms | max ms | errors | server CPU s / 1,000 sessions | server peak RSS MB | vs baseline |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+for row in ${ROWS[@]+"${ROWS[@]}"}; do
+    echo "$row"
+done
+echo
+for note in ${NOTES[@]+"${NOTES[@]}"}; do
+    echo "- $note"
+done
