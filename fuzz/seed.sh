@@ -5,9 +5,20 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 corpus="$here/corpus"
-mkdir -p "$corpus/envelope" "$corpus/digest_header" "$corpus/udp_connection_request"
+mkdir -p "$corpus/envelope" "$corpus/digest_header" "$corpus/udp_connection_request" "$corpus/session" "$corpus/nbi_input"
 cp "$here"/../crates/cwmp/tests/fixtures/*/*.xml "$corpus/envelope/"
 if [ -d "$here/../../shared/interop" ]; then cp "$here"/../../shared/interop/*.xml "$corpus/envelope/"; fi
 cp "$here"/seeds/digest_header/* "$corpus/digest_header/"
 cp "$here"/seeds/udp_connection_request/* "$corpus/udp_connection_request/"
-echo "seeded: $(ls "$corpus/envelope" | wc -l) envelope, $(ls "$corpus/digest_header" | wc -l) digest_header, $(ls "$corpus/udp_connection_request" | wc -l) udp_connection_request"
+cp "$here"/seeds/nbi_input/* "$corpus/nbi_input/"
+# Sessions: an Inform, the empty POST, then CPE responses, NUL-separated.
+interop="$here/../../shared/interop"
+if [ -d "$interop" ]; then
+  for rest in gpv-response spv-response gpn-response Fault-9000-for-Reboot; do
+    { cat "$interop/genieacs-sim-inform.xml"; printf '\0\0'; cat "$interop/genieacs-sim-$rest.xml"; } \
+      >"$corpus/session/inform-$rest"
+  done
+fi
+for t in envelope digest_header udp_connection_request session nbi_input; do
+  echo "seeded $t: $(ls "$corpus/$t" | wc -l)"
+done

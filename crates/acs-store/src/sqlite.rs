@@ -54,7 +54,7 @@ pub struct SqliteOptions {
     /// `synchronous=NORMAL`: commits survive a crash of the process but the last ones may
     /// be lost on power loss or an OS crash, although the store reported them durable.
     pub synchronous_full: bool,
-    /// Days Inform events are kept (default 30); 0: events are not recorded at all.
+    /// Days Inform events are kept (default 7); 0: events are not recorded at all.
     pub event_retention_days: u32,
     /// Read-only connections, hence concurrent reads (default 4).
     pub readers: usize,
@@ -72,7 +72,7 @@ impl Default for SqliteOptions {
     fn default() -> Self {
         SqliteOptions {
             synchronous_full: true,
-            event_retention_days: 30,
+            event_retention_days: 7,
             readers: 4,
             max_group: 512,
             queue: 8192,

@@ -128,7 +128,7 @@ async fn events_are_recorded_and_pruned() {
     });
     store.commit(vec![Change::Inform(boot)]).await.unwrap();
     store
-        .commit(vec![inform(&a, T + 20 * day, vec![])])
+        .commit(vec![inform(&a, T + 5 * day, vec![])])
         .await
         .unwrap();
     drop(store);
@@ -139,15 +139,15 @@ async fn events_are_recorded_and_pruned() {
         (T, r#"[["1 BOOT",""],["M Reboot","k1"]]"#.to_owned())
     );
 
-    // 31 days after the first: it is pruned, the second is kept.
+    // 8 days after the first (the default retention is 7): it is pruned, the second is kept.
     let store = open(dir.path());
     store
-        .commit(vec![inform(&a, T + 31 * day, vec![])])
+        .commit(vec![inform(&a, T + 8 * day, vec![])])
         .await
         .unwrap();
     // Pruning runs after the group; the next group waits for it.
     store
-        .commit(vec![inform(&a, T + 31 * day + 1, vec![])])
+        .commit(vec![inform(&a, T + 8 * day + 1, vec![])])
         .await
         .unwrap();
     assert_eq!(store.writer_stats().events_pruned, 1);
@@ -155,7 +155,7 @@ async fn events_are_recorded_and_pruned() {
     let got = events(dir.path());
     assert_eq!(
         got.iter().map(|e| e.0).collect::<Vec<_>>(),
-        [T + 20 * day, T + 31 * day, T + 31 * day + 1]
+        [T + 5 * day, T + 8 * day, T + 8 * day + 1]
     );
 
     // With no retention, no events are kept.

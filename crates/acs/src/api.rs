@@ -404,8 +404,11 @@ struct CredentialsBody {
 async fn set_credentials<S: Store + std::fmt::Debug>(
     State(state): State<AppState<S>>,
     Path(id): Path<String>,
-    Json(body): Json<CredentialsBody>,
+    body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
+    // JSON whatever the Content-Type says (curl -d sends a form type), as for tasks.
+    let body: CredentialsBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not the expected JSON: {e}")))?;
     let device = device_id(&id)?;
     if body.password.len() < 8 {
         return Err(ApiError::BadRequest(

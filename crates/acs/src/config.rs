@@ -189,7 +189,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: String::new(),
             synchronous_full: true,
-            event_retention_days: 30,
+            event_retention_days: 7,
         }
     }
 }

@@ -219,6 +219,12 @@ pub async fn serve<S: Store + std::fmt::Debug>(
         warn!(
             "CPE authentication is DISABLED (cwmp.auth.enabled = false): any client can act as any device"
         );
+    } else if auth.default_username.is_empty() {
+        // Secure by default: there is no built-in password, so say how devices get in.
+        info!(
+            "no fleet credential (cwmp.auth.default_username/default_password): only devices \
+             with credentials set through PUT /devices/{{id}}/credentials can connect"
+        );
     }
     let endpoint = Arc::new(Endpoint {
         app: app.clone(),
