@@ -380,3 +380,77 @@ async fn hold_requests_is_sent_and_lifted() {
             .contains("HoldRequests")
     );
 }
+
+/// Shutting down lets a session in flight finish: the ACS stops taking new sessions, the
+/// CPE mid-session still gets its 204, and only then does the server stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_sessions_in_flight() {
+    use http_body_util::{BodyExt, Full};
+    let mut app = spawn_app_with(|c| {
+        c.cwmp.auth.enabled = false;
+        c.cwmp.set_connection_request_credentials = false;
+    })
+    .await;
+    let cpe = TestCpe::new("SN0100");
+    let stream = tokio::net::TcpStream::connect(app.cwmp).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let post = |body: Vec<u8>, cookie: Option<String>| {
+        let mut req = http::Request::builder().method(Method::POST).uri("/");
+        if let Some(c) = cookie {
+            req = req.header(http::header::COOKIE, c);
+        }
+        req.body(Full::new(bytes::Bytes::from(body))).unwrap()
+    };
+    let resp = sender
+        .send_request(post(cpe.inform_xml(&["2 PERIODIC"]).into_bytes(), None))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookie = resp.headers()[http::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    resp.into_body().collect().await.unwrap();
+
+    let running = app.running.take().unwrap();
+    let stopping = tokio::spawn(running.shutdown());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !stopping.is_finished(),
+        "the session in flight holds the shutdown"
+    );
+    // A new session is not taken any more.
+    let other = TestCpe::new("SN0101");
+    if let Ok(stream) = tokio::net::TcpStream::connect(app.cwmp).await {
+        // The listener may still accept; the answer is then 503 (or the connection closes).
+        if let Ok((mut s, c)) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await
+        {
+            tokio::spawn(c);
+            if let Ok(r) = s
+                .send_request(post(other.inform_xml(&["2 PERIODIC"]).into_bytes(), None))
+                .await
+            {
+                assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            }
+        }
+    }
+
+    sender.ready().await.unwrap();
+    let resp = sender
+        .send_request(post(Vec::new(), Some(cookie)))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    tokio::time::timeout(std::time::Duration::from_secs(5), stopping)
+        .await
+        .expect("stops once the session ended")
+        .unwrap();
+}
