@@ -488,16 +488,7 @@ impl TaskRun {
                 for g in &gone {
                     known.params.remove(g);
                 }
-                changes.push(Change::Params {
-                    device: device.clone(),
-                    updates,
-                });
-                if !gone.is_empty() {
-                    changes.push(Change::DeleteParams {
-                        device: device.clone(),
-                        paths: gone,
-                    });
-                }
+                changes.extend(params_changes(device, updates, gone));
             }
             (Body::GetParameterNames(req), Body::GetParameterNamesResponse(r)) => {
                 let prefix = req.parameter_path.as_ref();
@@ -542,16 +533,7 @@ impl TaskRun {
                         ..ParamUpdate::default()
                     });
                 }
-                changes.push(Change::Params {
-                    device: device.clone(),
-                    updates,
-                });
-                if !gone.is_empty() {
-                    changes.push(Change::DeleteParams {
-                        device: device.clone(),
-                        paths: gone,
-                    });
-                }
+                changes.extend(params_changes(device, updates, gone));
             }
             (Body::SetParameterValues(req), Body::SetParameterValuesResponse(_)) => {
                 let updates = apply_values(known, &req.parameter_list, now);
@@ -820,6 +802,23 @@ fn du_operation(op: &DuOperation) -> cwmp::Operation<'static> {
             execution_env_ref: own(execution_env_ref),
         }),
     }
+}
+
+/// The changes recording what a response taught: these updates, and these paths gone.
+fn params_changes(
+    device: &DeviceId,
+    updates: Vec<ParamUpdate>,
+    gone: Vec<String>,
+) -> impl Iterator<Item = Change> {
+    let deleted = (!gone.is_empty()).then(|| Change::DeleteParams {
+        device: device.clone(),
+        paths: gone,
+    });
+    std::iter::once(Change::Params {
+        device: device.clone(),
+        updates,
+    })
+    .chain(deleted)
 }
 
 /// Stores values read or set, with `now` as their time; returns the updates to persist.

@@ -636,13 +636,7 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                     SecretOwned::Password(auth.default_password.clone()),
                 )
             } else {
-                let stored = self
-                    .app
-                    .store
-                    .cpe_credential(&creds.username)
-                    .await
-                    .map_err(|_| "credential lookup failed")?
-                    .ok_or("unknown username")?;
+                let stored = self.stored_credential(&creds.username).await?;
                 let ha1 = if creds.effective_algorithm().is_sha256() {
                     stored.ha1_sha256
                 } else {
@@ -678,6 +672,19 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
         Ok(principal)
     }
 
+    /// A device's own credential (per-device, set through the API), by username.
+    async fn stored_credential(
+        &self,
+        username: &str,
+    ) -> Result<acs_store::CpeCredential, &'static str> {
+        self.app
+            .store
+            .cpe_credential(username)
+            .await
+            .map_err(|_| "credential lookup failed")?
+            .ok_or("unknown username")
+    }
+
     async fn check_basic(&self, value: &str) -> Result<Principal, &'static str> {
         let creds = cwmp::auth::basic::BasicCredentials::parse(value)
             .map_err(|_| "malformed Basic credentials")?;
@@ -689,13 +696,7 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                 Err("bad password")
             };
         }
-        let stored = self
-            .app
-            .store
-            .cpe_credential(&creds.username)
-            .await
-            .map_err(|_| "credential lookup failed")?
-            .ok_or("unknown username")?;
+        let stored = self.stored_credential(&creds.username).await?;
         let ha1 = digest::ha1(
             digest::Algorithm::Md5,
             &creds.username,
