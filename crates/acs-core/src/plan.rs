@@ -589,26 +589,30 @@ impl TaskRun {
             (Body::Reboot(_), Body::RebootResponse(_))
             | (Body::FactoryReset(_), Body::FactoryResetResponse(_))
             | (Body::ScheduleInform(_), Body::ScheduleInformResponse(_)) => {}
-            (Body::Download(req), Body::DownloadResponse(r)) => {
-                self.result = Some(json!({ "status": r.status.code() }));
-                if r.status == cwmp::TransferStatus::Pending {
-                    changes.push(self.transfer_started(
-                        device,
-                        &req.command_key,
-                        json!({"method": "Download", "url": req.url, "fileType": req.file_type}),
-                        now,
-                    ));
-                }
-            }
-            (Body::Upload(req), Body::UploadResponse(r)) => {
-                self.result = Some(json!({ "status": r.status.code() }));
-                if r.status == cwmp::TransferStatus::Pending {
-                    changes.push(self.transfer_started(
-                        device,
-                        &req.command_key,
-                        json!({"method": "Upload", "url": req.url, "fileType": req.file_type}),
-                        now,
-                    ));
+            // Status 1: the transfer goes on after the session; TransferComplete (with
+            // `M Download`/`M Upload`) reports it later. Status 0: done and applied.
+            (
+                Body::Download(cwmp::Download {
+                    command_key,
+                    url,
+                    file_type,
+                    ..
+                }),
+                Body::DownloadResponse(cwmp::DownloadResponse { status, .. }),
+            )
+            | (
+                Body::Upload(cwmp::Upload {
+                    command_key,
+                    url,
+                    file_type,
+                    ..
+                }),
+                Body::UploadResponse(cwmp::UploadResponse { status, .. }),
+            ) => {
+                self.result = Some(json!({ "status": status.code() }));
+                if *status == cwmp::TransferStatus::Pending {
+                    let detail = json!({"method": sent.name(), "url": url, "fileType": file_type});
+                    changes.push(self.transfer_started(device, command_key, detail, now));
                 }
             }
             (Body::ScheduleDownload(req), Body::ScheduleDownloadResponse(_)) => {
