@@ -1,0 +1,1 @@
+//! The device agent: events, sessions, retries, transfers, reboots.

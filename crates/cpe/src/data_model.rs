@@ -1,0 +1,65 @@
+//! What the agent needs of a device's parameters. [`crate::tree::Tree`] implements it; the
+//! agent is written against this trait so that it can be tested with a small fake, and so
+//! that an embedder can put a real device's parameters behind it.
+
+use cwmp::{Body, ParameterValue, ParameterValueStruct};
+
+use crate::time::Time;
+
+/// A device's parameters, as the agent uses them.
+pub trait DataModel {
+    /// The root object: `Device.` or `InternetGatewayDevice.`.
+    fn root(&self) -> &str;
+
+    /// Answers one of the ACS's parameter methods — GetParameterNames, GetParameterValues,
+    /// SetParameterValues, GetParameterAttributes, SetParameterAttributes, AddObject,
+    /// DeleteObject — with its response, or with the CWMP fault (`Body::Fault`) TR-069
+    /// prescribes. `None` when `request` is not one of these methods.
+    fn handle_parameter_rpc(&mut self, request: &Body<'_>, now: Time) -> Option<Body<'static>>;
+
+    /// The current value of a parameter (full name), as GetParameterValues would give it.
+    fn value(&self, path: &str, now: Time) -> Option<ParameterValue<'static>>;
+
+    /// A change made by the device itself (a new firmware version, diagnostics results, a
+    /// local user): no writability check. When the parameter's notification attribute is
+    /// passive or active the change is remembered for the next Inform. `false` if the
+    /// parameter does not exist.
+    fn set_value(&mut self, path: &str, value: ParameterValue<'static>, now: Time) -> bool;
+
+    /// Creates an instance of a table (`Device.SoftwareModules.DeploymentUnit.`) on the
+    /// device's own initiative; its instance number.
+    fn add_instance(&mut self, table: &str, now: Time) -> Option<u32>;
+
+    /// Deletes an instance (`Device.SoftwareModules.DeploymentUnit.2.`) on the device's own
+    /// initiative; `false` if it does not exist.
+    fn delete_instance(&mut self, object: &str, now: Time) -> bool;
+
+    /// The ParameterList of the next Inform: the forced-inform parameters (TR-069 §3.7.1.5,
+    /// notes §4.5), then every parameter changed by the device since the last successful
+    /// Inform whose notification is passive or active.
+    fn inform_parameters(&self, now: Time) -> Vec<ParameterValueStruct<'static>>;
+
+    /// Whether a parameter with active notification changed since the last successful
+    /// Inform (which makes the agent open a `4 VALUE CHANGE` session), and whether any
+    /// passive or active one did (which adds `4 VALUE CHANGE` to the next Inform).
+    fn pending_changes(&self) -> PendingChanges;
+
+    /// The Inform carrying the changes was answered: forget them.
+    fn clear_changes(&mut self);
+
+    /// Factory reset: back to the factory values (identity kept, ParameterKey empty,
+    /// attributes reset, instances created since gone).
+    fn factory_reset(&mut self, now: Time);
+
+    /// The device booted at `now` (UpTime starts again from 0).
+    fn reboot(&mut self, now: Time);
+}
+
+/// Changes awaiting an Inform.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PendingChanges {
+    /// A parameter with passive or active notification changed.
+    pub any: bool,
+    /// A parameter with active notification changed.
+    pub active: bool,
+}
