@@ -186,18 +186,28 @@ impl HttpUrl {
         if let Some(rest) = location.strip_prefix("//") {
             return HttpUrl::parse(&format!("{}://{rest}", self.scheme.as_str()));
         }
-        let path = if location.starts_with('/') {
-            normalize_path(location)?
+        let base = self.path.split('?').next().unwrap_or("/");
+        let merged = if location.starts_with('/') {
+            location.to_owned()
         } else if location.is_empty() {
-            self.path.clone()
+            return Ok(self.clone());
         } else if location.starts_with('?') {
-            let base = self.path.split('?').next().unwrap_or("/");
-            normalize_path(&format!("{base}{location}"))?
+            format!("{base}{location}")
         } else {
-            let base = self.path.split('?').next().unwrap_or("/");
             let dir = base.rfind('/').and_then(|i| base.get(..=i)).unwrap_or("/");
-            normalize_path(&format!("{dir}{location}"))?
+            format!("{dir}{location}")
         };
+        let path = normalize_path(&merged)?;
+        let (path_part, query) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path.as_str(), None),
+        };
+        let mut path_only = remove_dot_segments(path_part);
+        if let Some(query) = query {
+            path_only.push('?');
+            path_only.push_str(query);
+        }
+        let path = path_only;
         Ok(HttpUrl::from_parts(
             self.scheme,
             self.host.clone(),
@@ -330,6 +340,37 @@ fn normalize_path(tail: &str) -> Result<String, UrlError> {
     Ok(path)
 }
 
+/// RFC 3986 §5.2.4 for an absolute path: resolves `.` and `..` segments (`..` never climbs
+/// above the root).
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let last = segments.len().saturating_sub(1);
+    let mut trailing_slash = false;
+    for (i, segment) in segments.iter().enumerate() {
+        match *segment {
+            "." => trailing_slash = i == last,
+            ".." => {
+                out.pop();
+                trailing_slash = i == last;
+            }
+            other => {
+                out.push(other);
+                trailing_slash = false;
+            }
+        }
+    }
+    let mut result = String::with_capacity(path.len());
+    for segment in &out {
+        result.push('/');
+        result.push_str(segment);
+    }
+    if trailing_slash || result.is_empty() {
+        result.push('/');
+    }
+    result
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -429,6 +470,15 @@ mod tests {
             base.join("?z").unwrap().to_string(),
             "http://files:8080/dir/fw.bin?z"
         );
+        assert_eq!(base.join("../up.bin").unwrap().path(), "/up.bin");
+        assert_eq!(base.join("../../../up.bin").unwrap().path(), "/up.bin");
+        assert_eq!(
+            base.join("./a/./b/../c?q=../x").unwrap().path(),
+            "/dir/a/c?q=../x"
+        );
+        assert_eq!(base.join("/a/b/..").unwrap().path(), "/a/");
+        assert_eq!(base.join("..").unwrap().path(), "/");
+        assert_eq!(base.join("").unwrap(), base);
         assert_eq!(base.join("http://u:p@x/"), Err(UrlError::UserInfo));
         assert!(matches!(
             base.join("ftp://x/"),
