@@ -92,11 +92,13 @@ struct Upload {
     body: Bytes,
 }
 
+/// `Authorization` headers seen, per path.
+type Authorizations = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 struct FileServer {
     addr: SocketAddr,
     uploads: Arc<Mutex<Vec<Upload>>>,
-    /// `Authorization` headers seen, per path.
-    authorizations: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    authorizations: Authorizations,
 }
 
 impl FileServer {
@@ -109,7 +111,7 @@ async fn start_files() -> FileServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let uploads = Arc::new(Mutex::new(Vec::new()));
-    let authorizations = Arc::new(Mutex::new(Vec::new()));
+    let authorizations: Authorizations = Arc::new(Mutex::new(Vec::new()));
     let digest =
         Arc::new(DigestServer::new("files", b"fedcba9876543210fedcba9876543210", 300).unwrap());
     let (uploads_in, auth_in) = (Arc::clone(&uploads), Arc::clone(&authorizations));
