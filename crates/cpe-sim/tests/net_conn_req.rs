@@ -406,7 +406,7 @@ async fn rate_limit_window_slides() {
     let server = start(CrConfig {
         rate_limit: Some(RateLimit {
             max_requests: 1,
-            per: Duration::from_millis(300),
+            per: Duration::from_secs(1),
         }),
         ..CrConfig::default()
     })
@@ -418,7 +418,7 @@ async fn rate_limit_window_slides() {
         requester().send(&url, Some(("acs", "pw"))).await,
         Err(ConnectionRequestError::Status(503))
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     requester().send(&url, Some(("acs", "pw"))).await.unwrap();
     assert!(eventually(|| device.wakes() == 2).await);
 }
@@ -616,7 +616,6 @@ impl CrTarget for Peeking {
     }
 
     fn wake(&self) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
         let guard = self.client.lock().unwrap();
         let client = guard.as_ref().unwrap();
         client.set_nonblocking(true).unwrap();
@@ -633,6 +632,7 @@ impl CrTarget for Peeking {
             std::thread::sleep(Duration::from_millis(1));
         }
         client.set_nonblocking(false).unwrap();
+        self.wakes.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -664,6 +664,12 @@ async fn the_response_is_written_before_the_device_is_woken() {
             .collect();
         let auth = answer(&challenges, Algorithm::Md5, "acs", "pw", &path, 1);
         stream.write_all(&get(&path, Some(&auth))).unwrap();
+        // Leave the response in the socket until `wake` has looked at it (peeking does not
+        // consume it; reading here would).
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while target_in.wakes.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let n = stream.read(&mut buf).unwrap();
         assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
     })
@@ -733,7 +739,11 @@ async fn a_slow_client_is_cut_off() {
 
 #[tokio::test]
 async fn connections_are_capped() {
-    let server = start(strict()).await;
+    let server = start(CrConfig {
+        header_timeout: Duration::from_secs(1),
+        ..strict()
+    })
+    .await;
     let device = Device::new("acs", "pw");
     let url = server.registry().register(device.clone()).url;
     let mut idle = vec![

@@ -32,6 +32,9 @@
 //!   the back-off (§3.2.1.1), given through [`SessionDriver::on_retry_after`] and the report.
 //! * TLS (§3.3): see [`super::tls`]; an `https` URL is never tried over plain HTTP.
 //!
+//! Header names go out in title case (`Content-Type`, `Soapaction`): HTTP header names are
+//! case-insensitive (RFC 7230 §3.2), and hyper offers no way to write `SOAPAction` verbatim.
+//!
 //! [`Quirks`] make the client misbehave on purpose, as some real CPEs do, to test an ACS.
 
 use std::fmt;
@@ -159,8 +162,9 @@ pub struct AcsClientConfig {
     pub auth: AuthPolicy,
     /// Which Digest challenge to answer when the ACS offers several.
     pub digest_preference: AlgorithmPreference,
-    /// TLS for an `https` URL; `None`: Mozilla's roots only (built when the client is). Build
-    /// one and share it among all devices of a process.
+    /// TLS for an `https` URL; `None`: Mozilla's roots only (one configuration shared by the
+    /// whole process). A configuration with extra CAs is built once and cloned (an `Arc`)
+    /// into every device's client.
     pub tls: Option<TlsClientConfig>,
     /// Time to resolve, connect and finish the TLS handshake. Default 10 s.
     pub connect_timeout: Duration,

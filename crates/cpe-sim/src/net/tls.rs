@@ -20,7 +20,7 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
@@ -70,9 +70,14 @@ impl fmt::Debug for TlsClientConfig {
 }
 
 impl TlsClientConfig {
-    /// Mozilla's roots only: what a CPE talking to a public ACS uses.
+    /// Mozilla's roots only: what a CPE talking to a public ACS uses. Built once per process
+    /// and shared: parsing the roots for each of 100,000 simulated devices would cost seconds
+    /// and hundreds of megabytes.
     pub fn webpki_roots() -> Result<TlsClientConfig, TlsError> {
-        TlsClientConfig::builder().build()
+        static SHARED: OnceLock<Result<TlsClientConfig, TlsError>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| TlsClientConfig::builder().build())
+            .clone()
     }
 
     /// A builder starting with Mozilla's roots and no extra CA.
@@ -169,8 +174,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mozilla_roots_build() {
-        assert!(TlsClientConfig::webpki_roots().is_ok());
+    fn mozilla_roots_build_once() {
+        let a = TlsClientConfig::webpki_roots().unwrap();
+        let b = TlsClientConfig::webpki_roots().unwrap();
+        assert!(Arc::ptr_eq(&a.inner, &b.inner));
     }
 
     #[test]
