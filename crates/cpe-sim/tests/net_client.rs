@@ -899,3 +899,20 @@ async fn garbage_from_the_acs_fails_without_panicking() {
     let report = client.run_session(&mut Script::new(vec![])).await;
     assert!(matches!(report.outcome, Err(SessionError::Connection(_))));
 }
+
+#[tokio::test]
+async fn sessions_run_on_spawned_tasks() {
+    // The fleet runs each device's session on its own task: the future must be `Send`.
+    let acs = FakeAcs::start(|_| Reply::status(204)).await;
+    let client = Arc::new(AcsClient::new(config(&acs.url())).unwrap());
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let client = Arc::clone(&client);
+            tokio::spawn(async move { client.run_session(&mut Script::new(vec![])).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().outcome, Ok(()));
+    }
+    assert_eq!(acs.seen().len(), 4);
+}

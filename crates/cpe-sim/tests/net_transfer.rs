@@ -561,3 +561,13 @@ async fn upload_failures_are_9011() {
         .unwrap_err();
     assert_eq!(fault.code.0, 9011, "{fault}");
 }
+
+#[tokio::test]
+async fn transfers_run_on_spawned_tasks() {
+    let server = start_files().await;
+    let url = server.url("/digest/fw.bin");
+    let transfers = transfers();
+    let task =
+        tokio::spawn(async move { transfers.download(&url, USER, PASS, MAX, None, T).await });
+    assert_eq!(task.await.unwrap().unwrap(), file());
+}
