@@ -916,3 +916,16 @@ async fn sessions_run_on_spawned_tasks() {
     }
     assert_eq!(acs.seen().len(), 4);
 }
+
+#[tokio::test]
+async fn huge_timeouts_do_not_panic() {
+    let acs = FakeAcs::start(|_| Reply::status(204)).await;
+    let mut cfg = config(&acs.url());
+    cfg.response_timeout = Duration::MAX;
+    cfg.connect_timeout = Duration::MAX;
+    let report = AcsClient::new(cfg)
+        .unwrap()
+        .run_session(&mut Script::new(vec![]))
+        .await;
+    assert_eq!(report.outcome, Ok(()));
+}

@@ -52,7 +52,9 @@ use http_body_util::Full;
 use tokio::time::Instant;
 
 use super::auth::ClientAuth;
-use super::http::{BodyError, Conn, ConnectError, ConnectOptions, SendError, connect, read_body};
+use super::http::{
+    BodyError, Conn, ConnectError, ConnectOptions, SendError, connect, deadline_after, read_body,
+};
 use super::tls::{TlsClientConfig, TlsError};
 use super::url::{HttpUrl, Scheme, UrlError};
 
@@ -590,7 +592,7 @@ impl<'a> Session<'a> {
         }
         let (mut conn, response) = loop {
             let (mut conn, fresh) = self.connection().await?;
-            let deadline = Instant::now() + config.response_timeout;
+            let deadline = deadline_after(config.response_timeout);
             match tokio::time::timeout_at(deadline, conn.send(request)).await {
                 Err(_) => return Err(SessionError::Timeout),
                 Ok(Ok(response)) => break (conn, (response, deadline)),

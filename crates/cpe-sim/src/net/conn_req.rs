@@ -547,7 +547,7 @@ async fn read_head(
     buf: &mut Vec<u8>,
     config: &CrConfig,
 ) -> Result<Head, ReadError> {
-    let deadline = Instant::now() + config.header_timeout;
+    let deadline = super::http::deadline_after(config.header_timeout);
     loop {
         if !buf.is_empty() {
             let mut headers = vec![httparse::EMPTY_HEADER; config.max_headers];

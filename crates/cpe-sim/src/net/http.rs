@@ -28,6 +28,15 @@ use tokio::time::Instant;
 use super::tls::TlsClientConfig;
 use super::url::{HttpUrl, Scheme};
 
+/// `now + after`, saturating: a configured duration too large for the clock means "never"
+/// (about a century) rather than a panic.
+pub(crate) fn deadline_after(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
+}
+
 /// Request bodies are always complete in memory: CWMP envelopes and uploaded files.
 pub(crate) type ReqBody = Full<Bytes>;
 
@@ -190,7 +199,7 @@ pub(crate) async fn connect(
     url: &HttpUrl,
     options: &ConnectOptions<'_>,
 ) -> Result<Conn, ConnectError> {
-    let deadline = Instant::now() + options.timeout;
+    let deadline = deadline_after(options.timeout);
     match tokio::time::timeout_at(deadline, connect_inner(url, options)).await {
         Ok(result) => result,
         Err(_) => Err(ConnectError::Timeout),
@@ -297,5 +306,19 @@ pub(crate) async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, Bod
                 Err(BodyError::Http(error.to_string()))
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn deadlines_saturate() {
+        let now = Instant::now();
+        assert!(deadline_after(Duration::MAX) > now + Duration::from_secs(365 * 86_400));
+        let soon = deadline_after(Duration::from_secs(1));
+        assert!(soon > now && soon <= Instant::now() + Duration::from_secs(1));
     }
 }

@@ -49,7 +49,9 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use super::auth::ClientAuth;
-use super::http::{BodyError, Conn, ConnectError, ConnectOptions, SendError, connect, read_body};
+use super::http::{
+    BodyError, Conn, ConnectError, ConnectOptions, SendError, connect, deadline_after, read_body,
+};
 use super::tls::{TlsClientConfig, TlsError};
 use super::url::{HttpUrl, Scheme, UrlError};
 
@@ -222,7 +224,7 @@ impl FileTransfer {
             direction,
             username,
             password,
-            deadline: Instant::now() + timeout,
+            deadline: deadline_after(timeout),
         };
         let mut conn: Option<Conn> = None;
         let mut redirects = 0;
@@ -342,7 +344,7 @@ impl FileTransfer {
             direction,
             username,
             password,
-            deadline: Instant::now() + timeout,
+            deadline: deadline_after(timeout),
         };
         let mut conn: Option<Conn> = None;
         let (status, _headers, answer) = self
