@@ -474,12 +474,17 @@ impl Tree {
             }
             Some(v) => Cow::Borrowed(&v.text),
             None => {
-                let def = self.model().param_def(p).and_then(|d| d.default.as_deref());
-                match def {
+                let def = self.model().param_def(p);
+                match def.and_then(|d| d.default.as_deref()) {
                     Some(d) if placeholder::has_placeholders(d) => {
                         Cow::Owned(placeholder::render(d, &self.identity).into_owned())
                     }
                     Some(d) => Cow::Borrowed(d),
+                    // A CPE-assigned alias starts with `cpe-` (TR-069 Appendix II); the
+                    // ACS may replace it once (Alias is writeOnceReadOnly).
+                    None if def.is_some_and(|d| &*d.name == "Alias") && !nums.is_empty() => {
+                        Cow::Owned(format!("cpe-{}", nums.last().copied().unwrap_or(0)))
+                    }
                     None => Cow::Owned(self.model().initial_text(p)),
                 }
             }
@@ -633,10 +638,9 @@ impl Tree {
 
     // ----- instances -----
 
-    /// Creates an instance of `table` under `parent`: the next number, defaults for its
-    /// parameters, `cpe-N` for its `Alias` (TR-069 Appendix II: CPE-assigned aliases start
-    /// with `cpe-`), and the `minEntries` instances of its sub-tables. `None` when
-    /// `maxEntries` is reached.
+    /// Creates an instance of `table` under `parent`: the next number (parameters read
+    /// their defaults, `Alias` reads `cpe-N`) and the `minEntries` instances of its
+    /// sub-tables. `None` when `maxEntries` is reached.
     pub(crate) fn create_instance(&mut self, table: ObjectId, parent: &[u32]) -> Option<u32> {
         let def = self.model().object_def(table)?;
         if !def.multi {
@@ -659,17 +663,6 @@ impl Tree {
         );
         let mut nums = parent.to_vec();
         nums.push(n);
-        if let Some(alias) = self.model().param_in(table, "Alias") {
-            let is_string = self
-                .model()
-                .param_def(alias)
-                .is_some_and(|d| d.syntax.base == BaseType::String && d.default.is_none());
-            if is_string {
-                self.overlay
-                    .values
-                    .insert(key(alias.0, &nums), format!("cpe-{n}").into_boxed_str());
-            }
-        }
         self.populate_min(table, &mut nums, 0);
         Some(n)
     }

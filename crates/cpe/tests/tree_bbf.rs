@@ -286,3 +286,15 @@ fn tr098_whole_model_tree() {
     );
     assert!(!names.iter().any(|n| n.ends_with("ExternalIPAddress")));
 }
+
+#[test]
+fn builtin_profile_fits_tr181() {
+    let profile = cpe::model::Profile::builtin().unwrap();
+    let t = Template::from_profile(&profile, Some(tr181())).unwrap();
+    assert!(
+        t.inferred().is_empty(),
+        "paths not in TR-181 2.17: {:#?}",
+        t.inferred()
+    );
+    assert!(t.warnings().is_empty(), "{:#?}", t.warnings());
+}

@@ -37,6 +37,8 @@ struct RawSyntax {
     ranges: Vec<Range>,
     enumeration: Vec<EnumValue>,
     patterns: Vec<String>,
+    /// How many `<size>` facets this level has.
+    sizes: u32,
     /// `<enumerationRef targetParam nullValue>`.
     enum_ref: Option<(String, Option<String>)>,
     hidden: bool,
@@ -55,11 +57,10 @@ impl RawSyntax {
         if over.list.is_some() {
             r.list = over.list;
         }
-        if over.min_length.is_some() {
+        if over.sizes > 0 {
             r.min_length = over.min_length;
-        }
-        if over.max_length.is_some() {
             r.max_length = over.max_length;
+            r.sizes = over.sizes;
         }
         if !over.ranges.is_empty() {
             r.ranges = over.ranges.clone();
@@ -621,12 +622,18 @@ impl<'a> Parser<'a> {
                     }
                 }
                 "size" => {
-                    if let Some(v) = self.attr(&e, "minLength")?.as_deref().and_then(parse_u32) {
-                        raw.min_length = Some(v);
+                    // Several size facets at one level are alternatives (WEPKey: 5 or 13
+                    // octets): keep the range that covers them all.
+                    let min = self.attr(&e, "minLength")?.as_deref().and_then(parse_u32);
+                    let max = self.attr(&e, "maxLength")?.as_deref().and_then(parse_u32);
+                    if raw.sizes == 0 {
+                        raw.min_length = min;
+                        raw.max_length = max;
+                    } else {
+                        raw.min_length = raw.min_length.zip(min).map(|(a, b)| a.min(b));
+                        raw.max_length = raw.max_length.zip(max).map(|(a, b)| a.max(b));
                     }
-                    if let Some(v) = self.attr(&e, "maxLength")?.as_deref().and_then(parse_u32) {
-                        raw.max_length = Some(v);
-                    }
+                    raw.sizes += 1;
                     if is_start {
                         self.skip(&e)?;
                     }

@@ -278,7 +278,9 @@ impl Template {
                 continue;
             };
             if s.generic {
-                if let Some(def) = t.model.param_mut(pid) {
+                // An empty value leaves the default unset: the null value of the type (and
+                // `cpe-N` for an Alias).
+                if let Some(def) = t.model.param_mut(pid).filter(|_| !e.value.is_empty()) {
                     def.default = Some(e.value.as_str().into());
                 }
                 continue;
@@ -559,7 +561,14 @@ fn counter_kind(obj: &str, name: &str, base: BaseType) -> Option<ParamKind> {
         Some(rest) => (rest, true),
         None => (name, false),
     };
-    if !total && !obj.ends_with(".Stats.") {
+    // `Total...` counters are TR-098's WANCommonInterfaceConfig ones; elsewhere (TR-181
+    // download diagnostics) they are results, not traffic.
+    let counters = if total {
+        obj.ends_with(".WANCommonInterfaceConfig.")
+    } else {
+        obj.ends_with(".Stats.")
+    };
+    if !counters {
         return None;
     }
     let (packets, sent) = match stem {
