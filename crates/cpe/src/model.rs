@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub use profile::{Profile, ProfileEntry};
-pub use syntax::ValueError;
+pub use syntax::{ValueError, is_xml_char};
 
 /// Index of an object definition in its [`Model`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -232,6 +232,11 @@ fn check_patterns(model: &Model, syntax: &Syntax, text: &str) -> Result<(), Valu
     }
 }
 
+/// XML 1.0 `Char`: what a value may hold and still be sent (§2.2 of XML 1.0).
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && !matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+}
+
 fn excerpt(s: &str) -> String {
     s.chars().take(64).collect()
 }
@@ -264,6 +269,12 @@ fn check_item(
 ) -> Result<String, ValueError> {
     let canonical = match syntax.base {
         BaseType::String => {
+            if let Some(c) = text.chars().find(|&c| !is_xml_char(c)) {
+                return Err(ValueError::Value(format!(
+                    "character U+{:04X} cannot be sent in XML",
+                    u32::from(c)
+                )));
+            }
             check_length(syntax, text.chars().count(), "characters")?;
             check_patterns(model, syntax, text)?;
             text.to_owned()

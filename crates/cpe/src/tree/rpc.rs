@@ -235,11 +235,12 @@ fn set_parameter_values(tree: &mut Tree, r: &SetParameterValues<'_>) -> Res<Body
     .into())
 }
 
+/// ParameterKey is `string(32)` and is sent back in every Inform.
 fn check_key(key: &str) -> Res<()> {
-    if key.chars().count() > 32 {
+    if key.chars().count() > 32 || !key.chars().all(crate::model::is_xml_char) {
         return Err(fault(
             FaultCode::INVALID_ARGUMENTS,
-            "ParameterKey longer than 32 characters",
+            "ParameterKey must be at most 32 XML characters",
         ));
     }
     Ok(())

@@ -561,10 +561,10 @@ fn counter_kind(obj: &str, name: &str, base: BaseType) -> Option<ParamKind> {
         Some(rest) => (rest, true),
         None => (name, false),
     };
-    // `Total...` counters are TR-098's WANCommonInterfaceConfig ones; elsewhere (TR-181
-    // download diagnostics) they are results, not traffic.
+    // `Total...` counters are TR-098's (WANCommonInterfaceConfig, WLANConfiguration);
+    // elsewhere (TR-181 download diagnostics) they are results, not traffic.
     let counters = if total {
-        obj.ends_with(".WANCommonInterfaceConfig.")
+        obj.ends_with(".WANCommonInterfaceConfig.") || obj.ends_with(".WLANConfiguration.{i}.")
     } else {
         obj.ends_with(".Stats.")
     };
