@@ -254,6 +254,106 @@ impl Tree {
             .collect()
     }
 
+    /// The ACS's extra Inform parameters (TR-181 `ManagementServer.InformParameter.{i}`):
+    /// for each enabled entry whose `EventList` holds one of `events` (an empty list: any
+    /// event but `4 VALUE CHANGE`), the existing parameters its `ParameterName` names, `*`
+    /// standing for any instance number. The agent appends them to
+    /// [`DataModel::inform_parameters`], whose parameters are not repeated here.
+    pub fn inform_parameter_extras(
+        &self,
+        events: &[&str],
+        now: Time,
+    ) -> Vec<ParameterValueStruct<'static>> {
+        let table = format!("{}ManagementServer.InformParameter.", self.model().root());
+        let Some(entries) = self.instance_numbers(&table) else {
+            return Vec::new();
+        };
+        let mut seen: Vec<String> = self
+            .inform_parameters(now)
+            .into_iter()
+            .map(|p| p.name.into_owned())
+            .collect();
+        let mut out = Vec::new();
+        for n in entries {
+            let text = |name: &str| {
+                self.raw_value(&format!("{table}{n}.{name}"), now)
+                    .map(|v| v.text().into_owned())
+                    .unwrap_or_default()
+            };
+            if text("Enable") != "true" {
+                continue;
+            }
+            let list = text("EventList");
+            let wanted: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .collect();
+            let applies = if wanted.is_empty() {
+                events.iter().any(|e| *e != "4 VALUE CHANGE")
+            } else {
+                events.iter().any(|e| wanted.contains(e))
+            };
+            if !applies {
+                continue;
+            }
+            for (p, nums) in self.expand_pattern(&text("ParameterName")) {
+                let name = self.param_name(p, &nums);
+                if !seen.contains(&name) {
+                    out.push(ParameterValueStruct::new(
+                        name.clone(),
+                        self.typed(p, &nums, now),
+                    ));
+                    seen.push(name);
+                }
+            }
+        }
+        out
+    }
+
+    /// The existing parameters a full name with `*` for instance numbers names.
+    pub(crate) fn expand_pattern(&self, pattern: &str) -> Vec<(ParamId, Vec<u32>)> {
+        let model = self.model();
+        if !pattern.starts_with(model.root()) || pattern.ends_with('.') {
+            return Vec::new();
+        }
+        let segs: Vec<&str> = pattern.split('.').collect();
+        let Some((name, objects)) = segs.split_last() else {
+            return Vec::new();
+        };
+        let mut template = String::with_capacity(pattern.len() + 8);
+        let mut fixed: Vec<Option<u32>> = Vec::new();
+        for seg in objects {
+            if *seg == "*" {
+                fixed.push(None);
+                template.push_str("{i}.");
+            } else if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+                fixed.push(seg.parse().ok());
+                template.push_str("{i}.");
+            } else {
+                template.push_str(seg);
+                template.push('.');
+            }
+        }
+        let Some(obj) = model.object_id(&template) else {
+            return Vec::new();
+        };
+        let Some(p) = model.param_in(obj, name) else {
+            return Vec::new();
+        };
+        self.all_instances(obj)
+            .into_iter()
+            .filter(|nums| {
+                nums.len() == fixed.len()
+                    && nums
+                        .iter()
+                        .zip(&fixed)
+                        .all(|(n, f)| f.is_none_or(|f| f == *n))
+            })
+            .map(|nums| (p, nums))
+            .collect()
+    }
+
     /// Whether a path (parameter, object, instance or table) exists on the device.
     pub fn exists(&self, path: &str) -> bool {
         self.resolve(path).is_some()

@@ -496,3 +496,66 @@ fn agent_helpers() {
     assert_eq!(t.instance_numbers("Device.WiFi.SSID.1."), None);
     assert_eq!(t.value("Device.WiFi.", T0), None);
 }
+
+#[test]
+fn inform_parameter_extras() {
+    let mut t = device(&builtin(), 2);
+    assert!(t.inform_parameter_extras(&["2 PERIODIC"], T0).is_empty());
+    let a = add_object(&mut t, "Device.ManagementServer.InformParameter.", "k").unwrap();
+    let b = add_object(&mut t, "Device.ManagementServer.InformParameter.", "k").unwrap();
+    let c = add_object(&mut t, "Device.ManagementServer.InformParameter.", "k").unwrap();
+    let ip = |n: u32, p: &str| format!("Device.ManagementServer.InformParameter.{n}.{p}");
+    spv(
+        &mut t,
+        &[
+            (&ip(a, "Enable"), V::Boolean(true)),
+            (&ip(a, "ParameterName"), s("Device.WiFi.SSID.*.SSID")),
+            (&ip(b, "Enable"), V::Boolean(true)),
+            (&ip(b, "ParameterName"), s("Device.DeviceInfo.UpTime")),
+            (&ip(b, "EventList"), s("1 BOOT")),
+            (&ip(c, "Enable"), V::Boolean(false)),
+            (&ip(c, "ParameterName"), s("Device.DeviceInfo.HostName")),
+        ],
+        "k",
+    )
+    .unwrap();
+    fn names(t: &Tree, events: &[&str]) -> Vec<String> {
+        t.inform_parameter_extras(events, T0)
+            .into_iter()
+            .map(|p| p.name.into_owned())
+            .collect()
+    }
+    assert_eq!(
+        names(&t, &["2 PERIODIC"]),
+        [
+            "Device.WiFi.SSID.1.SSID",
+            "Device.WiFi.SSID.2.SSID",
+            "Device.WiFi.SSID.3.SSID"
+        ]
+    );
+    assert_eq!(names(&t, &["4 VALUE CHANGE"]), Vec::<String>::new());
+    assert_eq!(
+        names(&t, &["1 BOOT", "4 VALUE CHANGE"]),
+        [
+            "Device.WiFi.SSID.1.SSID",
+            "Device.WiFi.SSID.2.SSID",
+            "Device.WiFi.SSID.3.SSID",
+            "Device.DeviceInfo.UpTime"
+        ]
+    );
+    // Parameters already in the Inform are not repeated.
+    spa(
+        &mut t,
+        vec![spa_struct(
+            "Device.WiFi.SSID.2.SSID",
+            Some(Notification::Passive),
+            None,
+        )],
+    )
+    .unwrap();
+    t.set_value("Device.WiFi.SSID.2.SSID", s("changed"), T0);
+    assert_eq!(
+        names(&t, &["2 PERIODIC"]),
+        ["Device.WiFi.SSID.1.SSID", "Device.WiFi.SSID.3.SSID"]
+    );
+}

@@ -967,3 +967,88 @@ fn faults_encode_with_client_and_server_codes() {
         Some(cwmp::FaultCode::NOTIFICATION_REQUEST_REJECTED)
     );
 }
+
+#[test]
+fn diagnostics_state_resets_when_parameters_change() {
+    let mut t = device(&builtin(), 1);
+    let ping = "Device.IP.Diagnostics.IPPing.";
+    spv(
+        &mut t,
+        &[(&format!("{ping}DiagnosticsState"), s("Requested"))],
+        "a",
+    )
+    .unwrap();
+    // Another writable parameter of the object alone: back to None (test terminated).
+    spv(&mut t, &[(&format!("{ping}Host"), s("192.0.2.9"))], "b").unwrap();
+    assert_eq!(get(&mut t, &format!("{ping}DiagnosticsState")), s("None"));
+    // Both in one request: Requested stays.
+    spv(
+        &mut t,
+        &[
+            (&format!("{ping}Host"), s("192.0.2.10")),
+            (&format!("{ping}DiagnosticsState"), s("Requested")),
+        ],
+        "c",
+    )
+    .unwrap();
+    assert_eq!(
+        get(&mut t, &format!("{ping}DiagnosticsState")),
+        s("Requested")
+    );
+    // Results completed by the device are reset by a parameter change too.
+    t.set_value(&format!("{ping}DiagnosticsState"), s("Complete"), T0);
+    spv(
+        &mut t,
+        &[(&format!("{ping}Timeout"), V::UnsignedInt(2000))],
+        "d",
+    )
+    .unwrap();
+    assert_eq!(get(&mut t, &format!("{ping}DiagnosticsState")), s("None"));
+    // Other objects are untouched.
+    spv(
+        &mut t,
+        &[(
+            "Device.IP.Diagnostics.TraceRoute.DiagnosticsState",
+            s("Requested"),
+        )],
+        "e",
+    )
+    .unwrap();
+    spv(&mut t, &[(&format!("{ping}Host"), s("x"))], "f").unwrap();
+    assert_eq!(
+        get(&mut t, "Device.IP.Diagnostics.TraceRoute.DiagnosticsState"),
+        s("Requested")
+    );
+}
+
+#[test]
+fn inform_parameter_table_rules() {
+    for template in [builtin(), builtin_tr181()] {
+        let mut t = device(&template, 1);
+        let n = add_object(&mut t, "Device.ManagementServer.InformParameter.", "k").unwrap();
+        let base = format!("Device.ManagementServer.InformParameter.{n}.");
+        for (name, value) in [
+            ("ParameterName", "Device.DeviceInfo.SoftwareVersion"),
+            ("ParameterName", "Device.ManagementServer.ParameterKey"),
+            ("ParameterName", "Device.*.SSID.1.SSID"),
+            ("EventList", "1 BOOT,4 VALUE CHANGE"),
+        ] {
+            let full = format!("{base}{name}");
+            let body = spv_body(&mut t, &[(&full, s(value))], "k");
+            assert_eq!(spv_faults(&body), [(full.clone(), 9007)], "{value}");
+        }
+        spv(
+            &mut t,
+            &[
+                (
+                    &format!("{base}ParameterName"),
+                    s("Device.WiFi.SSID.*.SSID"),
+                ),
+                (&format!("{base}EventList"), s("1 BOOT,2 PERIODIC")),
+                (&format!("{base}Enable"), V::Boolean(true)),
+            ],
+            "k",
+        )
+        .unwrap();
+    }
+}

@@ -23,6 +23,11 @@
 //!   accepts it; the others are left as they are. Notification 3–6 (lightweight, CWMP 1.4)
 //!   are stored and read back; they notify like 1 (3, 4) or 2 (5, 6). Unknown AccessList
 //!   entries are ignored (only `Subscriber` exists).
+//! - `ManagementServer.InformParameter.{i}`: a `ParameterName` naming a forced-inform
+//!   parameter, or with `*` elsewhere than instance numbers, and an `EventList` with
+//!   `4 VALUE CHANGE`, are 9007 (TR-181); see `Tree::inform_parameter_extras`.
+//! - Setting a writable parameter of a diagnostics object without its `DiagnosticsState`
+//!   sets that `DiagnosticsState` to `None` (TR-181 `DiagnosticsState` data type).
 //! - **AddObject** needs a table path ending in `.`: 9005 when it does not exist, is not a
 //!   table, or the table is not writable (AddObject not allowed); 9004 at `maxEntries`.
 //!   **DeleteObject** needs an instance path: 9005 likewise; 9001 when the deletion would go
@@ -214,7 +219,12 @@ fn set_parameter_values(tree: &mut Tree, r: &SetParameterValues<'_>) -> Res<Body
             continue;
         }
         match tree.model().check_value(p, &pv.value, true) {
-            Ok(canonical) => staged.push((p, nums, canonical)),
+            Ok(canonical) => match check_inform_parameter(tree, p, &canonical) {
+                Ok(()) => staged.push((p, nums, canonical)),
+                Err(message) => {
+                    spv_fault(name, FaultCode::INVALID_PARAMETER_VALUE, message);
+                }
+            },
             Err(e) => spv_fault(name, e.fault_code(), e.to_string()),
         }
     }
@@ -225,6 +235,7 @@ fn set_parameter_values(tree: &mut Tree, r: &SetParameterValues<'_>) -> Res<Body
         }
         return Err(f);
     }
+    reset_diagnostics(tree, &staged);
     for (p, nums, canonical) in staged {
         tree.store(p, &nums, canonical);
     }
@@ -233,6 +244,80 @@ fn set_parameter_values(tree: &mut Tree, r: &SetParameterValues<'_>) -> Res<Body
         status: ApplyStatus::Applied,
     }
     .into())
+}
+
+/// TR-181 `ManagementServer.InformParameter.{i}`: `ParameterName` may not name a
+/// forced-inform parameter, and may hold `*` only in place of instance numbers; `EventList`
+/// may not hold `4 VALUE CHANGE` (9007).
+fn check_inform_parameter(tree: &Tree, p: ParamId, value: &str) -> Result<(), String> {
+    let model = tree.model();
+    let path = model.param_path(p);
+    let Some(rel) = path.strip_prefix(model.root()) else {
+        return Ok(());
+    };
+    match rel {
+        "ManagementServer.InformParameter.{i}.ParameterName" if !value.is_empty() => {
+            let template: Vec<&str> = value
+                .split('.')
+                .map(|seg| {
+                    if seg == "*" || (!seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit())) {
+                        "{i}"
+                    } else {
+                        seg
+                    }
+                })
+                .collect();
+            match model.param(&template.join(".")) {
+                Some(def) if def.forced_inform => {
+                    Err(format!("{value} is a forced inform parameter"))
+                }
+                Some(_) => Ok(()),
+                None if value.contains('*') => {
+                    Err(format!("{value}: * only in place of instance numbers"))
+                }
+                None => Ok(()),
+            }
+        }
+        "ManagementServer.InformParameter.{i}.EventList"
+            if value.split(',').any(|e| e.trim() == "4 VALUE CHANGE") =>
+        {
+            Err("4 VALUE CHANGE is not allowed in EventList".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// TR-181 `DiagnosticsState`: "Modifying any of the writable parameters in this object
+/// except for this one MUST result in the value of this parameter being set to None" (and
+/// a test in progress is terminated). Applies to objects whose `DiagnosticsState` the same
+/// request does not set.
+fn reset_diagnostics(tree: &mut Tree, staged: &[(ParamId, Vec<u32>, String)]) {
+    let mut resets = Vec::new();
+    for (p, nums, _) in staged {
+        let Some(object) = tree.model().param_def(*p).map(|d| d.object) else {
+            continue;
+        };
+        let Some(state) = tree.model().param_in(object, "DiagnosticsState") else {
+            continue;
+        };
+        if state == *p || staged.iter().any(|(q, n, _)| *q == state && n == nums) {
+            continue;
+        }
+        if tree.template.kind(state) == super::ParamKind::DiagnosticsState
+            && !resets.contains(&(state, nums.clone()))
+        {
+            resets.push((state, nums.clone()));
+        }
+    }
+    for (state, nums) in resets {
+        let none_allowed = tree
+            .model()
+            .param_def(state)
+            .is_some_and(|d| d.syntax.enumeration.iter().any(|e| &*e.value == "None"));
+        if none_allowed && tree.text(state, &nums, Time(0)) != "None" {
+            tree.store(state, &nums, "None".to_owned());
+        }
+    }
 }
 
 /// ParameterKey is `string(32)` and is sent back in every Inform.
