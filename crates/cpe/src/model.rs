@@ -200,7 +200,9 @@ impl Range {
             return false;
         }
         match self.step {
-            Some(step) if step > 1 => (v - self.min.unwrap_or(0)) % step == 0,
+            Some(step) if step > 1 => v
+                .checked_sub(self.min.unwrap_or(0))
+                .is_some_and(|d| d % step == 0),
             _ => true,
         }
     }

@@ -117,6 +117,10 @@ struct Parser<'a> {
 
 type Res<T> = Result<T, LoadError>;
 
+/// Deepest object path (segments) and syntax nesting accepted: far beyond any BBF model,
+/// low enough that recursion over them cannot exhaust the stack.
+const MAX_DEPTH: usize = 64;
+
 /// Parses the root model of a BBF full data-model document.
 pub(crate) fn parse(text: &str, source: &str) -> Res<Model> {
     let mut p = Parser {
@@ -154,7 +158,7 @@ pub(crate) fn parse(text: &str, source: &str) -> Res<Model> {
                 let base = p.attr(&e, "base")?;
                 let mut raw = RawSyntax::default();
                 if is_start {
-                    p.syntax_children(&mut raw, "dataType")?;
+                    p.syntax_children(&mut raw, "dataType", 0)?;
                 }
                 if let Some(name) = name {
                     types.insert(name, NamedType { base, raw, pos });
@@ -427,6 +431,9 @@ impl<'a> Parser<'a> {
             if !path.ends_with('.') || path.contains("..") {
                 return Err(self.error(pos, format!("object name {path:?} is not a path")));
             }
+            if path.split('.').count() > MAX_DEPTH {
+                return Err(self.error(pos, format!("object name {path:?} is too deep")));
+            }
             let m = match &mut model {
                 Some(m) => m,
                 None => {
@@ -548,7 +555,7 @@ impl<'a> Parser<'a> {
                 raw.hidden = self.attr(&e, "hidden")?.as_deref() == Some("true");
                 raw.secured = self.attr(&e, "secured")?.as_deref() == Some("true");
                 if is_start {
-                    self.syntax_children(raw, "syntax")?;
+                    self.syntax_children(raw, "syntax", 0)?;
                 }
             } else if is_start {
                 self.skip(&e)?;
@@ -558,7 +565,10 @@ impl<'a> Parser<'a> {
 
     /// Reads the content of a `<syntax>`, a named `<dataType>` or a type element through
     /// its end tag: list facet, type, type reference, facets, default.
-    fn syntax_children(&mut self, raw: &mut RawSyntax, element: &str) -> Res<()> {
+    fn syntax_children(&mut self, raw: &mut RawSyntax, element: &str, depth: usize) -> Res<()> {
+        if depth > MAX_DEPTH {
+            return Err(self.error(self.position(), "syntax nested too deeply"));
+        }
         loop {
             let pos = self.position();
             let (e, is_start) = match self.next()? {
@@ -577,7 +587,7 @@ impl<'a> Parser<'a> {
             {
                 raw.base = Some(base);
                 if is_start {
-                    self.syntax_children(raw, local)?;
+                    self.syntax_children(raw, local, depth + 1)?;
                 }
                 continue;
             }
@@ -592,7 +602,7 @@ impl<'a> Parser<'a> {
                     };
                     if is_start {
                         let mut inner = RawSyntax::default();
-                        self.syntax_children(&mut inner, "list")?;
+                        self.syntax_children(&mut inner, "list", depth + 1)?;
                         list.max_length = inner.max_length;
                     }
                     raw.list = Some(list);
@@ -600,7 +610,7 @@ impl<'a> Parser<'a> {
                 "dataType" => {
                     raw.type_ref = self.attr(&e, "ref")?;
                     if is_start {
-                        self.syntax_children(raw, "dataType")?;
+                        self.syntax_children(raw, "dataType", depth + 1)?;
                     }
                 }
                 "default" => {
@@ -790,6 +800,22 @@ mod tests {
         let e = parse(&undefined, "u.xml").unwrap_err().to_string();
         assert!(e.contains("u.xml:") && e.contains("Nope"), "{e}");
         assert!(parse("<a/>", "x.xml").is_err());
+        // Hostile nesting is an error, not a stack overflow.
+        let deep = format!(
+            "<dm:document><model name=\"D:1\"><object name=\"Device.\">\
+             <parameter name=\"P\"><syntax>{}{}</syntax></parameter></object></model></dm:document>",
+            "<string>".repeat(10_000),
+            "</string>".repeat(10_000)
+        );
+        let e = parse(&deep, "deep.xml").unwrap_err().to_string();
+        assert!(e.contains("too deeply"), "{e}");
+        let long = format!(
+            "<dm:document><model name=\"D:1\"><object name=\"Device.\"/>\
+             <object name=\"Device.{}\"/></model></dm:document>",
+            "A.".repeat(100)
+        );
+        let e = parse(&long, "long.xml").unwrap_err().to_string();
+        assert!(e.contains("too deep"), "{e}");
         assert!(parse("", "x.xml").is_err());
         assert!(parse("<<<", "x.xml").is_err());
     }

@@ -241,6 +241,12 @@ fn check_path(path: &str) -> Result<(), String> {
     if !path.contains('.') {
         return Err(format!("bad path {path:?}: no root object"));
     }
+    let last = body.rsplit('.').next().unwrap_or("");
+    if !path.ends_with('.') && (last == "{i}" || last.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(format!(
+            "bad path {path:?}: an instance is an object, its path ends with '.'"
+        ));
+    }
     Ok(())
 }
 
@@ -349,6 +355,8 @@ mod tests {
             ("Device.A\txsd:string\t0\tx\tbogus=1", 1),
             ("Device..A\txsd:string\t0\tx", 1),
             ("Device.A\txsd:string\t0\tx\trange=a:b", 1),
+            ("Device.A.1\txsd:string\t0\tx", 1),
+            ("Device.A.{i}\txsd:string\t0\tx", 1),
         ] {
             match Profile::parse(text, "f.tsv") {
                 Err(LoadError::Syntax { file, line: l, .. }) => {
