@@ -701,8 +701,8 @@ impl Model {
     }
 
     /// Checks a value as sent by the ACS (`by_acs`: read-only enumeration values refused)
-    /// or set by the device, giving its canonical text. See [`syntax`](ValueError) for the
-    /// typing rules.
+    /// or set by the device, giving its canonical text. [`ValueError`] gives the typing
+    /// rules.
     pub fn check_value(
         &self,
         param: ParamId,

@@ -22,7 +22,7 @@
 //! [`Tree::with_state`].
 
 pub mod placeholder;
-mod rpc;
+pub mod rpc;
 mod state;
 mod template;
 
@@ -1011,6 +1011,13 @@ mod tests {
         );
         assert_eq!(concrete("Device.A.", &[]), "Device.A.");
         assert_eq!(concrete("Device.A.{i}.", &[]), "Device.A.{i}.");
+    }
+
+    #[test]
+    fn trees_cross_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Tree>();
+        shared::<Template>();
     }
 
     #[test]

@@ -406,3 +406,39 @@ fn instances_are_unique_per_parent() {
     );
     let _ = Time(0);
 }
+
+#[test]
+fn min_entries_are_created_and_kept() {
+    let p = Profile::parse(
+        "Device.A.{i}.\t\t1\t\tmin=1\tmax=3\n\
+         Device.A.{i}.Name\txsd:string\t1\tnew\n\
+         Device.A.{i}.B.{i}.\t\t1\t\tmin=2\n\
+         Device.A.{i}.B.{i}.Level\txsd:unsignedInt\t1\t7\n\
+         Device.ANumberOfEntries\txsd:unsignedInt\t0\t0\n",
+        "min.tsv",
+    )
+    .unwrap();
+    let t = Arc::new(Template::from_profile(&p, None).unwrap());
+    assert!(t.warnings().is_empty(), "{:?}", t.warnings());
+    let mut d = device(&t, 1);
+    // minEntries instances exist from the factory, down the tree.
+    assert_eq!(d.instance_numbers("Device.A."), Some(vec![1]));
+    assert_eq!(d.instance_numbers("Device.A.1.B."), Some(vec![1, 2]));
+    assert_eq!(get(&mut d, "Device.A.1.B.2.Level"), V::UnsignedInt(7));
+    assert_eq!(get(&mut d, "Device.ANumberOfEntries"), V::UnsignedInt(1));
+    // A new instance gets its sub-tables' minimum too.
+    assert_eq!(add_object(&mut d, "Device.A.", "k"), Ok(2));
+    assert_eq!(d.instance_numbers("Device.A.2.B."), Some(vec![1, 2]));
+    assert_eq!(get(&mut d, "Device.A.2.Name"), s("new"));
+    // Deleting below minEntries is refused (9001); above it is fine.
+    assert_eq!(delete_object(&mut d, "Device.A.2.B.1.", "k"), Err(9001));
+    assert_eq!(add_object(&mut d, "Device.A.2.B.", "k"), Ok(3));
+    assert_eq!(delete_object(&mut d, "Device.A.2.B.1.", "k"), Ok(()));
+    assert_eq!(delete_object(&mut d, "Device.A.2.B.2.", "k"), Err(9001));
+    assert_eq!(d.instance_numbers("Device.A.2.B."), Some(vec![2, 3]));
+    assert_eq!(delete_object(&mut d, "Device.A.1.", "k"), Ok(()));
+    assert_eq!(delete_object(&mut d, "Device.A.2.", "k"), Err(9001));
+    assert_eq!(add_object(&mut d, "Device.A.", "k"), Ok(3));
+    assert_eq!(add_object(&mut d, "Device.A.", "k"), Ok(4));
+    assert_eq!(add_object(&mut d, "Device.A.", "k"), Err(9004));
+}

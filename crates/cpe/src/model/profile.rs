@@ -16,7 +16,7 @@
 //!   `Device.NAT.PortMapping.{i}.`) or an instance (`Device.WiFi.SSID.1.`). A path with
 //!   `{i}` in place of an instance number (`Device.NAT.PortMapping.{i}.Enable`) declares a
 //!   parameter without creating an instance: its value (when not empty) is the default of
-//!   new instances.
+//!   new instances. A parameter path never ends with an instance number.
 //! - `type`: `xsd:string`, `string`, `xsd:unsignedInt`, `xsd:boolean`, `xsd:dateTime`,
 //!   `xsd:base64`/`xsd:base64Binary`, `xsd:hexBinary`, `xsd:int`, `xsd:long`,
 //!   `xsd:unsignedLong`, `xsd:decimal`; empty or `object` for objects.

@@ -24,7 +24,14 @@ use cwmp::ParameterValue;
 
 use super::{BaseType, Model, Syntax};
 
-/// Why a value does not fit a parameter.
+/// Why a value does not fit a parameter: 9006 for a type that cannot carry the
+/// parameter's type, 9007 for a value that does not fit it.
+///
+/// Typing rule for SetParameterValues (notes §2.5): the parameter's own type is always
+/// accepted; `xsd:string` is accepted for any type when its text parses as that type (what
+/// GenieACS and many ACSes send); the four integer types are interchangeable when the
+/// number fits; anything else (`xsd:boolean` for an int, `xsd:int` for a string) is 9006.
+/// Lists are strings. Values must be XML characters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValueError {
     /// The value's type cannot carry the parameter's type: fault 9006.
