@@ -53,6 +53,12 @@ pub trait DataModel {
 
     /// The device booted at `now` (UpTime starts again from 0).
     fn reboot(&mut self, now: Time);
+
+    /// The `DiagnosticsState` parameters (full names) the ACS set to `Requested`: the
+    /// diagnostics the agent runs after the session. None by default.
+    fn requested_diagnostics(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Changes awaiting an Inform.

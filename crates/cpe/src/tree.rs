@@ -997,6 +997,10 @@ impl DataModel for Tree {
     fn reboot(&mut self, now: Time) {
         self.boot = now;
     }
+
+    fn requested_diagnostics(&self) -> Vec<String> {
+        Tree::requested_diagnostics(self)
+    }
 }
 
 #[cfg(test)]
