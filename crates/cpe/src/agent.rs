@@ -16,6 +16,9 @@
 //! WORK IN PROGRESS (issue 4): this file pins the public API; the behaviour is being
 //! written.
 
+pub mod diagnostics;
+pub mod du;
+
 use std::time::Duration;
 
 use cwmp::{CwmpVersion, FaultCode, Namespace};

@@ -59,6 +59,10 @@ pub trait DataModel {
     fn requested_diagnostics(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// The instance numbers of a table (`Device.SoftwareModules.DeploymentUnit.`),
+    /// ascending; `None` if it is not a table of the device.
+    fn instance_numbers(&self, table: &str) -> Option<Vec<u32>>;
 }
 
 /// Changes awaiting an Inform.

@@ -1001,6 +1001,10 @@ impl DataModel for Tree {
     fn requested_diagnostics(&self) -> Vec<String> {
         Tree::requested_diagnostics(self)
     }
+
+    fn instance_numbers(&self, table: &str) -> Option<Vec<u32>> {
+        Tree::instance_numbers(self, table)
+    }
 }
 
 #[cfg(test)]
