@@ -3,4 +3,13 @@
 //! device or 100,000 in one process.
 #![forbid(unsafe_code)]
 
+pub mod device;
+pub mod fleet;
 pub mod net;
+pub mod persist;
+pub mod quirks;
+pub mod serial;
+pub mod stats;
+
+pub use fleet::{DeviceInfo, Fleet, FleetConfig, FleetError};
+pub use stats::{Stats, Summary};

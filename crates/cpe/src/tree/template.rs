@@ -528,6 +528,30 @@ impl Template {
         &self.warnings
     }
 
+    /// Replaces the factory value of a parameter outside any table (e.g.
+    /// `Device.ManagementServer.URL` from the command line), so that devices start with it
+    /// and return to it on FactoryReset, as a real device's factory configuration does.
+    /// The value is checked against the parameter's definition; `{serial}`-style
+    /// placeholders are not expanded in it.
+    pub fn set_factory_value(&mut self, path: &str, text: &str) -> Result<(), String> {
+        let pid = self
+            .model
+            .param_id(path)
+            .ok_or_else(|| format!("{path}: no such parameter in the data model"))?;
+        let canonical = self
+            .model
+            .check_text(pid, text)
+            .map_err(|e| format!("{path}: {e}"))?;
+        self.values.insert(
+            fkey(pid.0, &[]),
+            FactoryValue {
+                text: canonical.into_boxed_str(),
+                templated: false,
+            },
+        );
+        Ok(())
+    }
+
     /// An identity for device number `index` with serial number `serial`, manufacturer,
     /// OUI and product class from the profile's `DeviceInfo` values.
     pub fn identity(&self, index: u64, serial: impl Into<String>) -> Identity {
