@@ -16,7 +16,7 @@ use cpe::{DataModel, Time};
 use cwmp::ParameterValue;
 use tokio::sync::{Notify, watch};
 
-use crate::fleet::Shared;
+use crate::fleet::{SentLog, Shared};
 use crate::net::{self, AcsClient, AcsClientConfig, CrTarget, SessionDriver};
 use crate::persist::DeviceFile;
 use crate::quirks::QuirkSet;
@@ -266,17 +266,33 @@ struct Driver<'a> {
     agent: &'a mut Agent<Tree>,
     inform: Option<Vec<u8>>,
     quirks: &'a QuirkSet,
+    log: Option<&'a SentLog>,
+}
+
+impl Driver<'_> {
+    fn out(&self, body: Vec<u8>) -> Vec<u8> {
+        let body = self.quirks.on_wire(body);
+        if let Some(log) = self.log
+            && !body.is_empty()
+        {
+            log.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(body.clone());
+        }
+        body
+    }
 }
 
 impl SessionDriver for Driver<'_> {
     fn first(&mut self) -> Vec<u8> {
-        self.quirks.on_wire(self.inform.take().unwrap_or_default())
+        let inform = self.inform.take().unwrap_or_default();
+        self.out(inform)
     }
 
     fn on_response(&mut self, status: u16, body: &[u8]) -> net::Next {
         match self.agent.handle_response(status, body, now()) {
-            SessionStep::Post(Post::Request(b)) => net::Next::request(self.quirks.on_wire(b)),
-            SessionStep::Post(Post::Response(b)) => net::Next::response(self.quirks.on_wire(b)),
+            SessionStep::Post(Post::Request(b)) => net::Next::request(self.out(b)),
+            SessionStep::Post(Post::Response(b)) => net::Next::response(self.out(b)),
             SessionStep::Post(Post::Empty) => net::Next::empty(),
             SessionStep::Done => net::Next::Done,
             SessionStep::Failed(why) => net::Next::Failed(why),
@@ -319,6 +335,7 @@ async fn session(agent: &mut Agent<Tree>, inform: Vec<u8>, device: &Device, shar
         agent,
         inform: Some(inform),
         quirks: &shared.wire_quirks,
+        log: shared.sent_log.as_ref(),
     };
     // Boxed: the session future is large and lives only while the session does, so idle
     // device futures stay small.

@@ -62,7 +62,13 @@ pub struct FleetConfig {
     pub local_addr: Option<IpAddr>,
     /// Seed of the ramp-up jitter and of the agents.
     pub seed: u64,
+    /// Keep a copy of every envelope the devices send (conformance tests validate them
+    /// against the schemas; an embedder can dump a conversation).
+    pub sent_log: Option<SentLog>,
 }
+
+/// Every envelope sent, in order, as it went on the wire.
+pub type SentLog = Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
 
 impl FleetConfig {
     /// One device of `template`, no listener, no state directory.
@@ -84,6 +90,7 @@ impl FleetConfig {
             response_timeout: Duration::from_secs(30),
             local_addr: None,
             seed: 0,
+            sent_log: None,
         }
     }
 }
@@ -124,6 +131,7 @@ pub(crate) struct Shared {
     pub(crate) session_slots: Semaphore,
     pub(crate) transfers: FileTransfer,
     pub(crate) stats: Arc<Stats>,
+    pub(crate) sent_log: Option<SentLog>,
 }
 
 /// One device of a running fleet, as tests and the operator see it.
@@ -197,6 +205,7 @@ impl Fleet {
             session_slots: Semaphore::new(config.max_sessions.max(1)),
             transfers,
             stats: stats.clone(),
+            sent_log: config.sent_log.clone(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (power, power_rx) = watch::channel(0u64);

@@ -11,5 +11,5 @@ pub mod quirks;
 pub mod serial;
 pub mod stats;
 
-pub use fleet::{DeviceInfo, Fleet, FleetConfig, FleetError};
+pub use fleet::{DeviceInfo, Fleet, FleetConfig, FleetError, SentLog};
 pub use stats::{Stats, Summary};
