@@ -99,6 +99,7 @@ pub(crate) async fn run(
         return;
     };
     shared.stats.device_started();
+    let mut informed = false;
     loop {
         let t = now();
         if device.wake.connection_request.swap(false, Ordering::AcqRel)
@@ -123,7 +124,13 @@ pub(crate) async fn run(
         if let Some(inform) = agent.poll_session(now()) {
             worked = true;
             let ended = tokio::select! {
-                () = session(&mut agent, inform, &device, &shared) => false,
+                ok = session(&mut agent, inform, &device, &shared) => {
+                    if ok && !informed {
+                        informed = true;
+                        shared.stats.device_informed(shared.started.elapsed(), shared.devices);
+                    }
+                    false
+                }
                 () = stopped(&mut shutdown) => true,
             };
             if ended {
@@ -300,8 +307,13 @@ impl SessionDriver for Driver<'_> {
     }
 }
 
-/// Runs one session; the agent has been told how it ended.
-async fn session(agent: &mut Agent<Tree>, inform: Vec<u8>, device: &Device, shared: &Shared) {
+/// Runs one session; the agent has been told how it ended. Whether it succeeded.
+async fn session(
+    agent: &mut Agent<Tree>,
+    inform: Vec<u8>,
+    device: &Device,
+    shared: &Shared,
+) -> bool {
     let t = now();
     let tree = agent.model();
     let url = tree.management_text("URL", t).unwrap_or_default();
@@ -321,13 +333,13 @@ async fn session(agent: &mut Agent<Tree>, inform: Vec<u8>, device: &Device, shar
             // unreachable ACS, with the retry back-off.
             agent.handle_session_failed(&e.to_string(), None, now());
             shared.stats.session_failed(FailureCause::Connect);
-            return;
+            return false;
         }
     };
     // Session slots bound the sessions in flight (and so the sockets and buffers); a
     // device waiting for a slot is not yet talking to the ACS.
     let Ok(_slot) = shared.session_slots.acquire().await else {
-        return;
+        return false;
     };
     shared.stats.session_started();
     let rpcs_before = agent.stats().rpcs_handled;
@@ -357,6 +369,7 @@ async fn session(agent: &mut Agent<Tree>, inform: Vec<u8>, device: &Device, shar
         }
     }
     update_cr_credentials(agent, &device.wake);
+    report.outcome.is_ok()
 }
 
 /// Performs a transfer job.

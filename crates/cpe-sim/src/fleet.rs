@@ -132,6 +132,8 @@ pub(crate) struct Shared {
     pub(crate) transfers: FileTransfer,
     pub(crate) stats: Arc<Stats>,
     pub(crate) sent_log: Option<SentLog>,
+    pub(crate) started: Instant,
+    pub(crate) devices: u64,
 }
 
 /// One device of a running fleet, as tests and the operator see it.
@@ -206,6 +208,8 @@ impl Fleet {
             transfers,
             stats: stats.clone(),
             sent_log: config.sent_log.clone(),
+            started,
+            devices: config.devices,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (power, power_rx) = watch::channel(0u64);

@@ -56,6 +56,9 @@ impl FailureCause {
 #[derive(Debug)]
 pub struct Stats {
     devices_started: AtomicU64,
+    devices_informed: AtomicU64,
+    /// When the last device completed its first session, since the run started.
+    all_informed: Mutex<Option<Duration>>,
     sessions_started: AtomicU64,
     sessions_ok: AtomicU64,
     rpcs_handled: AtomicU64,
@@ -87,6 +90,8 @@ impl Stats {
         let latency = Histogram::new_with_bounds(1, 3_600_000_000, 3).ok();
         Stats {
             devices_started: AtomicU64::new(0),
+            devices_informed: AtomicU64::new(0),
+            all_informed: Mutex::new(None),
             sessions_started: AtomicU64::new(0),
             sessions_ok: AtomicU64::new(0),
             rpcs_handled: AtomicU64::new(0),
@@ -100,6 +105,14 @@ impl Stats {
 
     pub(crate) fn device_started(&self) {
         self.devices_started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A device completed its first session; `elapsed` since the run started, `devices`
+    /// in the run.
+    pub(crate) fn device_informed(&self, elapsed: Duration, devices: u64) {
+        if self.devices_informed.fetch_add(1, Ordering::Relaxed) + 1 == devices {
+            *lock(&self.all_informed) = Some(elapsed);
+        }
     }
 
     pub(crate) fn session_started(&self) {
@@ -163,6 +176,8 @@ impl Stats {
         Summary {
             devices,
             devices_started: self.devices_started(),
+            devices_informed: self.devices_informed.load(Ordering::Relaxed),
+            all_informed_secs: lock(&self.all_informed).map(|d| d.as_secs_f64()),
             elapsed_secs: secs,
             sessions_started: self.sessions_started.load(Ordering::Relaxed),
             sessions_ok,
@@ -207,6 +222,10 @@ pub struct Summary {
     pub devices: u64,
     /// Devices powered on.
     pub devices_started: u64,
+    /// Devices that completed at least one session.
+    pub devices_informed: u64,
+    /// Seconds from the start until every device had completed a session (start-up time).
+    pub all_informed_secs: Option<f64>,
     /// Length of the run.
     pub elapsed_secs: f64,
     /// Sessions opened.
@@ -240,6 +259,9 @@ impl Summary {
             "devices: {} ({} started) in {:.1} s",
             self.devices, self.devices_started, self.elapsed_secs
         );
+        if let Some(t) = self.all_informed_secs {
+            let _ = writeln!(s, "every device informed after {t:.2} s");
+        }
         let _ = writeln!(
             s,
             "sessions: {} ok, {} failed, {} started; {:.1} ok/s",
