@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use cpe::agent::{AgentConfig, GetRpcMethodsPolicy};
 use cpe::tree::Template;
-use cpe_sim::net::{RateLimit, TlsClientConfig};
+use cpe_sim::net::{HttpUrl, RateLimit, TlsClientConfig};
 use cpe_sim::quirks::{QUIRKS, QuirkSet};
 use cpe_sim::serial::SerialPattern;
 use cpe_sim::{Fleet, FleetConfig};
@@ -135,6 +135,7 @@ fn build(cli: &Cli) -> Result<FleetConfig, String> {
             .set_factory_value(&format!("{ms}{name}"), value)
             .map_err(|e| format!("cannot set {name}: {e}"))
     };
+    HttpUrl::parse(&cli.acs_url).map_err(|e| format!("--acs-url {}: {e}", cli.acs_url))?;
     set("URL", &cli.acs_url)?;
     if let Some(u) = &cli.username {
         set("Username", u)?;
