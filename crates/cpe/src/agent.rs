@@ -13,19 +13,66 @@
 //!    [`Agent::handle_session_failed`];
 //! 4. persist [`Agent::state`] (with the tree's overlay) when a state directory is used.
 //!
-//! WORK IN PROGRESS (issue 4): this file pins the public API; the behaviour is being
-//! written.
+//! What the agent does, and where the specification leaves a choice:
+//!
+//! - **Events** (notes §4.4): `0 BOOTSTRAP` until an InformResponse answers an Inform
+//!   carrying it (first power-on, after FactoryReset, after `ManagementServer.URL`
+//!   changed); `1 BOOT` at every power-on; `2 PERIODIC` every `PeriodicInformInterval`,
+//!   phase-aligned to `PeriodicInformTime` when it is set, else to the boot; `3 SCHEDULED`
+//!   with `M ScheduleInform`; `4 VALUE CHANGE` (an active notification opens a session, a
+//!   passive one rides along); `6 CONNECTION REQUEST`; `7 TRANSFER COMPLETE` with
+//!   `M Download` / `M Upload` / `M ScheduleDownload`, and `11 DU STATE CHANGE COMPLETE`
+//!   with `M ChangeDUState`, for as long as their TransferComplete / DUStateChangeComplete
+//!   awaits its response; `8 DIAGNOSTICS COMPLETE`; `M Reboot` with `1 BOOT`. Retention
+//!   across failed sessions and reboots follows the table of notes §4.4 (see `events`).
+//! - **Sessions** (TR-069 §3.7.1, notes §3.3): after the InformResponse the CPE sends its
+//!   requests one at a time — TransferComplete, DUStateChangeComplete, GetRPCMethods (per
+//!   [`GetRpcMethodsPolicy`]) — unless HoldRequests holds them, then the empty POST; it
+//!   answers every ACS request; the session ends when the ACS answers with an empty body
+//!   after the CPE's empty POST. A fault to the Inform, a fault other than 8005 to a CPE
+//!   request, an HTTP error status, an undecodable body or an unexpected message fail the
+//!   session. A request answered with 8005 is sent again later in the session, at most
+//!   three times in all.
+//! - **After the session** (TR-069 A.3.2.8, A.3.2.9): Reboot, FactoryReset and a new
+//!   firmware take effect (the device is off for [`AgentConfig::reboot_duration`]);
+//!   transfers and ChangeDUState operations start; requested diagnostics are scheduled; a
+//!   failed session is retried per §3.2.1.1 ([`retry`]).
+//! - **CancelTransfer** with a CommandKey no transfer has answers 9003 (Invalid
+//!   arguments): the spec leaves the code open and 9000 would claim the method is missing.
+//!   A transfer in progress or completed cannot be cancelled (9021).
+//! - **ScheduleDownload** windows in mode `4 Confirmation Needed` (or a vendor mode) are not
+//!   used: nobody can confirm on a simulated device. When no usable window is left the
+//!   TransferComplete says 9020, or the last attempt's fault if one failed.
 
 pub mod diagnostics;
 pub mod du;
+mod events;
+pub mod retry;
+mod session;
+mod transfers;
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cwmp::{CwmpVersion, FaultCode, Namespace};
+use cwmp::event_code as code;
+use cwmp::{
+    AllQueuedTransferStruct, Body, CwmpVersion, EncodeError, Envelope, EventStruct, Fault,
+    FaultCode, Header, Inform, MessageKind, Namespace, ParameterValue, QueuedTransferStruct,
+    TransferState, TransferStatus,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::data_model::DataModel;
 use crate::time::Time;
+
+use events::{Event, EventQueue};
+use retry::Rng;
+use session::{CpeRequest, Session};
+use transfers::{
+    DuChange, DuOp, DuRecord, DuResult, PendingFirmware, QueuedTransfer, TransferMethod,
+    TransferPhase, TransferRecord, TransferSpec, Window, WindowMode,
+};
 
 /// When the CPE calls GetRPCMethods on the ACS (TR-069 §A.3.1.1: optional for the CPE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -92,11 +139,123 @@ impl Default for AgentConfig {
     }
 }
 
+/// A ScheduleInform waiting for its time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ScheduledInform {
+    at: Time,
+    command_key: String,
+}
+
+/// A requested diagnostic and when its results are in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct PendingDiagnostic {
+    at: Time,
+    param: String,
+}
+
+/// What the next boot applies (the ACS's Reboot and FactoryReset, a downloaded firmware).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct PendingBoot {
+    /// CommandKeys of the Reboots: `M Reboot` each after the boot.
+    #[serde(default)]
+    reboot_keys: Vec<String>,
+    /// FactoryReset: factory values and `0 BOOTSTRAP`.
+    #[serde(default)]
+    factory_reset: bool,
+    /// A firmware image to apply.
+    #[serde(default)]
+    firmware: Option<PendingFirmware>,
+}
+
+impl PendingBoot {
+    fn is_pending(&self) -> bool {
+        !self.reboot_keys.is_empty() || self.factory_reset || self.firmware.is_some()
+    }
+}
+
 /// What survives a restart of the embedder: events not yet delivered, retry count,
 /// transfers queued or awaiting TransferComplete, scheduled informs, whether the device has
-/// bootstrapped. Serialized as JSON by `cpe-sim --state-dir`.
+/// bootstrapped. Serialized as JSON by `cpe-sim --state-dir`; the fields are private, the
+/// accessors below say what matters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentState {}
+#[serde(default)]
+pub struct AgentState {
+    /// An InformResponse answered an Inform carrying `0 BOOTSTRAP` since the last factory
+    /// reset or ACS URL change.
+    bootstrapped: bool,
+    /// The ACS URL the device last knew (a change means `0 BOOTSTRAP`).
+    acs_url: Option<String>,
+    /// Undelivered events.
+    events: EventQueue,
+    /// Unsuccessful sessions since the last successful one (the Inform's RetryCount).
+    retry_count: u32,
+    /// No session before this (the retry wait, notes §3.5).
+    retry_at: Option<Time>,
+    /// ScheduleInforms waiting.
+    scheduled_informs: Vec<ScheduledInform>,
+    /// Transfers queued or in progress.
+    transfers: Vec<QueuedTransfer>,
+    /// Finished transfers awaiting TransferCompleteResponse.
+    transfer_completes: Vec<TransferRecord>,
+    /// ChangeDUStates being carried out.
+    du_changes: Vec<DuChange>,
+    /// Finished ChangeDUStates awaiting DUStateChangeCompleteResponse.
+    du_completes: Vec<DuRecord>,
+    /// Diagnostics running.
+    diagnostics: Vec<PendingDiagnostic>,
+    /// What the next boot applies.
+    pending_boot: PendingBoot,
+    /// Next transfer, record and job id.
+    next_id: u64,
+}
+
+impl AgentState {
+    /// Whether the device has delivered `0 BOOTSTRAP` (to the current ACS).
+    pub fn is_bootstrapped(&self) -> bool {
+        self.bootstrapped
+    }
+
+    /// Unsuccessful sessions since the last successful one.
+    pub fn retry_count(&self) -> u32 {
+        self.retry_count
+    }
+
+    /// Undelivered events (code, CommandKey), those derived from pending TransferComplete
+    /// and DUStateChangeComplete records excluded.
+    pub fn undelivered_events(&self) -> Vec<(String, String)> {
+        self.events
+            .ordered()
+            .into_iter()
+            .map(|e| (e.code, e.command_key))
+            .collect()
+    }
+
+    /// CommandKeys of the transfers whose TransferComplete awaits its response.
+    pub fn pending_transfer_completes(&self) -> Vec<String> {
+        self.transfer_completes
+            .iter()
+            .map(|r| r.command_key.clone())
+            .collect()
+    }
+
+    /// Transfers queued or in progress.
+    pub fn queued_transfers(&self) -> usize {
+        self.transfers.len()
+    }
+
+    /// The firmware version the next boot installs, if a firmware image waits.
+    pub fn pending_firmware(&self) -> Option<&str> {
+        self.pending_boot
+            .firmware
+            .as_ref()
+            .map(|f| f.version.as_str())
+    }
+
+    fn take_id(&mut self) -> u64 {
+        self.next_id = self.next_id.wrapping_add(1);
+        self.next_id
+    }
+}
 
 /// What to POST next in a session. The kind decides the HTTP framing (TR-069 §3.4.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +336,81 @@ pub struct TransferFailure {
 pub struct AgentStats {
     /// ACS requests answered (responses and faults).
     pub rpcs_handled: u64,
+    /// ACS requests answered, by method name.
+    pub rpcs_by_method: BTreeMap<String, u64>,
+    /// Informs sent (sessions opened).
+    pub informs: u64,
+    /// Sessions that ended successfully.
+    pub sessions_ok: u64,
+    /// Sessions that failed.
+    pub sessions_failed: u64,
+    /// Boots (power-ons and reboots).
+    pub boots: u64,
+    /// Transfers (and deployment-unit downloads) that succeeded.
+    pub transfers_ok: u64,
+    /// Transfers that failed.
+    pub transfers_failed: u64,
+    /// Diagnostics completed.
+    pub diagnostics: u64,
+}
+
+/// How long the embedder may take over one transfer before reporting a failure.
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// After a failed attempt inside a ScheduleDownload window, the next one waits this long.
+const WINDOW_RETRY_DELAY_SECS: u64 = 10;
+
+/// At most this many ScheduleInforms, Reboot CommandKeys and ChangeDUStates wait at once
+/// (9004 beyond): nothing the ACS sends makes the state grow without bound.
+const MAX_PENDING: usize = 16;
+
+/// `SessionTimeout` the Inform announces (CWMP 1.3; notes §2.3: 30 s is the default
+/// behaviour).
+const SESSION_TIMEOUT_SECS: u32 = 30;
+
+/// TransferComplete fault codes every namespace allows (notes §4.3 restricted sets); others
+/// are replaced by 9010 / 9011.
+fn transfer_fault_allowed(code: FaultCode) -> bool {
+    matches!(code.0, 9001 | 9002 | 9010..=9012 | 9014..=9020 | 9033..=9899)
+}
+
+/// DUStateChangeComplete fault codes (notes §4.3); others become 9017 (unable to complete
+/// download), the nearest for a failed deployment-unit download.
+fn du_fault(code: FaultCode) -> FaultCode {
+    if matches!(code.0, 9001 | 9003 | 9012 | 9013 | 9015..=9018 | 9022..=9899) {
+        code
+    } else {
+        FaultCode::FILE_TRANSFER_INCOMPLETE
+    }
+}
+
+/// Whether an event code exists in the namespace (cwmp-1-0 enumerates its codes; the later
+/// schemas use patterns every code of this agent matches).
+fn event_allowed(namespace: Namespace, event_code: &str) -> bool {
+    namespace > Namespace::Cwmp1_0
+        || !matches!(
+            event_code,
+            code::M_SCHEDULE_DOWNLOAD | code::M_CHANGE_DU_STATE | code::DU_STATE_CHANGE_COMPLETE
+        )
+}
+
+fn fault(code: FaultCode, message: impl Into<String>) -> Body<'static> {
+    Body::Fault(Fault::cwmp(code, Some(Cow::Owned(message.into()))))
+}
+
+/// Milliseconds of `d`, saturating.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The smallest `reference + k·interval` after `now` (any integer k).
+fn next_aligned(reference_ms: i128, interval_ms: i128, now_ms: i128) -> Time {
+    if interval_ms <= 0 {
+        return Time(u64::MAX);
+    }
+    let k = (now_ms - reference_ms).div_euclid(interval_ms) + 1;
+    let t = reference_ms + k * interval_ms;
+    Time(u64::try_from(t.max(0)).unwrap_or(u64::MAX))
 }
 
 /// The CPE side of CWMP for one device.
@@ -186,77 +420,307 @@ pub struct Agent<M: DataModel> {
     config: AgentConfig,
     state: AgentState,
     stats: AgentStats,
+    rng: Rng,
+    /// power_on was called.
+    powered: bool,
+    /// Off until then (rebooting).
+    reboot_until: Option<Time>,
+    session: Option<Session>,
+    /// The next `2 PERIODIC`.
+    next_periodic: Option<Time>,
+    /// Phase reference of periodic informs when PeriodicInformTime is unknown: the boot.
+    periodic_ref: Time,
+    /// A Connection Request came during the session: a session follows this one.
+    cr_in_session: bool,
+    /// Next `cwmp:ID` of the CPE's requests.
+    message_id: u64,
+    /// The latest time any input carried.
+    now: Time,
 }
 
 impl<M: DataModel> Agent<M> {
     /// An agent for a device whose parameters are `model`, resuming `state` (the default
     /// for a device fresh from the factory). Call [`Agent::power_on`] next.
     pub fn new(model: M, config: AgentConfig, state: AgentState) -> Agent<M> {
+        let rng = Rng::new(config.seed);
         Agent {
             model,
             config,
             state,
             stats: AgentStats::default(),
+            rng,
+            powered: false,
+            reboot_until: None,
+            session: None,
+            next_periodic: None,
+            periodic_ref: Time(0),
+            cr_in_session: false,
+            message_id: 0,
+            now: Time(0),
         }
     }
 
     /// The device powers on at `now`: `0 BOOTSTRAP` if it never reached an ACS (or after a
     /// factory reset or a new ACS URL), else `1 BOOT` (plus `M Reboot` / `M Download`
     /// completions pending from before the restart); a session is due at once.
-    pub fn power_on(&mut self, _now: Time) {}
+    pub fn power_on(&mut self, now: Time) {
+        self.now = self.now.max(now);
+        self.powered = true;
+        self.reboot_until = None;
+        self.session = None;
+        self.cr_in_session = false;
+        self.boot(now);
+    }
 
     /// When [`Agent::handle_timeout`] must next be called, if ever.
     pub fn poll_timeout(&self) -> Option<Time> {
-        None
+        if !self.powered {
+            return None;
+        }
+        if let Some(t) = self.reboot_until {
+            return Some(t);
+        }
+        let mut times: Vec<Time> = Vec::new();
+        times.extend(self.next_periodic);
+        times.extend(self.state.scheduled_informs.iter().map(|s| s.at));
+        times.extend(self.state.diagnostics.iter().map(|d| d.at));
+        if self.session.is_none() && self.needs_session() {
+            times.extend(self.state.retry_at);
+        }
+        let now = self.now;
+        for t in &self.state.transfers {
+            if t.after_session || t.phase != TransferPhase::Queued {
+                continue;
+            }
+            // The start (for ScheduleDownload in the next usable window), and the ends of
+            // the windows still to come (when 9020 may be due).
+            times.extend(t.next_start(now));
+            times.extend(
+                t.windows
+                    .iter()
+                    .filter(|w| w.end >= now)
+                    .map(|w| w.end.plus_millis(1)),
+            );
+        }
+        times.into_iter().min()
     }
 
     /// Time has reached `now`: periodic and scheduled informs, retries, reboots,
     /// diagnostics and delayed transfers that are due.
-    pub fn handle_timeout(&mut self, _now: Time) {}
+    pub fn handle_timeout(&mut self, now: Time) {
+        self.now = self.now.max(now);
+        if let Some(t) = self.reboot_until
+            && now >= t
+        {
+            self.reboot_until = None;
+            self.boot(now);
+        }
+        if !self.powered || self.reboot_until.is_some() {
+            return;
+        }
+        if self.next_periodic.is_some_and(|t| t <= now) {
+            self.refresh_periodic(now);
+        }
+        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.state.scheduled_informs)
+            .into_iter()
+            .partition(|s| s.at <= now);
+        self.state.scheduled_informs = waiting;
+        for s in due {
+            // TR-069 A.4.1.3: `3 SCHEDULED` with `M ScheduleInform` and its CommandKey.
+            self.push_event(code::SCHEDULED, "");
+            self.push_event(code::M_SCHEDULE_INFORM, &s.command_key);
+        }
+        self.run_diagnostics(now);
+        self.expire_windows(now);
+        self.advance_du(now);
+    }
 
     /// An authenticated Connection Request arrived: a `6 CONNECTION REQUEST` session is
-    /// due. `false` when the device ignores it (rebooting, or a session is already open).
-    pub fn handle_connection_request(&mut self, _now: Time) -> bool {
-        false
+    /// due. `false` when the device ignores it: rebooting, or a session is already open —
+    /// then it is remembered and a `6 CONNECTION REQUEST` session follows the current one,
+    /// so that what the ACS wanted is not lost.
+    pub fn handle_connection_request(&mut self, now: Time) -> bool {
+        self.now = self.now.max(now);
+        if !self.powered || self.reboot_until.is_some() {
+            return false;
+        }
+        if self.session.is_some() {
+            self.cr_in_session = true;
+            return false;
+        }
+        self.push_event(code::CONNECTION_REQUEST, "");
+        true
     }
 
     /// The device's own parameters changed (see [`DataModel::set_value`]): an active
-    /// notification makes a `4 VALUE CHANGE` session due.
-    pub fn handle_local_change(&mut self, _now: Time) {}
+    /// notification makes a `4 VALUE CHANGE` session due. A new ACS URL makes a
+    /// `0 BOOTSTRAP` session due; new periodic settings take effect.
+    pub fn handle_local_change(&mut self, now: Time) {
+        self.now = self.now.max(now);
+        if !self.powered {
+            return;
+        }
+        if self.model.pending_changes().active {
+            self.push_event(code::VALUE_CHANGE, "");
+        }
+        self.check_acs_url();
+        self.refresh_periodic(now);
+    }
 
     /// A session is due: the Inform to POST (the agent is now in a session).
-    pub fn poll_session(&mut self, _now: Time) -> Option<Vec<u8>> {
-        None
+    pub fn poll_session(&mut self, now: Time) -> Option<Vec<u8>> {
+        self.now = self.now.max(now);
+        if !self.powered || self.reboot_until.is_some() || self.session.is_some() {
+            return None;
+        }
+        if !self.needs_session() || self.state.retry_at.is_some_and(|t| now < t) {
+            return None;
+        }
+        match self.start_session(now) {
+            Ok(inform) => Some(inform),
+            Err(_) => {
+                // Cannot happen with a model whose values are valid; counted as a failed
+                // attempt so that the agent does not spin.
+                self.schedule_retry(now, None);
+                self.stats.sessions_failed += 1;
+                None
+            }
+        }
     }
 
     /// The ACS's answer to the last POST (a 401 the HTTP client answered itself is not
     /// passed on): status and body.
-    pub fn handle_response(&mut self, _status: u16, _body: &[u8], _now: Time) -> SessionStep {
-        SessionStep::Failed("not built yet".into())
+    pub fn handle_response(&mut self, status: u16, body: &[u8], now: Time) -> SessionStep {
+        self.now = self.now.max(now);
+        if self.session.is_none() {
+            return SessionStep::Failed("no session is open".into());
+        }
+        // TR-069 §3.7.1.4: a 4xx or 5xx status ends the session unsuccessfully.
+        if !(200..300).contains(&status) {
+            return self.fail_session(now, format!("HTTP status {status}"), None);
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return self.on_empty(now);
+        }
+        match cwmp::decode(body) {
+            Ok(envelope) => {
+                let envelope = envelope.into_owned();
+                self.on_message(envelope, now)
+            }
+            Err(e) => self.on_undecodable(&e, now),
+        }
     }
 
     /// The session failed below CWMP (connect, TLS, timeout, authentication); the agent
     /// schedules the retry (notes §3.5), no earlier than `retry_after` if the ACS said so.
     pub fn handle_session_failed(
         &mut self,
-        _reason: &str,
-        _retry_after: Option<Duration>,
-        _now: Time,
+        reason: &str,
+        retry_after: Option<Duration>,
+        now: Time,
     ) {
+        self.now = self.now.max(now);
+        if self.session.is_some() {
+            let _ = self.fail_session(now, reason.to_owned(), retry_after);
+        }
     }
 
     /// A transfer is due: perform it and report with [`Agent::handle_transfer_result`].
-    pub fn poll_transfer(&mut self, _now: Time) -> Option<TransferJob> {
-        None
+    pub fn poll_transfer(&mut self, now: Time) -> Option<TransferJob> {
+        self.now = self.now.max(now);
+        if !self.powered || self.reboot_until.is_some() {
+            return None;
+        }
+        let ready = self.state.transfers.iter().position(|t| {
+            t.phase == TransferPhase::Queued
+                && !t.after_session
+                && t.due <= now
+                && (t.windows.is_empty() || t.open_window(now).is_some())
+        });
+        if let Some(i) = ready
+            && let Some(t) = self.state.transfers.get_mut(i)
+        {
+            t.phase = TransferPhase::InProgress { started: now };
+            let t = t.clone();
+            return Some(self.job(&t, now));
+        }
+        self.advance_du(now);
+        let (url, username, password) = self
+            .state
+            .du_changes
+            .first()
+            .filter(|d| !d.after_session && d.job.is_none())
+            .and_then(|d| d.ops.get(d.results.len()))?
+            .download()?;
+        let id = self.state.take_id();
+        if let Some(change) = self.state.du_changes.first_mut() {
+            change.job = Some((id, now));
+        }
+        Some(TransferJob {
+            id,
+            kind: TransferKind::Download {
+                url,
+                username,
+                password,
+                file_size: 0,
+                max_bytes: transfers::DEFAULT_MAX_BYTES,
+            },
+            timeout: TRANSFER_TIMEOUT,
+        })
     }
 
     /// The outcome of a [`TransferJob`]: the file (empty for an upload) or the fault.
+    /// Unknown ids (a job the device forgot when it rebooted) are ignored.
     pub fn handle_transfer_result(
         &mut self,
-        _id: u64,
-        _result: Result<Vec<u8>, TransferFailure>,
-        _now: Time,
+        id: u64,
+        result: Result<Vec<u8>, TransferFailure>,
+        now: Time,
     ) {
+        self.now = self.now.max(now);
+        let in_progress = self
+            .state
+            .transfers
+            .iter()
+            .position(|t| t.id == id && matches!(t.phase, TransferPhase::InProgress { .. }));
+        if let Some(i) = in_progress {
+            let t = self.state.transfers.remove(i);
+            self.transfer_done(t, result, now);
+            return;
+        }
+        let Some(change) = self
+            .state
+            .du_changes
+            .iter_mut()
+            .find(|d| d.job.is_some_and(|(job, _)| job == id))
+        else {
+            return;
+        };
+        let started = change.job.take().map_or(now, |(_, s)| s);
+        let change_id = change.id;
+        let Some(op) = change.ops.get(change.results.len()).cloned() else {
+            return;
+        };
+        let result = match result {
+            Ok(file) => {
+                self.stats.transfers_ok += 1;
+                match (&op, op.install_struct(), op.update_struct()) {
+                    (DuOp::Install { .. }, Some(s), _) => {
+                        du::install(&mut self.model, &s, &file, started, now)
+                    }
+                    (_, _, Some(s)) => du::update(&mut self.model, &s, Some(&file), started, now),
+                    _ => du::failed(op.uuid(), FaultCode::INTERNAL_ERROR, "", started, now),
+                }
+            }
+            Err(f) => {
+                self.stats.transfers_failed += 1;
+                du::failed(op.uuid(), du_fault(f.code), &f.message, started, now)
+            }
+        };
+        if let Some(change) = self.state.du_changes.iter_mut().find(|d| d.id == change_id) {
+            change.results.push(DuResult::from_struct(&result));
+        }
+        self.advance_du(now);
     }
 
     /// A snapshot of what must survive a restart.
@@ -292,11 +756,1335 @@ impl<M: DataModel> Agent<M> {
 
     /// Whether a session is open.
     pub fn in_session(&self) -> bool {
-        false
+        self.session.is_some()
     }
 
     /// Whether the device is off, rebooting.
     pub fn is_rebooting(&self) -> bool {
-        false
+        self.reboot_until.is_some()
+    }
+
+    /// When the retry of a failed session is due, while the agent waits for it.
+    pub fn retry_at(&self) -> Option<Time> {
+        self.state.retry_at
+    }
+
+    /// The CWMP version negotiated in the open session (after the InformResponse).
+    pub fn session_version(&self) -> Option<CwmpVersion> {
+        self.session.as_ref().and_then(|s| s.version)
+    }
+
+    // ----- events and timers -----
+
+    /// Queues an event that opens a session; a retry wait ends (notes §3.5: a new event
+    /// during the wait makes the CPE retry at once).
+    fn push_event(&mut self, event_code: &str, command_key: &str) {
+        self.state.events.push(event_code, command_key);
+        self.state.retry_at = None;
+    }
+
+    /// Whether something waits for delivery.
+    fn needs_session(&self) -> bool {
+        !self.state.events.is_empty()
+            || !self.state.transfer_completes.is_empty()
+            || !self.state.du_completes.is_empty()
+            || self.model.pending_changes().active
+    }
+
+    /// The device (re)boots: what was pending for the boot is applied, and the power-on
+    /// events are queued.
+    fn boot(&mut self, now: Time) {
+        self.stats.boots += 1;
+        self.abort_running();
+        // notes §4.4: 4 VALUE CHANGE is not kept across a reboot (values are re-read).
+        self.model.clear_changes();
+        self.state.events.after_reboot();
+        let pending = std::mem::take(&mut self.state.pending_boot);
+        if pending.factory_reset {
+            // Back to the factory: the device forgets what it was doing and who its ACS
+            // was (TR-069 A.4.1.1); `0 BOOTSTRAP` follows.
+            self.model.factory_reset(now);
+            self.state = AgentState {
+                next_id: self.state.next_id,
+                ..AgentState::default()
+            };
+        }
+        self.model.reboot(now);
+        if let Some(firmware) = pending.firmware {
+            // The new image runs: SoftwareVersion changes (a forced active notification, so
+            // it comes with 4 VALUE CHANGE), and the download is complete.
+            let path = format!("{}DeviceInfo.SoftwareVersion", self.model.root());
+            let version: String = firmware.version.chars().take(64).collect();
+            self.model
+                .set_value(&path, ParameterValue::String(Cow::Owned(version)), now);
+            let mut record = firmware.record;
+            record.complete = now;
+            self.state.transfer_completes.push(record);
+        }
+        self.state.events.push(code::BOOT, "");
+        for key in &pending.reboot_keys {
+            self.state.events.push(code::M_REBOOT, key);
+        }
+        self.check_acs_url();
+        if !self.state.bootstrapped {
+            self.state.events.push(code::BOOTSTRAP, "");
+        }
+        self.periodic_ref = now;
+        self.next_periodic = None;
+        self.refresh_periodic(now);
+        // A session is due at once after a boot.
+        self.state.retry_at = None;
+    }
+
+    /// Transfers in progress die with the power (they start again after the boot).
+    fn abort_running(&mut self) {
+        for t in &mut self.state.transfers {
+            t.phase = TransferPhase::Queued;
+        }
+        for d in &mut self.state.du_changes {
+            d.job = None;
+        }
+    }
+
+    /// Compares `ManagementServer.URL` with the one the device knew: a new ACS means
+    /// `0 BOOTSTRAP` (TR-069 §3.7.1.5, notes §4.4).
+    fn check_acs_url(&mut self) {
+        let url = self
+            .model
+            .management_value("URL", Time(0))
+            .map(|v| v.text().into_owned())
+            .unwrap_or_default();
+        match &self.state.acs_url {
+            Some(known) if *known == url => {}
+            Some(_) => {
+                self.state.events.discard_for_new_acs();
+                self.state.bootstrapped = false;
+                self.push_event(code::BOOTSTRAP, "");
+                self.state.acs_url = Some(url);
+            }
+            None => self.state.acs_url = Some(url),
+        }
+    }
+
+    fn management_u32(&self, name: &str, now: Time) -> Option<u32> {
+        match self.model.management_value(name, now)? {
+            ParameterValue::UnsignedInt(v) => Some(v),
+            ParameterValue::Int(v) => u32::try_from(v).ok(),
+            ParameterValue::UnsignedLong(v) => u32::try_from(v).ok(),
+            ParameterValue::Long(v) => u32::try_from(v).ok(),
+            other => other.text().trim().parse().ok(),
+        }
+    }
+
+    fn management_bool(&self, name: &str, now: Time) -> Option<bool> {
+        match self.model.management_value(name, now)? {
+            ParameterValue::Boolean(b) => Some(b),
+            other => match other.text().trim() {
+                "true" | "1" => Some(true),
+                "false" | "0" => Some(false),
+                _ => None,
+            },
+        }
+    }
+
+    fn retry_settings(&self, now: Time) -> (u32, u32) {
+        (
+            self.management_u32("CWMPRetryMinimumWaitInterval", now)
+                .unwrap_or(retry::DEFAULT_MIN_WAIT),
+            self.management_u32("CWMPRetryIntervalMultiplier", now)
+                .unwrap_or(retry::DEFAULT_MULTIPLIER),
+        )
+    }
+
+    /// Recomputes the next `2 PERIODIC` from PeriodicInformEnable, PeriodicInformInterval
+    /// and PeriodicInformTime (TR-181: the phase reference; the Unknown Time lets the CPE
+    /// choose, and this one counts from its boot).
+    fn refresh_periodic(&mut self, now: Time) {
+        self.fire_periodic_if_due(now);
+        let enabled = self
+            .management_bool("PeriodicInformEnable", now)
+            .unwrap_or(false);
+        let interval = self
+            .management_u32("PeriodicInformInterval", now)
+            .unwrap_or(0);
+        if !enabled || interval == 0 {
+            self.next_periodic = None;
+            return;
+        }
+        let reference = match self.model.management_value("PeriodicInformTime", now) {
+            Some(ParameterValue::DateTime(t)) if !t.is_unknown() => Some(t),
+            Some(ParameterValue::String(s)) => {
+                cwmp::DateTime::parse(&s).ok().filter(|t| !t.is_unknown())
+            }
+            _ => None,
+        };
+        let reference_ms = match reference {
+            Some(t) => i128::from(t.unix_timestamp()) * 1000,
+            None => i128::from(self.periodic_ref.0),
+        };
+        self.next_periodic = Some(next_aligned(
+            reference_ms,
+            i128::from(interval) * 1000,
+            i128::from(now.0),
+        ));
+    }
+
+    /// A periodic inform already due is not lost when the schedule is recomputed.
+    fn fire_periodic_if_due(&mut self, now: Time) {
+        if self.next_periodic.is_some_and(|t| t <= now) {
+            self.next_periodic = None;
+            self.push_event(code::PERIODIC, "");
+        }
+    }
+
+    /// Schedules the diagnostics the ACS requested (after the session, TR-069 A.3.2.1
+    /// note: the CPE runs them once the session has ended).
+    fn schedule_diagnostics(&mut self, now: Time) {
+        for param in self.model.requested_diagnostics() {
+            if !self.state.diagnostics.iter().any(|d| d.param == param) {
+                self.state.diagnostics.push(PendingDiagnostic {
+                    at: now.plus_millis(millis(self.config.diagnostics_duration)),
+                    param,
+                });
+            }
+        }
+    }
+
+    /// Completes the diagnostics whose time has come: `8 DIAGNOSTICS COMPLETE`, unless the
+    /// ACS cancelled the request meanwhile (TR-181 DiagnosticsState).
+    fn run_diagnostics(&mut self, now: Time) {
+        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.state.diagnostics)
+            .into_iter()
+            .partition(|d| d.at <= now);
+        self.state.diagnostics = waiting;
+        for d in due {
+            if !self.model.requested_diagnostics().contains(&d.param) {
+                continue;
+            }
+            let seed = self.rng.next_u64();
+            if !diagnostics::complete(&mut self.model, &d.param, seed, now) {
+                // A diagnostic this device cannot run: it still ends, in error.
+                let set = |m: &mut M, v: &str| {
+                    m.set_value(&d.param, ParameterValue::String(Cow::Owned(v.into())), now)
+                };
+                if !set(&mut self.model, "Error_Internal") {
+                    set(&mut self.model, "None");
+                }
+            }
+            self.stats.diagnostics += 1;
+            self.push_event(code::DIAGNOSTICS_COMPLETE, "");
+        }
+    }
+
+    // ----- sessions -----
+
+    /// The CWMP versions claimed, ascending (CWMP 1.0 only when none are configured).
+    fn claimed_versions(&self) -> Vec<CwmpVersion> {
+        let mut v: Vec<CwmpVersion> = self
+            .config
+            .versions
+            .iter()
+            .copied()
+            .filter(|v| v.namespace().is_some())
+            .collect();
+        v.sort();
+        v.dedup();
+        if v.is_empty() {
+            v.push(CwmpVersion::V1_0);
+        }
+        v
+    }
+
+    /// The Inform's namespace: the forced one, else the highest claimed version's (notes
+    /// §2.3 step 1).
+    fn inform_namespace(&self) -> Namespace {
+        self.config.quirks.namespace.unwrap_or_else(|| {
+            self.claimed_versions()
+                .last()
+                .and_then(|v| v.namespace())
+                .unwrap_or(Namespace::Cwmp1_0)
+        })
+    }
+
+    fn next_message_id(&mut self) -> String {
+        self.message_id = self.message_id.wrapping_add(1);
+        format!("cpe-{}", self.message_id)
+    }
+
+    fn start_session(&mut self, now: Time) -> Result<Vec<u8>, EncodeError> {
+        let namespace = self.inform_namespace();
+        let mut session = Session::new(namespace);
+        // Queued events first (at most 60, leaving room for the derived ones).
+        let mut events: Vec<Event> = Vec::new();
+        for e in self.state.events.ordered() {
+            if events.len() < 60 && event_allowed(namespace, &e.code) {
+                events.push(e);
+            }
+        }
+        // A passive notification rides along (notes §4.4).
+        if self.model.pending_changes().any && !events.iter().any(|e| e.code == code::VALUE_CHANGE)
+        {
+            events.push(Event::new(code::VALUE_CHANGE, ""));
+        }
+        session.delivered = events.clone();
+        session.bootstrap = events.iter().any(|e| e.code == code::BOOTSTRAP);
+        // Events of the TransferComplete and DUStateChangeComplete records.
+        let mut derived: Vec<Event> = Vec::new();
+        for r in &self.state.transfer_completes {
+            let m = Event::new(r.method.event_code(), &r.command_key);
+            let need = usize::from(session.transfer_completes.is_empty())
+                + usize::from(!derived.contains(&m));
+            if events.len() + derived.len() + need <= events::MAX_EVENTS
+                && event_allowed(namespace, &m.code)
+            {
+                if session.transfer_completes.is_empty() {
+                    derived.push(Event::new(code::TRANSFER_COMPLETE, ""));
+                }
+                if !derived.contains(&m) {
+                    derived.push(m);
+                }
+                session.transfer_completes.push(r.id);
+            }
+        }
+        if namespace >= Namespace::Cwmp1_2 {
+            for r in &self.state.du_completes {
+                let m = Event::new(
+                    code::M_CHANGE_DU_STATE,
+                    r.command_key.as_deref().unwrap_or(""),
+                );
+                let need = usize::from(session.du_completes.is_empty())
+                    + usize::from(!derived.contains(&m));
+                if events.len() + derived.len() + need <= events::MAX_EVENTS {
+                    if session.du_completes.is_empty() {
+                        derived.push(Event::new(code::DU_STATE_CHANGE_COMPLETE, ""));
+                    }
+                    if !derived.contains(&m) {
+                        derived.push(m);
+                    }
+                    session.du_completes.push(r.id);
+                }
+            }
+        }
+        events.extend(derived);
+        let mut list: Vec<EventStruct<'static>> = Vec::with_capacity(events.len());
+        for e in &events {
+            // The quirk: a BOOTSTRAP announced as PERIODIC.
+            let code = if self.config.quirks.first_inform_periodic && e.code == code::BOOTSTRAP {
+                code::PERIODIC
+            } else {
+                e.code.as_str()
+            };
+            if !list
+                .iter()
+                .any(|s| s.event_code == code && s.command_key == e.command_key)
+            {
+                list.push(EventStruct {
+                    event_code: Cow::Owned(code.to_owned()),
+                    command_key: Cow::Owned(e.command_key.clone()),
+                });
+            }
+        }
+        let codes: Vec<&str> = list.iter().map(|e| &*e.event_code).collect();
+        let mut parameter_list = self.model.inform_parameters(now);
+        parameter_list.extend(self.model.inform_parameter_extras(&codes, now));
+        let inform = Inform {
+            device_id: self.model.device_id(),
+            event: list,
+            max_envelopes: 1,
+            current_time: now.to_datetime(),
+            retry_count: self.state.retry_count,
+            parameter_list,
+        };
+        let claimed = self.claimed_versions();
+        let highest = claimed.last().copied().unwrap_or(CwmpVersion::V1_0);
+        let in_1_2 = namespace == Namespace::Cwmp1_2;
+        let header = Header {
+            id: Some(Cow::Owned(self.next_message_id())),
+            // CWMP 1.4: the list of versions (mustUnderstand 0); CWMP 1.3: SessionTimeout,
+            // which also tells a pre-1.4 ACS that the CPE speaks 1.3 (notes §2.3).
+            supported_cwmp_versions: (in_1_2
+                && highest >= CwmpVersion::V1_4
+                && !self.config.versions.is_empty())
+            .then(|| claimed.clone()),
+            session_timeout: (in_1_2 && highest >= CwmpVersion::V1_3)
+                .then_some(SESSION_TIMEOUT_SECS),
+            ..Header::default()
+        };
+        let envelope = Envelope {
+            namespace,
+            header,
+            body: Body::Inform(inform),
+        };
+        let bytes = session::encode(&envelope, &self.config.quirks)?;
+        self.session = Some(session);
+        self.stats.informs += 1;
+        Ok(bytes)
+    }
+
+    fn fail_session(
+        &mut self,
+        now: Time,
+        reason: String,
+        retry_after: Option<Duration>,
+    ) -> SessionStep {
+        self.end_session(now, false, retry_after);
+        SessionStep::Failed(reason)
+    }
+
+    /// After a failure: what is not retried goes, RetryCount grows and the retry waits
+    /// per TR-069 §3.2.1.1, no less than the ACS's Retry-After.
+    fn schedule_retry(&mut self, now: Time, retry_after: Option<Duration>) {
+        self.state.events.after_failed_session();
+        self.state.retry_count = self.state.retry_count.saturating_add(1);
+        if self.needs_session() {
+            let (m, k) = self.retry_settings(now);
+            let wait = retry::random_wait_millis(&mut self.rng, self.state.retry_count, m, k);
+            let wait = wait.max(retry_after.map_or(0, millis));
+            self.state.retry_at = Some(now.plus_millis(wait));
+        } else {
+            // Nothing left to deliver (a lone CONNECTION REQUEST): nothing to retry.
+            self.state.retry_at = None;
+        }
+    }
+
+    /// The session is over: its after-effects (TR-069: Reboot, FactoryReset, transfers and
+    /// diagnostics start once the session has ended).
+    fn end_session(&mut self, now: Time, ok: bool, retry_after: Option<Duration>) {
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        let pending = &mut self.state.pending_boot;
+        for key in session.reboot_keys {
+            if !pending.reboot_keys.contains(&key) {
+                pending.reboot_keys.push(key);
+            }
+        }
+        pending.factory_reset |= session.factory_reset;
+        if ok {
+            self.stats.sessions_ok += 1;
+            // TR-069 A.3.3.1: RetryCount is zero after a successful session.
+            self.state.retry_count = 0;
+            self.state.retry_at = None;
+            if session.gave_up && self.needs_session() {
+                // A request the ACS kept refusing with 8005 waits like a first retry.
+                let (m, k) = self.retry_settings(now);
+                let wait = retry::random_wait_millis(&mut self.rng, 1, m, k);
+                self.state.retry_at = Some(now.plus_millis(wait));
+            }
+        } else {
+            self.stats.sessions_failed += 1;
+            self.schedule_retry(now, retry_after);
+        }
+        for t in &mut self.state.transfers {
+            t.after_session = false;
+        }
+        for d in &mut self.state.du_changes {
+            d.after_session = false;
+        }
+        if std::mem::take(&mut self.cr_in_session) {
+            self.push_event(code::CONNECTION_REQUEST, "");
+        }
+        self.check_acs_url();
+        self.schedule_diagnostics(now);
+        self.refresh_periodic(now);
+        self.advance_du(now);
+        if self.state.pending_boot.is_pending() {
+            self.start_reboot(now);
+        }
+    }
+
+    /// The device goes off for the reboot duration.
+    fn start_reboot(&mut self, now: Time) {
+        self.abort_running();
+        self.next_periodic = None;
+        self.reboot_until = Some(now.plus_millis(millis(self.config.reboot_duration)));
+    }
+
+    fn on_undecodable(&mut self, error: &cwmp::DecodeError, now: Time) -> SessionStep {
+        let expecting_request = self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.informed && s.outstanding.is_none());
+        if expecting_request {
+            // An ACS request this CPE cannot read but can answer: a method it does not
+            // know (9000, notes §3.3 rule 7), or a header it must understand (SOAP 1.1
+            // §4.2.3).
+            let answer = match error.kind() {
+                cwmp::DecodeErrorKind::UnknownMethod { name } => Some(fault(
+                    FaultCode::METHOD_NOT_SUPPORTED,
+                    format!("{name} is not supported"),
+                )),
+                cwmp::DecodeErrorKind::MustUnderstand { header } => {
+                    Some(Body::Fault(Fault::must_understand(header)))
+                }
+                _ => None,
+            };
+            if let Some(body) = answer {
+                self.count_rpc("unknown");
+                let id = error.request_id().map(|s| Cow::Owned(s.to_owned()));
+                return self.respond(id, body);
+            }
+        }
+        self.fail_session(
+            now,
+            format!("undecodable answer from the ACS: {error}"),
+            None,
+        )
+    }
+
+    fn on_empty(&mut self, now: Time) -> SessionStep {
+        let Some(session) = self.session.as_mut() else {
+            return SessionStep::Failed("no session is open".into());
+        };
+        if !session.informed {
+            return self.fail_session(now, "empty answer to the Inform".into(), None);
+        }
+        if let Some((request, _)) = session.outstanding {
+            let reason = format!("empty answer where {} was due", request.response_name());
+            return self.fail_session(now, reason, None);
+        }
+        // An empty message carries no HoldRequests: requests are free again.
+        session.hold = false;
+        if session.has_requests() {
+            return self.next_post();
+        }
+        if session.sent_empty {
+            // TR-069 §3.7.1.4: nothing more either way.
+            self.end_session(now, true, None);
+            return SessionStep::Done;
+        }
+        session.sent_empty = true;
+        SessionStep::Post(Post::Empty)
+    }
+
+    fn on_message(&mut self, envelope: Envelope<'static>, now: Time) -> SessionStep {
+        let hold = envelope.header.hold_requests == Some(true);
+        let Some(session) = self.session.as_mut() else {
+            return SessionStep::Failed("no session is open".into());
+        };
+        if !session.informed {
+            match &envelope.body {
+                Body::InformResponse(_) => {}
+                Body::Fault(f) => {
+                    let code = f
+                        .code()
+                        .map_or_else(|| "no code".to_owned(), |c| c.to_string());
+                    let reason = format!("the ACS answered the Inform with a fault ({code})");
+                    return self.fail_session(now, reason, None);
+                }
+                other => {
+                    let reason = format!("expected InformResponse, got {}", other.name());
+                    return self.fail_session(now, reason, None);
+                }
+            }
+            let claimed = self.claimed_versions();
+            let version =
+                match cwmp::version::accept(envelope.namespace, &envelope.header, &claimed) {
+                    Ok(v) => v,
+                    Err(e) => return self.fail_session(now, e.to_string(), None),
+                };
+            let Some(session) = self.session.as_mut() else {
+                return SessionStep::Failed("no session is open".into());
+            };
+            session.informed = true;
+            session.version = Some(version);
+            session.namespace = self
+                .config
+                .quirks
+                .namespace
+                .or(version.namespace())
+                .unwrap_or(envelope.namespace);
+            session.hold = hold;
+            // The InformResponse delivers the Inform's events (notes §4.4 "removed when").
+            self.state.events.remove_delivered(&session.delivered);
+            if session.bootstrap {
+                self.state.bootstrapped = true;
+            }
+            self.model.clear_changes();
+            for id in &session.transfer_completes {
+                session
+                    .requests
+                    .push_back((CpeRequest::TransferComplete(*id), 0));
+            }
+            if session.namespace >= Namespace::Cwmp1_2 {
+                for id in &session.du_completes {
+                    session
+                        .requests
+                        .push_back((CpeRequest::DuStateChangeComplete(*id), 0));
+                }
+            }
+            let rpc_methods = match self.config.get_rpc_methods {
+                GetRpcMethodsPolicy::Never => false,
+                GetRpcMethodsPolicy::OnBootstrap => session.bootstrap,
+                GetRpcMethodsPolicy::EverySession => true,
+            };
+            if rpc_methods {
+                session.requests.push_back((CpeRequest::GetRpcMethods, 0));
+            }
+            return self.next_post();
+        }
+        if let Some((request, attempts)) = session.outstanding.take() {
+            session.hold = hold;
+            match (request, &envelope.body) {
+                (CpeRequest::TransferComplete(id), Body::TransferCompleteResponse(_)) => {
+                    self.state.transfer_completes.retain(|r| r.id != id);
+                }
+                (CpeRequest::DuStateChangeComplete(id), Body::DUStateChangeCompleteResponse(_)) => {
+                    self.state.du_completes.retain(|r| r.id != id);
+                }
+                (CpeRequest::GetRpcMethods, Body::GetRPCMethodsResponse(_)) => {}
+                (_, Body::Fault(f)) if f.code() == Some(FaultCode::ACS_RETRY_REQUEST) => {
+                    // notes §3.3 rule 6: not a failure; try again later in the session.
+                    session.deferred.push((request, attempts.saturating_add(1)));
+                }
+                (_, Body::Fault(f)) => {
+                    let code = f
+                        .code()
+                        .map_or_else(|| "no code".to_owned(), |c| c.to_string());
+                    let reason = format!(
+                        "the ACS answered {} with a fault ({code})",
+                        request.response_name().trim_end_matches("Response")
+                    );
+                    return self.fail_session(now, reason, None);
+                }
+                (_, other) => {
+                    let reason =
+                        format!("expected {}, got {}", request.response_name(), other.name());
+                    return self.fail_session(now, reason, None);
+                }
+            }
+            return self.next_post();
+        }
+        // The CPE sent a response or the empty POST: the ACS sends a request.
+        session.hold = hold;
+        let is_acs_request = envelope.body.kind() == MessageKind::Request
+            && matches!(
+                envelope.body.caller(),
+                Some(cwmp::Caller::Acs | cwmp::Caller::Either)
+            );
+        if !is_acs_request {
+            let reason = format!("unexpected {} from the ACS", envelope.body.name());
+            return self.fail_session(now, reason, None);
+        }
+        let body = self.handle_acs_request(&envelope.body, now);
+        self.respond(envelope.header.id, body)
+    }
+
+    /// POSTs a response to an ACS request, echoing its `cwmp:ID`.
+    fn respond(&mut self, id: Option<Cow<'static, str>>, body: Body<'static>) -> SessionStep {
+        let namespace = self
+            .session
+            .as_ref()
+            .map_or(Namespace::Cwmp1_0, |s| s.namespace);
+        let envelope = Envelope::new(namespace, id.clone(), body);
+        let bytes = session::encode(&envelope, &self.config.quirks).or_else(|_| {
+            let fallback = Envelope::new(
+                namespace,
+                id,
+                fault(FaultCode::INTERNAL_ERROR, "the answer cannot be encoded"),
+            );
+            session::encode(&fallback, &self.config.quirks)
+        });
+        match bytes {
+            Ok(bytes) => SessionStep::Post(Post::Response(bytes)),
+            Err(_) => SessionStep::Post(Post::Empty),
+        }
+    }
+
+    /// After the InformResponse or a response to a CPE request: the next request, or the
+    /// empty POST.
+    fn next_post(&mut self) -> SessionStep {
+        loop {
+            let Some(session) = self.session.as_mut() else {
+                return SessionStep::Failed("no session is open".into());
+            };
+            let Some((request, attempts)) = session.next_request() else {
+                session.sent_empty = true;
+                return SessionStep::Post(Post::Empty);
+            };
+            let namespace = session.namespace;
+            match self.encode_request(request, namespace) {
+                Some(bytes) => {
+                    if let Some(session) = self.session.as_mut() {
+                        session.outstanding = Some((request, attempts));
+                        session.sent_empty = false;
+                    }
+                    return SessionStep::Post(Post::Request(bytes));
+                }
+                // The record vanished or cannot be written in this namespace: skip it.
+                None => continue,
+            }
+        }
+    }
+
+    fn encode_request(&mut self, request: CpeRequest, namespace: Namespace) -> Option<Vec<u8>> {
+        let id = Some(Cow::Owned(self.next_message_id()));
+        let encode = |body: Body<'static>| {
+            session::encode(
+                &Envelope::new(namespace, id.clone(), body),
+                &self.config.quirks,
+            )
+            .ok()
+        };
+        match request {
+            CpeRequest::TransferComplete(rid) => {
+                let record = self.state.transfer_completes.iter().find(|r| r.id == rid)?;
+                encode(Body::TransferComplete(record.message(false)))
+                    .or_else(|| encode(Body::TransferComplete(record.message(true))))
+            }
+            CpeRequest::DuStateChangeComplete(rid) => {
+                let record = self.state.du_completes.iter().find(|r| r.id == rid)?;
+                encode(Body::DUStateChangeComplete(record.message()))
+            }
+            CpeRequest::GetRpcMethods => encode(Body::GetRPCMethods(cwmp::GetRPCMethods {})),
+        }
+    }
+
+    fn count_rpc(&mut self, name: &str) {
+        self.stats.rpcs_handled += 1;
+        *self
+            .stats
+            .rpcs_by_method
+            .entry(name.to_owned())
+            .or_default() += 1;
+    }
+
+    // ----- the ACS's requests -----
+
+    fn handle_acs_request(&mut self, request: &Body<'_>, now: Time) -> Body<'static> {
+        self.count_rpc(request.name());
+        let namespace = self
+            .session
+            .as_ref()
+            .map_or(Namespace::Cwmp1_0, |s| s.namespace);
+        if request.since() > namespace {
+            // Not a method of the session's version (its response could not be written).
+            return fault(
+                FaultCode::METHOD_NOT_SUPPORTED,
+                format!("{} is not part of {namespace}", request.name()),
+            );
+        }
+        if let Some(response) = self.model.handle_parameter_rpc(request, now) {
+            return response;
+        }
+        match request {
+            Body::GetRPCMethods(_) => cwmp::GetRPCMethodsResponse {
+                method_list: session::supported_methods(namespace)
+                    .into_iter()
+                    .map(Cow::Borrowed)
+                    .collect(),
+            }
+            .into(),
+            Body::Reboot(r) => {
+                let Some(session) = self.session.as_mut() else {
+                    return fault(FaultCode::INTERNAL_ERROR, "no session");
+                };
+                let key = r.command_key.to_string();
+                if session.reboot_keys.len() >= MAX_PENDING {
+                    return fault(FaultCode::RESOURCES_EXCEEDED, "too many Reboot requests");
+                }
+                if !session.reboot_keys.contains(&key) {
+                    session.reboot_keys.push(key);
+                }
+                cwmp::RebootResponse {}.into()
+            }
+            Body::FactoryReset(_) => {
+                if let Some(session) = self.session.as_mut() {
+                    session.factory_reset = true;
+                }
+                cwmp::FactoryResetResponse {}.into()
+            }
+            Body::Download(d) => self.download(d, now),
+            Body::Upload(u) => self.upload(u, now),
+            Body::ScheduleInform(s) => {
+                if self.state.scheduled_informs.len() >= MAX_PENDING {
+                    return fault(FaultCode::RESOURCES_EXCEEDED, "too many scheduled informs");
+                }
+                self.state.scheduled_informs.push(ScheduledInform {
+                    at: now.plus_secs(u64::from(s.delay_seconds)),
+                    command_key: s.command_key.to_string(),
+                });
+                cwmp::ScheduleInformResponse {}.into()
+            }
+            Body::ScheduleDownload(s) => self.schedule_download(s, now),
+            Body::CancelTransfer(c) => self.cancel_transfer(&c.command_key),
+            Body::GetQueuedTransfers(_) => cwmp::GetQueuedTransfersResponse {
+                transfer_list: self
+                    .queued_list()
+                    .into_iter()
+                    .map(|(key, state, _)| QueuedTransferStruct {
+                        command_key: Cow::Owned(key),
+                        state,
+                    })
+                    .collect(),
+            }
+            .into(),
+            Body::GetAllQueuedTransfers(_) => self.all_queued_transfers(namespace),
+            Body::ChangeDUState(c) => {
+                if self.state.du_changes.len() + self.state.du_completes.len() >= MAX_PENDING {
+                    return fault(
+                        FaultCode::RESOURCES_EXCEEDED,
+                        "too many ChangeDUState requests",
+                    );
+                }
+                let id = self.state.take_id();
+                self.state.du_changes.push(DuChange {
+                    id,
+                    command_key: c.command_key.as_ref().map(|k| k.to_string()),
+                    ops: c.operations.iter().map(DuOp::from_operation).collect(),
+                    results: Vec::new(),
+                    job: None,
+                    after_session: true,
+                });
+                cwmp::ChangeDUStateResponse {}.into()
+            }
+            // GetOptions, SetVouchers and anything else: not implemented (TR-069 A.4.1:
+            // optional methods; notes §3.3 rule 7).
+            other => fault(
+                FaultCode::METHOD_NOT_SUPPORTED,
+                format!("{} is not supported", other.name()),
+            ),
+        }
+    }
+
+    /// Transfers queued, in progress and completed-not-yet-delivered (with their State 1, 2
+    /// and 3), at most 16.
+    fn queued_list(&self) -> Vec<(String, TransferState, TransferSpec)> {
+        let active = self.state.transfers.iter().map(|t| {
+            let state = match t.phase {
+                TransferPhase::Queued => TransferState::NotYetStarted,
+                TransferPhase::InProgress { .. } => TransferState::InProgress,
+            };
+            (t.command_key.clone(), state, t.spec.clone())
+        });
+        let done = self.state.transfer_completes.iter().map(|r| {
+            (
+                r.command_key.clone(),
+                TransferState::Completed,
+                r.spec.clone(),
+            )
+        });
+        let firmware = self.state.pending_boot.firmware.iter().map(|f| {
+            (
+                f.record.command_key.clone(),
+                TransferState::Completed,
+                f.record.spec.clone(),
+            )
+        });
+        active
+            .chain(firmware)
+            .chain(done)
+            .take(transfers::MAX_TRANSFERS)
+            .collect()
+    }
+
+    fn all_queued_transfers(&self, namespace: Namespace) -> Body<'static> {
+        let transfer_list = self
+            .queued_list()
+            .into_iter()
+            .map(|(key, state, spec)| AllQueuedTransferStruct {
+                command_key: Cow::Owned(key),
+                state,
+                is_download: spec.is_download,
+                file_type: Cow::Owned(spec.file_type),
+                file_size: spec.file_size,
+                target_file_name: Cow::Owned(spec.target_file_name),
+            })
+            // A FileType the namespace's schema does not know cannot be listed.
+            .filter(|entry| {
+                Envelope::new(
+                    namespace,
+                    None,
+                    cwmp::GetAllQueuedTransfersResponse {
+                        transfer_list: vec![entry.clone()],
+                    },
+                )
+                .validate()
+                .is_ok()
+            })
+            .collect();
+        cwmp::GetAllQueuedTransfersResponse { transfer_list }.into()
+    }
+
+    fn transfers_full(&self) -> bool {
+        self.state.transfers.len()
+            + self.state.transfer_completes.len()
+            + usize::from(self.state.pending_boot.firmware.is_some())
+            >= transfers::MAX_TRANSFERS
+    }
+
+    fn download(&mut self, d: &cwmp::Download<'_>, now: Time) -> Body<'static> {
+        if let Err(code) = transfers::check_url(&d.url) {
+            return fault(code, format!("cannot download from {:?}", &*d.url));
+        }
+        if self.transfers_full() {
+            return fault(FaultCode::RESOURCES_EXCEEDED, "the transfer queue is full");
+        }
+        let id = self.state.take_id();
+        self.state.transfers.push(QueuedTransfer {
+            id,
+            method: TransferMethod::Download,
+            command_key: d.command_key.to_string(),
+            spec: TransferSpec {
+                is_download: true,
+                file_type: d.file_type.to_string(),
+                url: d.url.trim().to_owned(),
+                username: d.username.to_string(),
+                password: d.password.to_string(),
+                file_size: d.file_size,
+                target_file_name: d.target_file_name.to_string(),
+            },
+            due: now.plus_secs(u64::from(d.delay_seconds)),
+            after_session: true,
+            windows: Vec::new(),
+            attempts: 0,
+            last_failure: None,
+            phase: TransferPhase::Queued,
+        });
+        // Status 1: completion comes in a TransferComplete (TR-069 A.3.2.8).
+        cwmp::DownloadResponse {
+            status: TransferStatus::Pending,
+            start_time: cwmp::DateTime::UNKNOWN,
+            complete_time: cwmp::DateTime::UNKNOWN,
+        }
+        .into()
+    }
+
+    fn upload(&mut self, u: &cwmp::Upload<'_>, now: Time) -> Body<'static> {
+        let file_type = u.file_type.trim();
+        let known = ["1 Vendor Configuration File", "2 Vendor Log File"].contains(&file_type)
+            || file_type.starts_with("3 Vendor Configuration File ")
+            || file_type.starts_with("4 Vendor Log File ");
+        if !known {
+            return fault(
+                FaultCode::INVALID_ARGUMENTS,
+                format!("cannot upload a {file_type:?}"),
+            );
+        }
+        if let Err(code) = transfers::check_url(&u.url) {
+            return fault(code, format!("cannot upload to {:?}", &*u.url));
+        }
+        if self.transfers_full() {
+            return fault(FaultCode::RESOURCES_EXCEEDED, "the transfer queue is full");
+        }
+        let id = self.state.take_id();
+        self.state.transfers.push(QueuedTransfer {
+            id,
+            method: TransferMethod::Upload,
+            command_key: u.command_key.to_string(),
+            spec: TransferSpec {
+                is_download: false,
+                file_type: file_type.to_owned(),
+                url: u.url.trim().to_owned(),
+                username: u.username.to_string(),
+                password: u.password.to_string(),
+                file_size: 0,
+                target_file_name: String::new(),
+            },
+            due: now.plus_secs(u64::from(u.delay_seconds)),
+            after_session: true,
+            windows: Vec::new(),
+            attempts: 0,
+            last_failure: None,
+            phase: TransferPhase::Queued,
+        });
+        cwmp::UploadResponse {
+            status: TransferStatus::Pending,
+            start_time: cwmp::DateTime::UNKNOWN,
+            complete_time: cwmp::DateTime::UNKNOWN,
+        }
+        .into()
+    }
+
+    fn schedule_download(&mut self, s: &cwmp::ScheduleDownload<'_>, now: Time) -> Body<'static> {
+        if let Err(code) = transfers::check_url(&s.url) {
+            return fault(code, format!("cannot download from {:?}", &*s.url));
+        }
+        // TR-069 A.4.1.7: one or two windows, each ending after it starts, the second
+        // starting after the first ends.
+        let windows = &s.time_window_list;
+        if windows.is_empty() || windows.len() > 2 {
+            return fault(FaultCode::INVALID_ARGUMENTS, "one or two time windows");
+        }
+        if windows.iter().any(|w| w.window_end < w.window_start) {
+            return fault(
+                FaultCode::INVALID_ARGUMENTS,
+                "a window ends before it starts",
+            );
+        }
+        if let (Some(a), Some(b)) = (windows.first(), windows.get(1))
+            && b.window_start < a.window_end
+        {
+            return fault(FaultCode::INVALID_ARGUMENTS, "the time windows overlap");
+        }
+        if self.transfers_full() {
+            return fault(FaultCode::RESOURCES_EXCEEDED, "the transfer queue is full");
+        }
+        let id = self.state.take_id();
+        self.state.transfers.push(QueuedTransfer {
+            id,
+            method: TransferMethod::ScheduleDownload,
+            command_key: s.command_key.to_string(),
+            spec: TransferSpec {
+                is_download: true,
+                file_type: s.file_type.to_string(),
+                url: s.url.trim().to_owned(),
+                username: s.username.to_string(),
+                password: s.password.to_string(),
+                file_size: s.file_size,
+                target_file_name: s.target_file_name.to_string(),
+            },
+            due: now,
+            after_session: true,
+            windows: windows
+                .iter()
+                .map(|w| Window {
+                    start: now.plus_secs(u64::from(w.window_start)),
+                    end: now.plus_secs(u64::from(w.window_end)),
+                    mode: WindowMode::parse(&w.window_mode),
+                    max_retries: w.max_retries,
+                })
+                .collect(),
+            attempts: 0,
+            last_failure: None,
+            phase: TransferPhase::Queued,
+        });
+        cwmp::ScheduleDownloadResponse {}.into()
+    }
+
+    /// CancelTransfer (TR-069 A.4.1.8): only transfers not yet started can be cancelled;
+    /// no TransferComplete follows for them.
+    fn cancel_transfer(&mut self, command_key: &str) -> Body<'static> {
+        let started = self.state.transfers.iter().any(|t| {
+            t.command_key == command_key && matches!(t.phase, TransferPhase::InProgress { .. })
+        }) || self
+            .state
+            .transfer_completes
+            .iter()
+            .any(|r| r.command_key == command_key)
+            || self
+                .state
+                .pending_boot
+                .firmware
+                .as_ref()
+                .is_some_and(|f| f.record.command_key == command_key);
+        if started {
+            return fault(
+                FaultCode::CANCELATION_NOT_PERMITTED,
+                format!("the transfer {command_key:?} has started"),
+            );
+        }
+        let before = self.state.transfers.len();
+        self.state
+            .transfers
+            .retain(|t| t.command_key != command_key);
+        if self.state.transfers.len() == before {
+            return fault(
+                FaultCode::INVALID_ARGUMENTS,
+                format!("no transfer has the CommandKey {command_key:?}"),
+            );
+        }
+        cwmp::CancelTransferResponse {}.into()
+    }
+
+    // ----- transfers -----
+
+    fn job(&mut self, t: &QueuedTransfer, now: Time) -> TransferJob {
+        let kind = if t.spec.is_download {
+            TransferKind::Download {
+                url: t.spec.url.clone(),
+                username: t.spec.username.clone(),
+                password: t.spec.password.clone(),
+                file_size: u64::from(t.spec.file_size),
+                max_bytes: transfers::DEFAULT_MAX_BYTES,
+            }
+        } else {
+            let body = if t.spec.file_type.contains("Configuration") {
+                self.config_dump(now)
+            } else {
+                self.log_file(now)
+            };
+            TransferKind::Upload {
+                url: t.spec.url.clone(),
+                username: t.spec.username.clone(),
+                password: t.spec.password.clone(),
+                body,
+                content_type: "text/plain; charset=utf-8".into(),
+            }
+        };
+        TransferJob {
+            id: t.id,
+            kind,
+            timeout: TRANSFER_TIMEOUT,
+        }
+    }
+
+    /// The vendor configuration file: `name<TAB>value` for every parameter (what a
+    /// GetParameterValues of the root returns), the format a configuration download
+    /// applies.
+    fn config_dump(&mut self, now: Time) -> Vec<u8> {
+        let root = self.model.root().to_owned();
+        let request = Body::GetParameterValues(cwmp::GetParameterValues {
+            parameter_names: vec![Cow::Owned(root)],
+        });
+        let mut out = String::new();
+        if let Some(Body::GetParameterValuesResponse(r)) =
+            self.model.handle_parameter_rpc(&request, now)
+        {
+            for p in r.parameter_list {
+                let value = p.value.text().replace(['\n', '\r', '\t'], " ");
+                out.push_str(&p.name);
+                out.push('\t');
+                out.push_str(&value);
+                out.push('\n');
+            }
+        }
+        out.into_bytes()
+    }
+
+    /// A vendor log file: a few plausible lines from what the agent knows.
+    fn log_file(&self, now: Time) -> Vec<u8> {
+        let software = self
+            .model
+            .value(
+                &format!("{}DeviceInfo.SoftwareVersion", self.model.root()),
+                now,
+            )
+            .map(|v| v.text().into_owned())
+            .unwrap_or_default();
+        let id = self.model.device_id();
+        let stamp = now.to_datetime();
+        let boot = self.periodic_ref.to_datetime();
+        format!(
+            "{boot} kernel: booting {} {} firmware {software}\n\
+             {stamp} cwmp: serial {} oui {}\n\
+             {stamp} cwmp: sessions ok {} failed {}, informs {}\n\
+             {stamp} cwmp: ACS requests handled {}\n\
+             {stamp} cwmp: transfers ok {} failed {}\n",
+            id.manufacturer,
+            id.product_class,
+            id.serial_number,
+            id.oui,
+            self.stats.sessions_ok,
+            self.stats.sessions_failed,
+            self.stats.informs,
+            self.stats.rpcs_handled,
+            self.stats.transfers_ok,
+            self.stats.transfers_failed,
+        )
+        .into_bytes()
+    }
+
+    /// A finished transfer: the TransferComplete record, a firmware to apply at the next
+    /// boot, or (ScheduleDownload) another attempt.
+    fn transfer_done(
+        &mut self,
+        mut t: QueuedTransfer,
+        result: Result<Vec<u8>, TransferFailure>,
+        now: Time,
+    ) {
+        let started = match t.phase {
+            TransferPhase::InProgress { started } => started,
+            TransferPhase::Queued => now,
+        };
+        let result = result.and_then(|file| {
+            if t.spec.is_download
+                && t.spec.file_size != 0
+                && file.len() as u64 != u64::from(t.spec.file_size)
+            {
+                Err(TransferFailure {
+                    code: FaultCode::FILE_TRANSFER_FILE_CORRUPTED,
+                    message: format!(
+                        "{} bytes received, {} announced",
+                        file.len(),
+                        t.spec.file_size
+                    ),
+                })
+            } else {
+                Ok(file)
+            }
+        });
+        let mut record = TransferRecord {
+            id: t.id,
+            method: t.method,
+            command_key: t.command_key.clone(),
+            spec: t.spec.clone(),
+            fault_code: 0,
+            fault_string: String::new(),
+            start: started,
+            complete: now,
+        };
+        match result {
+            Ok(file) => {
+                self.stats.transfers_ok += 1;
+                if t.spec.is_download && t.spec.file_type.trim() == transfers::FIRMWARE {
+                    match transfers::firmware_version(&file, &t.spec.url, &t.spec.target_file_name)
+                    {
+                        Some(version) => {
+                            // Applied by the reboot the image implies (TR-069 A.3.2.8:
+                            // TransferComplete after the new image runs).
+                            self.state.pending_boot.firmware =
+                                Some(PendingFirmware { version, record });
+                            if self.session.is_none() && self.reboot_until.is_none() {
+                                self.start_reboot(now);
+                            }
+                            return;
+                        }
+                        None => {
+                            record.fault_code = FaultCode::FILE_TRANSFER_FILE_CORRUPTED.0;
+                            record.fault_string = "the image names no version".into();
+                        }
+                    }
+                } else if t.spec.is_download
+                    && t.spec
+                        .file_type
+                        .trim()
+                        .starts_with(transfers::VENDOR_CONFIG)
+                {
+                    self.apply_config(&file, now);
+                }
+            }
+            Err(failure) => {
+                self.stats.transfers_failed += 1;
+                let code = if transfer_fault_allowed(failure.code) {
+                    failure.code
+                } else {
+                    t.method.generic_fault()
+                };
+                if t.method == TransferMethod::ScheduleDownload {
+                    t.last_failure = Some((code.0, transfers::fault_string(&failure.message)));
+                    if let Some(retry_at) = self.window_retry(&mut t, now) {
+                        t.due = retry_at;
+                        t.phase = TransferPhase::Queued;
+                        self.state.transfers.push(t);
+                        return;
+                    }
+                }
+                record.fault_code = code.0;
+                record.fault_string = transfers::fault_string(&failure.message);
+            }
+        }
+        self.push_record(record);
+    }
+
+    /// After a failed ScheduleDownload attempt: when the next one may start (within the
+    /// window's MaxRetries, else in the next window), or `None` when none is left.
+    fn window_retry(&self, t: &mut QueuedTransfer, now: Time) -> Option<Time> {
+        t.attempts = t.attempts.saturating_add(1);
+        let retry = now.plus_secs(WINDOW_RETRY_DELAY_SECS);
+        if let Some(w) = t.open_window(now)
+            && t.attempts < w.attempts()
+            && retry <= w.end
+        {
+            return Some(retry);
+        }
+        // The next usable window after the current one.
+        let next = t
+            .windows
+            .iter()
+            .filter(|w| w.mode.usable() && w.start > now)
+            .map(|w| w.start)
+            .min()?;
+        t.attempts = 0;
+        Some(next)
+    }
+
+    /// ScheduleDownloads left without a usable window (all passed, or only windows nobody
+    /// can confirm) end with 9020, or the last attempt's fault.
+    fn expire_windows(&mut self, now: Time) {
+        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.state.transfers)
+            .into_iter()
+            .partition(|t| {
+                t.phase == TransferPhase::Queued
+                    && !t.after_session
+                    && !t.windows.is_empty()
+                    && t.next_start(now).is_none()
+            });
+        self.state.transfers = kept;
+        for t in expired {
+            let (code, message) = t.last_failure.clone().unwrap_or((
+                FaultCode::FILE_TRANSFER_WINDOW_EXCEEDED.0,
+                "no time window allowed the download".to_owned(),
+            ));
+            let record = TransferRecord {
+                id: t.id,
+                method: t.method,
+                command_key: t.command_key,
+                spec: t.spec,
+                fault_code: code,
+                fault_string: message,
+                start: now,
+                complete: now,
+            };
+            self.push_record(record);
+        }
+    }
+
+    fn push_record(&mut self, record: TransferRecord) {
+        self.state.transfer_completes.push(record);
+        // A new `7 TRANSFER COMPLETE`: a session is due at once.
+        self.state.retry_at = None;
+    }
+
+    /// A vendor configuration file: each `name<TAB or =>value` line sets a parameter as
+    /// the device would; other lines are ignored.
+    fn apply_config(&mut self, file: &[u8], now: Time) {
+        let text = String::from_utf8_lossy(file);
+        let root = self.model.root().to_owned();
+        let lines: Vec<(String, String)> = transfers::config_lines(&text, &root)
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        for (name, value) in lines {
+            self.model
+                .set_value(&name, ParameterValue::String(Cow::Owned(value)), now);
+        }
+    }
+
+    /// Carries out the ChangeDUState operations that need no download, and finishes the
+    /// changes whose operations are all done (DUStateChangeComplete, TR-069 A.4.2.3).
+    fn advance_du(&mut self, now: Time) {
+        loop {
+            let Some(change) = self.state.du_changes.first_mut() else {
+                return;
+            };
+            if change.after_session || change.job.is_some() {
+                return;
+            }
+            match change.ops.get(change.results.len()).cloned() {
+                Some(op) => {
+                    let result = if let Some((url, _, _)) = op.download() {
+                        match transfers::check_url(&url) {
+                            // poll_transfer downloads it.
+                            Ok(()) => return,
+                            Err(code) => du::failed(
+                                op.uuid(),
+                                code,
+                                "unsupported URL for the deployment unit",
+                                now,
+                                now,
+                            ),
+                        }
+                    } else if let Some(s) = op.update_struct() {
+                        du::update(&mut self.model, &s, None, now, now)
+                    } else if let Some(s) = op.uninstall_struct() {
+                        du::uninstall(&mut self.model, &s, now, now)
+                    } else {
+                        du::failed(op.uuid(), FaultCode::INTERNAL_ERROR, "", now, now)
+                    };
+                    if let Some(change) = self.state.du_changes.first_mut() {
+                        change.results.push(DuResult::from_struct(&result));
+                    }
+                }
+                None => {
+                    let change = self.state.du_changes.remove(0);
+                    self.state.du_completes.push(DuRecord {
+                        id: change.id,
+                        command_key: change.command_key,
+                        results: change.results,
+                    });
+                    self.state.retry_at = None;
+                }
+            }
+        }
     }
 }
