@@ -384,6 +384,16 @@ fn du_fault(code: FaultCode) -> FaultCode {
     }
 }
 
+/// An operation's result as stored, its fault code within the set DUStateChangeComplete
+/// allows (notes §4.3; 9001 stands for any other failure).
+fn du_result(result: &cwmp::OpResultStruct<'_>) -> DuResult {
+    let mut r = DuResult::from_struct(result);
+    if !matches!(r.fault_code, 0 | 9001 | 9003 | 9012 | 9013 | 9015..=9018 | 9022..=9899) {
+        r.fault_code = FaultCode::REQUEST_DENIED.0;
+    }
+    r
+}
+
 /// Whether an event code exists in the namespace (cwmp-1-0 enumerates its codes; the later
 /// schemas use patterns every code of this agent matches).
 fn event_allowed(namespace: Namespace, event_code: &str) -> bool {
@@ -570,10 +580,7 @@ impl<M: DataModel> Agent<M> {
     /// A session is due: the Inform to POST (the agent is now in a session).
     pub fn poll_session(&mut self, now: Time) -> Option<Vec<u8>> {
         self.now = self.now.max(now);
-        if !self.powered || self.reboot_until.is_some() || self.session.is_some() {
-            return None;
-        }
-        if !self.needs_session() || self.state.retry_at.is_some_and(|t| now < t) {
+        if !self.session_due(now) {
             return None;
         }
         match self.start_session(now) {
@@ -718,7 +725,7 @@ impl<M: DataModel> Agent<M> {
             }
         };
         if let Some(change) = self.state.du_changes.iter_mut().find(|d| d.id == change_id) {
-            change.results.push(DuResult::from_struct(&result));
+            change.results.push(du_result(&result));
         }
         self.advance_du(now);
     }
@@ -762,6 +769,15 @@ impl<M: DataModel> Agent<M> {
     /// Whether the device is off, rebooting.
     pub fn is_rebooting(&self) -> bool {
         self.reboot_until.is_some()
+    }
+
+    /// Whether [`Agent::poll_session`] would open a session at `now`.
+    pub fn session_due(&self, now: Time) -> bool {
+        self.powered
+            && self.reboot_until.is_none()
+            && self.session.is_none()
+            && self.needs_session()
+            && self.state.retry_at.is_none_or(|t| now >= t)
     }
 
     /// When the retry of a failed session is due, while the agent waits for it.
@@ -1429,12 +1445,21 @@ impl<M: DataModel> Agent<M> {
         match request {
             CpeRequest::TransferComplete(rid) => {
                 let record = self.state.transfer_completes.iter().find(|r| r.id == rid)?;
-                encode(Body::TransferComplete(record.message(false)))
-                    .or_else(|| encode(Body::TransferComplete(record.message(true))))
+                let bytes = encode(Body::TransferComplete(record.message(false)))
+                    .or_else(|| encode(Body::TransferComplete(record.message(true))));
+                if bytes.is_none() {
+                    // A record no envelope can carry would make a session due forever.
+                    self.state.transfer_completes.retain(|r| r.id != rid);
+                }
+                bytes
             }
             CpeRequest::DuStateChangeComplete(rid) => {
                 let record = self.state.du_completes.iter().find(|r| r.id == rid)?;
-                encode(Body::DUStateChangeComplete(record.message()))
+                let bytes = encode(Body::DUStateChangeComplete(record.message()));
+                if bytes.is_none() {
+                    self.state.du_completes.retain(|r| r.id != rid);
+                }
+                bytes
             }
             CpeRequest::GetRpcMethods => encode(Body::GetRPCMethods(cwmp::GetRPCMethods {})),
         }
@@ -2072,7 +2097,7 @@ impl<M: DataModel> Agent<M> {
                         du::failed(op.uuid(), FaultCode::INTERNAL_ERROR, "", now, now)
                     };
                     if let Some(change) = self.state.du_changes.first_mut() {
-                        change.results.push(DuResult::from_struct(&result));
+                        change.results.push(du_result(&result));
                     }
                 }
                 None => {

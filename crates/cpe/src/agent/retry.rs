@@ -157,6 +157,12 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
         /// Every wait lies within the bounds, the bounds are ordered and grow with the
         /// retry count, and nothing overflows, whatever the settings.
         #[test]
