@@ -385,13 +385,42 @@ fn du_fault(code: FaultCode) -> FaultCode {
 }
 
 /// An operation's result as stored, its fault code within the set DUStateChangeComplete
-/// allows (notes §4.3; 9001 stands for any other failure).
-fn du_result(result: &cwmp::OpResultStruct<'_>) -> DuResult {
+/// allows (notes §4.3; 9001 stands for any other failure), and a UUID: an operation that
+/// named none and failed before the device assigned one gets one from `rng` (the schema
+/// requires a UUID in every OpResultStruct).
+fn du_result(result: &cwmp::OpResultStruct<'_>, rng: &mut Rng) -> DuResult {
     let mut r = DuResult::from_struct(result);
     if !matches!(r.fault_code, 0 | 9001 | 9003 | 9012 | 9013 | 9015..=9018 | 9022..=9899) {
         r.fault_code = FaultCode::REQUEST_DENIED.0;
     }
+    if !is_uuid(&r.uuid) {
+        r.uuid = random_uuid(rng);
+    }
     r
+}
+
+/// `8-4-4-4-12` hexadecimal digits.
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A version 4 (random) UUID from the agent's seeded numbers.
+fn random_uuid(rng: &mut Rng) -> String {
+    let a = rng.next_u64();
+    let b = rng.next_u64();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
 }
 
 /// Whether an event code exists in the namespace (cwmp-1-0 enumerates its codes; the later
@@ -725,7 +754,7 @@ impl<M: DataModel> Agent<M> {
             }
         };
         if let Some(change) = self.state.du_changes.iter_mut().find(|d| d.id == change_id) {
-            change.results.push(du_result(&result));
+            change.results.push(du_result(&result, &mut self.rng));
         }
         self.advance_du(now);
     }
@@ -2097,7 +2126,7 @@ impl<M: DataModel> Agent<M> {
                         du::failed(op.uuid(), FaultCode::INTERNAL_ERROR, "", now, now)
                     };
                     if let Some(change) = self.state.du_changes.first_mut() {
-                        change.results.push(du_result(&result));
+                        change.results.push(du_result(&result, &mut self.rng));
                     }
                 }
                 None => {
