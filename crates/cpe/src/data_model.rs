@@ -2,7 +2,9 @@
 //! agent is written against this trait so that it can be tested with a small fake, and so
 //! that an embedder can put a real device's parameters behind it.
 
-use cwmp::{Body, ParameterValue, ParameterValueStruct};
+use std::borrow::Cow;
+
+use cwmp::{Body, DeviceIdStruct, ParameterValue, ParameterValueStruct};
 
 use crate::time::Time;
 
@@ -63,6 +65,44 @@ pub trait DataModel {
     /// The instance numbers of a table (`Device.SoftwareModules.DeploymentUnit.`),
     /// ascending; `None` if it is not a table of the device.
     fn instance_numbers(&self, table: &str) -> Option<Vec<u32>>;
+
+    /// The Inform's `DeviceId` (TR-069 A.3.3.1): by default the four `DeviceInfo`
+    /// parameters it must equal (notes §6.3).
+    fn device_id(&self) -> DeviceIdStruct<'static> {
+        let text = |name: &str| {
+            let path = format!("{}DeviceInfo.{name}", self.root());
+            Cow::Owned(
+                self.value(&path, Time(0))
+                    .map(|v| v.text().into_owned())
+                    .unwrap_or_default(),
+            )
+        };
+        DeviceIdStruct {
+            manufacturer: text("Manufacturer"),
+            oui: text("ManufacturerOUI"),
+            product_class: text("ProductClass"),
+            serial_number: text("SerialNumber"),
+        }
+    }
+
+    /// A `ManagementServer` parameter by its name relative to that object (`URL`,
+    /// `PeriodicInformInterval`, `CWMPRetryMinimumWaitInterval` ...), for the device's own
+    /// use. By default [`DataModel::value`] of `<root>ManagementServer.<name>`.
+    fn management_value(&self, name: &str, now: Time) -> Option<ParameterValue<'static>> {
+        self.value(&format!("{}ManagementServer.{name}", self.root()), now)
+    }
+
+    /// Parameters the ACS asked to see in Informs carrying one of `events` (TR-181
+    /// `ManagementServer.InformParameter.{i}`), beyond [`DataModel::inform_parameters`].
+    /// None by default.
+    fn inform_parameter_extras(
+        &self,
+        events: &[&str],
+        now: Time,
+    ) -> Vec<ParameterValueStruct<'static>> {
+        let _ = (events, now);
+        Vec::new()
+    }
 }
 
 /// Changes awaiting an Inform.

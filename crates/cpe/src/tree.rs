@@ -1005,6 +1005,24 @@ impl DataModel for Tree {
     fn instance_numbers(&self, table: &str) -> Option<Vec<u32>> {
         Tree::instance_numbers(self, table)
     }
+
+    /// From the [`Identity`], which the `DeviceInfo` parameters always equal.
+    fn device_id(&self) -> cwmp::DeviceIdStruct<'static> {
+        Tree::device_id(self)
+    }
+
+    /// Not blanked: hidden values (`Password`) are the device's own.
+    fn management_value(&self, name: &str, now: Time) -> Option<ParameterValue<'static>> {
+        Tree::management_value(self, name, now)
+    }
+
+    fn inform_parameter_extras(
+        &self,
+        events: &[&str],
+        now: Time,
+    ) -> Vec<ParameterValueStruct<'static>> {
+        Tree::inform_parameter_extras(self, events, now)
+    }
 }
 
 #[cfg(test)]
