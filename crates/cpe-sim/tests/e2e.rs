@@ -122,7 +122,7 @@ fn events(app: &TestApp, id: &str) -> Vec<Vec<String>> {
     )
     .unwrap();
     let mut stmt = db
-        .prepare("SELECT codes FROM events WHERE device = ?1 ORDER BY ts, rowid")
+        .prepare("SELECT e.codes FROM events e JOIN devices d ON d.id = e.device WHERE d.device_id = ?1 ORDER BY e.ts, e.id")
         .unwrap();
     let rows: Vec<String> = stmt
         .query_map([id], |r| r.get::<_, String>(0))
@@ -140,6 +140,9 @@ fn events(app: &TestApp, id: &str) -> Vec<Vec<String>> {
 async fn wait_events(app: &TestApp, id: &str, count: usize) -> Vec<Vec<String>> {
     eventually(&format!("{count} informs of {id}"), || async {
         let e = events(app, id);
+        if std::env::var("E2E_DEBUG").is_ok() {
+            eprintln!("events {e:?} device {:?}", app.device(id).await.map(|d| d["_lastInform"].clone()));
+        }
         (e.len() >= count).then_some(e)
     })
     .await
@@ -166,6 +169,9 @@ async fn task_now(app: &TestApp, id: &str, task: Value) -> Value {
 
 async fn value(app: &TestApp, id: &str, path: &str) -> Value {
     let dev = app.device(id).await.unwrap();
+    if std::env::var("E2E_DEBUG").is_ok() {
+        eprintln!("device {dev}");
+    }
     let mut v = &dev;
     for seg in path.split('.') {
         v = &v[seg];
@@ -347,6 +353,9 @@ async fn reboot_factory_reset_and_restart() {
     let last = e.last().unwrap();
     assert!(last.contains(&"1 BOOT".to_owned()), "{e:?}");
     assert!(!last.contains(&"0 BOOTSTRAP".to_owned()), "{e:?}");
+    if std::env::var("E2E_DEBUG").is_ok() {
+        eprintln!("fleet CR URL {:?}", run.fleet.as_ref().unwrap().devices()[0].connection_request_url);
+    }
     assert_eq!(read(app, ID0, "Device.WiFi.SSID.1.SSID").await, "kept");
 
     // Factory reset: BOOTSTRAP again, factory values back.
