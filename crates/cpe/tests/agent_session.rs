@@ -656,6 +656,44 @@ fn connection_request_events_are_not_retried() {
     h.validate();
 }
 
+/// notes §4.4: after a failed session PERIODIC and VALUE CHANGE are kept, CONNECTION
+/// REQUEST is not; across a reboot PERIODIC is kept, VALUE CHANGE is not, BOOT is new.
+#[test]
+fn retention_across_failures_and_reboots() {
+    let config = AgentConfig::default();
+    let mut h = bootstrapped(config.clone());
+    h.advance_secs(3600);
+    h.set("Device.DeviceInfo.SoftwareVersion", "4.2.9");
+    h.agent.handle_local_change(h.now);
+    assert!(h.agent.handle_connection_request(h.now));
+    let out = h.session(&mut Acs {
+        inform_answer: Some((503, vec![])),
+        ..Acs::default()
+    });
+    assert_eq!(
+        codes(&out.inform),
+        ["2 PERIODIC", "4 VALUE CHANGE", "6 CONNECTION REQUEST"]
+    );
+    let kept: Vec<String> = h
+        .agent
+        .state()
+        .undelivered_events()
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    assert_eq!(kept, ["2 PERIODIC", "4 VALUE CHANGE"]);
+    // The embedder restarts (a reboot of the device).
+    let json = serde_json::to_string(&h.agent.state()).unwrap();
+    let t1 = h.now.plus_secs(1);
+    let mut h2 = Harness::resume(tree(t1), config, serde_json::from_str(&json).unwrap(), t1);
+    let out = h2.session(&mut Acs::default());
+    assert!(out.ok());
+    assert_eq!(codes(&out.inform), ["1 BOOT", "2 PERIODIC"]);
+    assert_eq!(retry_count(&out.inform), 1);
+    h.validate();
+    h2.validate();
+}
+
 #[test]
 fn a_new_event_ends_the_retry_wait() {
     let mut h = Harness::new(AgentConfig::default());
