@@ -521,15 +521,25 @@ impl<M: DataModel> Agent<M> {
             return Some(t);
         }
         let now = self.now;
-        let mut times: Vec<Time> = Vec::new();
-        times.extend(self.next_periodic);
-        times.extend(self.state.scheduled_informs.iter().map(|s| s.at));
-        times.extend(self.state.diagnostics.iter().map(|d| d.at));
+        // No allocation: this runs on every turn of every simulated device.
+        let mut next: Option<Time> = None;
+        let mut consider = |t: Time| {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        };
+        self.next_periodic.into_iter().for_each(&mut consider);
+        self.state
+            .scheduled_informs
+            .iter()
+            .for_each(|s| consider(s.at));
+        self.state.diagnostics.iter().for_each(|d| consider(d.at));
         // A retry or a transfer whose time has passed needs no timeout but a call of
         // poll_session / poll_transfer, which the embedder makes on every turn: only their
         // future times count, so that an embedder busy with other transfers does not spin.
-        if self.session.is_none() && self.needs_session() {
-            times.extend(self.state.retry_at.filter(|t| *t > now));
+        if self.session.is_none()
+            && self.needs_session()
+            && let Some(t) = self.state.retry_at.filter(|t| *t > now)
+        {
+            consider(t);
         }
         for t in &self.state.transfers {
             if t.after_session || t.phase != TransferPhase::Queued {
@@ -537,15 +547,15 @@ impl<M: DataModel> Agent<M> {
             }
             // The start (for ScheduleDownload in the next usable window), and the ends of
             // the windows still to come (when 9020 may be due).
-            times.extend(t.next_start(now).filter(|s| *s > now));
-            times.extend(
-                t.windows
-                    .iter()
-                    .filter(|w| w.end >= now)
-                    .map(|w| w.end.plus_millis(1)),
-            );
+            if let Some(start) = t.next_start(now).filter(|s| *s > now) {
+                consider(start);
+            }
+            t.windows
+                .iter()
+                .filter(|w| w.end >= now)
+                .for_each(|w| consider(w.end.plus_millis(1)));
         }
-        times.into_iter().min()
+        next
     }
 
     /// Time has reached `now`: periodic and scheduled informs, retries, reboots,
