@@ -52,13 +52,7 @@ pub fn uninstall<M: DataModel + ?Sized>(
     started: Time,
     now: Time,
 ) -> OpResultStruct<'static> {
-    failed(
-        &op.uuid,
-        FaultCode::INTERNAL_ERROR,
-        "not built yet",
-        started,
-        now,
-    )
+    failed(&op.uuid, FaultCode::INTERNAL_ERROR, "not built yet", started, now)
 }
 
 /// The result of an operation that failed before it reached the tree (its download failed,
