@@ -510,7 +510,9 @@ impl<M: DataModel> Agent<M> {
         self.boot(now);
     }
 
-    /// When [`Agent::handle_timeout`] must next be called, if ever.
+    /// When [`Agent::handle_timeout`] must next be called, if ever. A session or transfer
+    /// that is due already is not a timeout: [`Agent::poll_session`] and
+    /// [`Agent::poll_transfer`] hand it out.
     pub fn poll_timeout(&self) -> Option<Time> {
         if !self.powered {
             return None;
@@ -518,29 +520,42 @@ impl<M: DataModel> Agent<M> {
         if let Some(t) = self.reboot_until {
             return Some(t);
         }
-        let mut times: Vec<Time> = Vec::new();
-        times.extend(self.next_periodic);
-        times.extend(self.state.scheduled_informs.iter().map(|s| s.at));
-        times.extend(self.state.diagnostics.iter().map(|d| d.at));
-        if self.session.is_none() && self.needs_session() {
-            times.extend(self.state.retry_at);
-        }
         let now = self.now;
+        // No allocation: this runs on every turn of every simulated device.
+        let mut next: Option<Time> = None;
+        let mut consider = |t: Time| {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        };
+        self.next_periodic.into_iter().for_each(&mut consider);
+        self.state
+            .scheduled_informs
+            .iter()
+            .for_each(|s| consider(s.at));
+        self.state.diagnostics.iter().for_each(|d| consider(d.at));
+        // A retry or a transfer whose time has passed needs no timeout but a call of
+        // poll_session / poll_transfer, which the embedder makes on every turn: only their
+        // future times count, so that an embedder busy with other transfers does not spin.
+        if self.session.is_none()
+            && self.needs_session()
+            && let Some(t) = self.state.retry_at.filter(|t| *t > now)
+        {
+            consider(t);
+        }
         for t in &self.state.transfers {
             if t.after_session || t.phase != TransferPhase::Queued {
                 continue;
             }
             // The start (for ScheduleDownload in the next usable window), and the ends of
             // the windows still to come (when 9020 may be due).
-            times.extend(t.next_start(now));
-            times.extend(
-                t.windows
-                    .iter()
-                    .filter(|w| w.end >= now)
-                    .map(|w| w.end.plus_millis(1)),
-            );
+            if let Some(start) = t.next_start(now).filter(|s| *s > now) {
+                consider(start);
+            }
+            t.windows
+                .iter()
+                .filter(|w| w.end >= now)
+                .for_each(|w| consider(w.end.plus_millis(1)));
         }
-        times.into_iter().min()
+        next
     }
 
     /// Time has reached `now`: periodic and scheduled informs, retries, reboots,
@@ -1018,5 +1033,46 @@ impl<M: DataModel> Agent<M> {
             self.stats.diagnostics += 1;
             self.push_event(code::DIAGNOSTICS_COMPLETE, "");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periodic_alignment() {
+        // From a reference in the past or in the future, the next multiple after now.
+        assert_eq!(next_aligned(0, 60_000, 59_999), Time(60_000));
+        assert_eq!(next_aligned(0, 60_000, 60_000), Time(120_000));
+        assert_eq!(next_aligned(1_000_000, 60_000, 10_000), Time(40_000));
+        assert_eq!(next_aligned(-5_000, 10_000, 0), Time(5_000));
+        assert_eq!(next_aligned(0, 0, 5), Time(u64::MAX));
+        assert_eq!(next_aligned(0, 1000, i128::from(u64::MAX)), Time(u64::MAX));
+    }
+
+    #[test]
+    fn uuids() {
+        let mut rng = Rng::new(3);
+        for _ in 0..100 {
+            let u = random_uuid(&mut rng);
+            assert!(is_uuid(&u), "{u}");
+            assert_eq!(u.as_bytes()[14], b'4');
+        }
+        assert!(!is_uuid(""));
+        assert!(!is_uuid("6f1d2a4c-0b1e-4c5d-9a8b-1234567890a"));
+    }
+
+    #[test]
+    fn fault_code_sets() {
+        assert!(transfer_fault_allowed(FaultCode::FILE_TRANSFER_FAILURE));
+        assert!(transfer_fault_allowed(FaultCode(9850)));
+        assert!(!transfer_fault_allowed(FaultCode::INVALID_ARGUMENTS));
+        assert!(!transfer_fault_allowed(FaultCode(9013)));
+        assert_eq!(du_fault(FaultCode::FILE_TRANSFER_FAILURE), FaultCode(9017));
+        assert_eq!(du_fault(FaultCode(9016)), FaultCode(9016));
+        assert!(!event_allowed(Namespace::Cwmp1_0, "M ScheduleDownload"));
+        assert!(event_allowed(Namespace::Cwmp1_1, "M ScheduleDownload"));
+        assert!(event_allowed(Namespace::Cwmp1_0, "M Download"));
     }
 }

@@ -460,9 +460,11 @@ fn quirks() {
     // Without the quirks: a declaration and true counts.
     let mut plain = Harness::new(AgentConfig::default());
     let inform = plain.agent.poll_session(T0).unwrap();
+    plain.emitted.push(inform.clone());
     let text = String::from_utf8(inform).unwrap();
     assert!(text.starts_with("<?xml"));
     assert!(text.contains("cwmp:EventStruct[2]"));
+    plain.validate();
 }
 
 #[test]
@@ -656,6 +658,44 @@ fn connection_request_events_are_not_retried() {
     h.validate();
 }
 
+/// notes §4.4: after a failed session PERIODIC and VALUE CHANGE are kept, CONNECTION
+/// REQUEST is not; across a reboot PERIODIC is kept, VALUE CHANGE is not, BOOT is new.
+#[test]
+fn retention_across_failures_and_reboots() {
+    let config = AgentConfig::default();
+    let mut h = bootstrapped(config.clone());
+    h.advance_secs(3600);
+    h.set("Device.DeviceInfo.SoftwareVersion", "4.2.9");
+    h.agent.handle_local_change(h.now);
+    assert!(h.agent.handle_connection_request(h.now));
+    let out = h.session(&mut Acs {
+        inform_answer: Some((503, vec![])),
+        ..Acs::default()
+    });
+    assert_eq!(
+        codes(&out.inform),
+        ["2 PERIODIC", "4 VALUE CHANGE", "6 CONNECTION REQUEST"]
+    );
+    let kept: Vec<String> = h
+        .agent
+        .state()
+        .undelivered_events()
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    assert_eq!(kept, ["2 PERIODIC", "4 VALUE CHANGE"]);
+    // The embedder restarts (a reboot of the device).
+    let json = serde_json::to_string(&h.agent.state()).unwrap();
+    let t1 = h.now.plus_secs(1);
+    let mut h2 = Harness::resume(tree(t1), config, serde_json::from_str(&json).unwrap(), t1);
+    let out = h2.session(&mut Acs::default());
+    assert!(out.ok());
+    assert_eq!(codes(&out.inform), ["1 BOOT", "2 PERIODIC"]);
+    assert_eq!(retry_count(&out.inform), 1);
+    h.validate();
+    h2.validate();
+}
+
 #[test]
 fn a_new_event_ends_the_retry_wait() {
     let mut h = Harness::new(AgentConfig::default());
@@ -743,6 +783,7 @@ fn protocol_violations_fail_the_session() {
             String::from_utf8_lossy(&body)
         );
         assert_eq!(h.agent.state().retry_count(), 1);
+        h.validate();
     }
     // After the empty POST: a response where a request was due, and a second
     // InformResponse.
@@ -766,10 +807,12 @@ fn protocol_violations_fail_the_session() {
         };
         let out = h.session(&mut acs);
         assert!(matches!(out.step, SessionStep::Failed(_)), "{:?}", out.step);
-        // The events stay for the retry.
-        assert!(
-            !h.agent.state().is_bootstrapped() || h.agent.state().undelivered_events().is_empty()
-        );
+        // The InformResponse had delivered the events: nothing is left to retry, but the
+        // failure counts.
+        assert!(h.agent.state().is_bootstrapped());
+        assert_eq!(h.agent.state().retry_count(), 1);
+        assert_eq!(h.agent.retry_at(), None);
+        h.validate();
     }
 }
 
@@ -838,28 +881,42 @@ fn truncated(len: usize) -> Vec<u8> {
     full
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
+/// Envelopes the property test below made the agent emit, validated after it.
+static EMITTED: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+fn emitted(bytes: &[u8]) {
+    EMITTED.lock().unwrap().push(bytes.to_vec());
+}
+
+/// Whatever the ACS answers — arbitrary bytes, a truncated envelope, any status — at any
+/// point of the session, the agent neither panics nor loses track: it posts, ends or fails
+/// the session, and a failed session leaves a retry scheduled when something is left to
+/// deliver. Everything it emitted validates.
+#[test]
+fn any_answer_is_handled() {
+    let config = ProptestConfig {
         cases: 96,
         failure_persistence: None,
         ..ProptestConfig::default()
-    })]
-
-    /// Whatever the ACS answers — arbitrary bytes, a truncated envelope, any status — at
-    /// any point of the session, the agent neither panics nor loses track: it posts, ends
-    /// or fails the session, and a failed session leaves a retry scheduled.
-    #[test]
-    fn any_answer_is_handled(
-        stage in 0usize..3,
-        status in prop_oneof![Just(200u16), Just(204), any::<u16>()],
-        garbage in prop::collection::vec(any::<u8>(), 0..300),
-        cut in any::<usize>(),
-        use_truncated in any::<bool>(),
-    ) {
+    };
+    let strategy = (
+        0usize..3,
+        prop_oneof![Just(200u16), Just(204), any::<u16>()],
+        prop::collection::vec(any::<u8>(), 0..300),
+        any::<usize>(),
+        any::<bool>(),
+    );
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let result = runner.run(&strategy, |(stage, status, garbage, cut, use_truncated)| {
         let mut h = Harness::new(AgentConfig::default());
-        let inform = h.agent.poll_session(h.now).unwrap();
-        let inform = decode(&inform);
-        let body = if use_truncated { truncated(cut) } else { garbage };
+        let inform_bytes = h.agent.poll_session(h.now).unwrap();
+        emitted(&inform_bytes);
+        let inform = decode(&inform_bytes);
+        let body = if use_truncated {
+            truncated(cut)
+        } else {
+            garbage
+        };
         if stage >= 1 {
             let ir = acs_envelope(
                 Namespace::Cwmp1_2,
@@ -869,12 +926,21 @@ proptest! {
                 Some(CwmpVersion::V1_4),
             );
             let step = h.agent.handle_response(200, &ir, h.now);
-            prop_assert!(matches!(step, SessionStep::Post(Post::Request(_))));
+            let SessionStep::Post(Post::Request(request)) = step else {
+                return Err(TestCaseError::fail(format!("{step:?}")));
+            };
+            emitted(&request);
         }
         if stage >= 2 {
-            let ok = acs_envelope(Namespace::Cwmp1_2, "r", cwmp::GetRPCMethodsResponse {
-                method_list: vec!["Inform".into()],
-            }, None, None);
+            let ok = acs_envelope(
+                Namespace::Cwmp1_2,
+                "r",
+                cwmp::GetRPCMethodsResponse {
+                    method_list: vec!["Inform".into()],
+                },
+                None,
+                None,
+            );
             let step = h.agent.handle_response(200, &ok, h.now);
             prop_assert_eq!(step, SessionStep::Post(Post::Empty));
         }
@@ -890,6 +956,7 @@ proptest! {
             SessionStep::Done => prop_assert!(!h.agent.in_session()),
             SessionStep::Post(Post::Response(bytes)) => {
                 decode(&bytes);
+                emitted(&bytes);
             }
             SessionStep::Post(_) => prop_assert!(h.agent.in_session()),
         }
@@ -898,7 +965,12 @@ proptest! {
         if stage == 0 && !h.agent.in_session() {
             prop_assert!(h.agent.poll_session(h.now).is_some());
         }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
+    validate(&EMITTED.lock().unwrap());
 }
 
 #[test]
