@@ -879,9 +879,9 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                 ctx.loaded = true;
             }
         }
-        if ctx.cr_credentials.is_none() {
-            ctx.new_cr_credentials = Some((format!("acs-{}", random_hex(6)), random_hex(16)));
-        }
+        // Offered to the engine even when credentials are known: a device that sends
+        // 0 BOOTSTRAP (factory reset) has lost them, and the engine then sets new ones.
+        ctx.new_cr_credentials = Some((format!("acs-{}", random_hex(6)), random_hex(16)));
         Ok(ctx)
     }
 }

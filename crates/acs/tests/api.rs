@@ -886,6 +886,39 @@ async fn connection_request_failures_leave_the_task_queued() {
     assert!(woken.recv().await.is_some());
 }
 
+/// A factory-reset device (0 BOOTSTRAP) has lost the connection-request credentials the
+/// ACS set: the ACS sets new ones in that session, so Connection Requests keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_request_credentials_are_set_again_after_a_bootstrap() {
+    let app = spawn_app().await;
+    let mut cpe = registered(&app, "SN3004").await;
+    let first = param(&cpe, "Device.ManagementServer.ConnectionRequestPassword");
+    // A later session of the same device does not change them.
+    let r = cpe.session(app.cwmp, &["2 PERIODIC"]).await;
+    assert!(r.rpcs.is_empty(), "{:?}", r.rpcs);
+    // Factory reset: the device's values are back to the factory's.
+    cpe.params
+        .get_mut("Device.ManagementServer.ConnectionRequestPassword")
+        .unwrap()
+        .value = cwmp::ParameterValue::String("".into());
+    let r = cpe.session(app.cwmp, &["0 BOOTSTRAP", "1 BOOT"]).await;
+    assert_eq!(r.rpcs, ["SetParameterValues"]);
+    let second = param(&cpe, "Device.ManagementServer.ConnectionRequestPassword");
+    assert!(!second.is_empty());
+    assert_ne!(first, second);
+
+    let user = param(&cpe, "Device.ManagementServer.ConnectionRequestUsername");
+    let (url, mut woken) = connection_request_listener(user, second).await;
+    cpe.cr_url = url;
+    cpe.session(app.cwmp, &["2 PERIODIC"]).await;
+    let path = format!("/devices/{}/tasks?connection_request", enc(&cpe.id()));
+    let r = app
+        .api_with(Method::POST, &path, None, Some(&app.token))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.reason);
+    assert!(woken.recv().await.is_some());
+}
+
 /// A CPE fault met while the API waits: 202 "Task faulted" with the fault.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fault_during_a_connection_request_is_reported() {

@@ -121,6 +121,7 @@ pub(crate) async fn run(
             shared.stats.transfer(result.is_ok());
             agent.handle_transfer_result(id, result, now());
         }
+        refresh_cr_url(&mut agent, &device);
         if let Some(inform) = agent.poll_session(now()) {
             worked = true;
             let ended = tokio::select! {
@@ -223,24 +224,43 @@ async fn power_on(
             }
         }
     };
-    if let Some(url) = &device.cr_url {
-        // The listener's URL for this device is stable across restarts (its path is the
-        // serial number), so this is a change only the first time.
-        let current = tree.management_text("ConnectionRequestURL", t);
-        if current.as_deref() != Some(url.as_str()) {
-            tree.set_management_value(
-                "ConnectionRequestURL",
-                ParameterValue::String(url.clone().into()),
-                t,
-            );
-        }
-    }
+    set_cr_url(&mut tree, device, t);
     let mut config = shared.agent.clone();
     config.seed = shared.agent.seed ^ device.identity.index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mut agent = Agent::new(tree, config, state);
     agent.power_on(t);
     update_cr_credentials(&agent, &device.wake);
     Some(agent)
+}
+
+/// Puts the listener's URL for this device into `ConnectionRequestURL` if it is not there
+/// (first start, a new listener port, a factory reset that restored the profile's value):
+/// a device keeps that parameter at its current address. The path is the serial number, so
+/// across restarts on the same port this changes nothing. Whether it changed.
+fn set_cr_url(tree: &mut Tree, device: &Device, t: Time) -> bool {
+    let Some(url) = &device.cr_url else {
+        return false;
+    };
+    if tree.management_text("ConnectionRequestURL", t).as_deref() == Some(url.as_str()) {
+        return false;
+    }
+    tree.set_management_value(
+        "ConnectionRequestURL",
+        ParameterValue::String(url.clone().into()),
+        t,
+    )
+}
+
+/// [`set_cr_url`] on a running agent, before it composes an Inform: the change is the
+/// device's own (active notification: the ACS learns the URL in the next Inform).
+fn refresh_cr_url(agent: &mut Agent<Tree>, device: &Device) {
+    if agent.is_rebooting() || device.cr_url.is_none() {
+        return;
+    }
+    let t = now();
+    if set_cr_url(agent.model_mut(), device, t) {
+        agent.handle_local_change(t);
+    }
 }
 
 fn update_cr_credentials(agent: &Agent<Tree>, wake: &Wake) {

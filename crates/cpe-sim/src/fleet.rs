@@ -191,9 +191,23 @@ impl Fleet {
             }
             None => None,
         };
+        // Every device's ConnectionRequestURL is its place on the listener, also as its
+        // factory value (a factory reset must not send the ACS to the profile's address).
+        let template = match &listener {
+            Some(l) => {
+                let mut t = Arc::unwrap_or_clone(config.template.clone());
+                let path = format!("{}ManagementServer.ConnectionRequestURL", t.root());
+                let url = format!("{}/cr/{{serial}}", l.base_url());
+                if let Err(e) = t.set_factory_template(&path, &url) {
+                    tracing::warn!("{e}");
+                }
+                Arc::new(t)
+            }
+            None => config.template.clone(),
+        };
         let stats = Arc::new(Stats::new());
         let shared = Arc::new(Shared {
-            template: config.template.clone(),
+            template: template.clone(),
             agent: AgentConfig {
                 quirks: config.quirks.agent.clone(),
                 ..config.agent.clone()
@@ -220,7 +234,7 @@ impl Fleet {
         for i in 0..config.devices {
             let index = config.first_index.saturating_add(i);
             let serial = config.serial_pattern.render(index);
-            let identity = config.template.identity(index, serial.clone());
+            let identity = template.identity(index, serial.clone());
             let wake = Arc::new(Wake::default());
             let cr_url = match &listener {
                 Some(l) => {

@@ -141,7 +141,10 @@ async fn wait_events(app: &TestApp, id: &str, count: usize) -> Vec<Vec<String>> 
     eventually(&format!("{count} informs of {id}"), || async {
         let e = events(app, id);
         if std::env::var("E2E_DEBUG").is_ok() {
-            eprintln!("events {e:?} device {:?}", app.device(id).await.map(|d| d["_lastInform"].clone()));
+            eprintln!(
+                "events {e:?} device {:?}",
+                app.device(id).await.map(|d| d["_lastInform"].clone())
+            );
         }
         (e.len() >= count).then_some(e)
     })
@@ -157,13 +160,17 @@ async fn task_now(app: &TestApp, id: &str, task: Value) -> Value {
             Some(task.clone()),
         )
         .await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{task}: {:?} {}",
-        r.reason,
-        r.text()
-    );
+    if r.status != StatusCode::OK {
+        let faults = app.api(Method::GET, "/faults", None).await.text();
+        let dev = app.device(id).await;
+        panic!(
+            "{task}: {} {:?} {}\nfaults: {faults}\ndevice: {dev:?}\nevents: {:?}",
+            r.status,
+            r.reason,
+            r.text(),
+            events(app, id)
+        );
+    }
     r.json()
 }
 
@@ -244,7 +251,7 @@ async fn parameter_tasks() {
     let t = task_now(
         app,
         ID0,
-        json!({"name": "getParameterValues", "parameterNames": ["Device.DeviceInfo."]}),
+        json!({"name": "refreshObject", "objectName": "Device.DeviceInfo."}),
     )
     .await;
     assert!(t.get("fault").is_none(), "{t}");
@@ -354,7 +361,10 @@ async fn reboot_factory_reset_and_restart() {
     assert!(last.contains(&"1 BOOT".to_owned()), "{e:?}");
     assert!(!last.contains(&"0 BOOTSTRAP".to_owned()), "{e:?}");
     if std::env::var("E2E_DEBUG").is_ok() {
-        eprintln!("fleet CR URL {:?}", run.fleet.as_ref().unwrap().devices()[0].connection_request_url);
+        eprintln!(
+            "fleet CR URL {:?}",
+            run.fleet.as_ref().unwrap().devices()[0].connection_request_url
+        );
     }
     assert_eq!(read(app, ID0, "Device.WiFi.SSID.1.SSID").await, "kept");
 
@@ -362,10 +372,9 @@ async fn reboot_factory_reset_and_restart() {
     let before = events(app, ID0).len();
     task_now(app, ID0, json!({"name": "factoryReset"})).await;
     let e = wait_events(app, ID0, before + 2).await;
-    assert!(
-        e.last().unwrap().contains(&"0 BOOTSTRAP".to_owned()),
-        "{e:?}"
-    );
+    // BOOTSTRAP, and no VALUE CHANGE: ConnectionRequestURL's factory value is the
+    // device's place on the listener.
+    assert_eq!(e.last().unwrap(), &["0 BOOTSTRAP", "1 BOOT"], "{e:?}");
     assert_eq!(read(app, ID0, "Device.WiFi.SSID.1.SSID").await, "SimNet-0");
 
     validate(&run.log);
@@ -460,9 +469,11 @@ async fn transfers_and_deployment_units() {
     assert!(up.contains("Device.DeviceInfo.SerialNumber"), "{up}");
 
     // Queued transfers, a scheduled download and its cancellation.
-    task_now(app, ID0, json!({"name": "scheduleDownload", "fileType": "1 Firmware Upgrade Image",
-        "commandKey": "later", "url": format!("http://{fs}/fw/hg4000-5.0.0.bin"),
+    // (The ACS gives every transfer the CommandKey task_<id>.)
+    let sd = task_now(app, ID0, json!({"name": "scheduleDownload", "fileType": "1 Firmware Upgrade Image",
+        "url": format!("http://{fs}/fw/hg4000-5.0.0.bin"),
         "timeWindows": [{"windowStart": 3600, "windowEnd": 7200, "windowMode": "1 At Any Time", "maxRetries": 1}]})).await;
+    let key = format!("task_{}", sd["_id"].as_str().unwrap());
     let t = task_now(app, ID0, json!({"name": "getAllQueuedTransfers"})).await;
     assert!(t.get("fault").is_none(), "{t}");
     let t = task_now(app, ID0, json!({"name": "getQueuedTransfers"})).await;
@@ -470,10 +481,26 @@ async fn transfers_and_deployment_units() {
     let t = task_now(
         app,
         ID0,
-        json!({"name": "cancelTransfer", "commandKey": "later"}),
+        json!({"name": "cancelTransfer", "commandKey": key}),
     )
     .await;
     assert!(t.get("fault").is_none(), "{t}");
+    // Cancelled: nothing is left to cancel.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("/devices/{ID0}/tasks?connection_request&timeout=15000"),
+            Some(json!({"name": "cancelTransfer", "commandKey": key})),
+        )
+        .await;
+    let doc = r.json();
+    assert_eq!(doc["fault"]["code"], "cwmp.9003", "{doc}");
+    app.api(
+        Method::DELETE,
+        &format!("/tasks/{}", doc["_id"].as_str().unwrap()),
+        None,
+    )
+    .await;
 
     // A deployment unit installed from the file server.
     let before = events(app, ID0).len();
@@ -577,6 +604,10 @@ async fn many_devices_and_an_outage_storm() {
     let last = format!("02C0DE-HG4000-SIM{:08}", n - 1);
     let e = wait_events(&app, &last, 2).await;
     assert!(e[1].contains(&"1 BOOT".to_owned()), "{e:?}");
+    eventually("every device's BOOT session", || async {
+        (fleet.summary().sessions_ok >= 2 * n).then_some(())
+    })
+    .await;
     let summary = fleet.shutdown().await;
     assert!(summary.sessions_ok >= 2 * n, "{summary:?}");
     assert_eq!(summary.sessions_failed, 0, "{summary:?}");

@@ -358,6 +358,11 @@ impl CrListener {
         self.local_addr
     }
 
+    /// `http://HOST:PORT`: what a device's path is appended to in its URL.
+    pub fn base_url(&self) -> &str {
+        &self.registry.shared.base_url
+    }
+
     /// The registry, to register devices before or while serving.
     pub fn registry(&self) -> CrRegistry {
         self.registry.clone()

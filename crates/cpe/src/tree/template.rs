@@ -71,6 +71,7 @@ pub(crate) enum ParamKind {
 }
 
 /// Definitions, factory instances and factory values shared by all devices of a kind.
+#[derive(Clone)]
 pub struct Template {
     pub(crate) model: Model,
     /// Factory instances: `[table, parent instance numbers...]` → sorted numbers.
@@ -534,6 +535,17 @@ impl Template {
     /// The value is checked against the parameter's definition; `{serial}`-style
     /// placeholders are not expanded in it.
     pub fn set_factory_value(&mut self, path: &str, text: &str) -> Result<(), String> {
+        self.set_factory(path, text, false)
+    }
+
+    /// Like [`Template::set_factory_value`], with placeholders (`{serial}`, `{ip}`, ...)
+    /// rendered per device: e.g. `ConnectionRequestURL` =
+    /// `http://192.0.2.1:7548/cr/{serial}`.
+    pub fn set_factory_template(&mut self, path: &str, text: &str) -> Result<(), String> {
+        self.set_factory(path, text, true)
+    }
+
+    fn set_factory(&mut self, path: &str, text: &str, templated: bool) -> Result<(), String> {
         let pid = self
             .model
             .param_id(path)
@@ -546,7 +558,7 @@ impl Template {
             fkey(pid.0, &[]),
             FactoryValue {
                 text: canonical.into_boxed_str(),
-                templated: false,
+                templated: templated && placeholder::has_placeholders(text),
             },
         );
         Ok(())
