@@ -337,7 +337,7 @@ fn reset_diagnostics(tree: &mut Tree, staged: &[(ParamId, Vec<u32>, String)]) {
 
 /// ParameterKey is `string(32)` and is sent back in every Inform.
 fn check_key(key: &str) -> Res<()> {
-    if key.chars().count() > 32 || !key.chars().all(crate::model::is_xml_char) {
+    if key.chars().count() > 32 || !key.chars().all(is_xml_char) {
         return Err(fault(
             FaultCode::INVALID_ARGUMENTS,
             "ParameterKey must be at most 32 XML characters",
