@@ -91,6 +91,10 @@ pub struct Tree {
     overlay: Overlay,
 }
 
+/// Most `minEntries` instances one new instance brings with it (see
+/// `Tree::create_instance`).
+pub(crate) const MAX_NESTED_INSTANCES: usize = 1_000;
+
 /// What a path names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
@@ -740,8 +744,19 @@ impl Tree {
 
     /// Creates an instance of `table` under `parent`: the next number (parameters read
     /// their defaults, `Alias` reads `cpe-N`) and the `minEntries` instances of its
-    /// sub-tables. `None` when `maxEntries` is reached.
+    /// sub-tables, at most [`MAX_NESTED_INSTANCES`] of them (nested tables asking for 64
+    /// each would otherwise ask for 64^n). `None` when `maxEntries` is reached.
     pub(crate) fn create_instance(&mut self, table: ObjectId, parent: &[u32]) -> Option<u32> {
+        let mut budget = MAX_NESTED_INSTANCES;
+        self.create_within(table, parent, &mut budget)
+    }
+
+    fn create_within(
+        &mut self,
+        table: ObjectId,
+        parent: &[u32],
+        budget: &mut usize,
+    ) -> Option<u32> {
         let def = self.model().object_def(table)?;
         if !def.multi {
             return None;
@@ -763,11 +778,17 @@ impl Tree {
         );
         let mut nums = parent.to_vec();
         nums.push(n);
-        self.populate_min(table, &mut nums, 0);
+        self.populate_min(table, &mut nums, 0, budget);
         Some(n)
     }
 
-    fn populate_min(&mut self, obj: ObjectId, nums: &mut Vec<u32>, depth: usize) {
+    fn populate_min(
+        &mut self,
+        obj: ObjectId,
+        nums: &mut Vec<u32>,
+        depth: usize,
+        budget: &mut usize,
+    ) {
         if depth > 16 {
             return;
         }
@@ -783,12 +804,16 @@ impl Tree {
             };
             if multi {
                 for _ in 0..min.min(64) {
-                    if self.create_instance(c, nums).is_none() {
+                    if *budget == 0 {
+                        return;
+                    }
+                    *budget -= 1;
+                    if self.create_within(c, nums, budget).is_none() {
                         break;
                     }
                 }
             } else {
-                self.populate_min(c, nums, depth + 1);
+                self.populate_min(c, nums, depth + 1, budget);
             }
         }
     }
@@ -1044,6 +1069,49 @@ mod tests {
         fn shared<T: Send + Sync>() {}
         shared::<Tree>();
         shared::<Template>();
+    }
+
+    /// A new instance whose nested tables each ask for 64 instances brings at most
+    /// MAX_NESTED_INSTANCES with it, not 64^n.
+    #[test]
+    fn nested_min_entries_of_a_new_instance_are_bounded() {
+        let mut objects = String::from(
+            "<object name=\"Device.\" access=\"readOnly\" minEntries=\"1\" maxEntries=\"1\"/>\
+             <object name=\"Device.A.{i}.\" access=\"readWrite\" minEntries=\"0\" \
+             maxEntries=\"unbounded\"/>",
+        );
+        let mut path = String::from("Device.A.{i}.");
+        for level in 0..5 {
+            path.push_str(&format!("T{level}.{{i}}."));
+            objects.push_str(&format!(
+                "<object name=\"{path}\" access=\"readOnly\" minEntries=\"64\" \
+                 maxEntries=\"unbounded\"/>"
+            ));
+        }
+        let doc = format!(
+            "<dm:document xmlns:dm=\"urn:broadband-forum-org:cwmp:datamodel-1-14\">\
+             <model name=\"Device:2.1\">{objects}</model></dm:document>"
+        );
+        let model = Model::from_bbf_str(&doc, "nested.xml").unwrap();
+        let template = Arc::new(Template::from_model(model));
+        let id = template.identity(1, "S1");
+        let mut tree = Tree::new(template, id, Time(0));
+        assert_eq!(tree.add_instance("Device.A.", Time(0)), Some(1));
+        let total: usize = tree
+            .overlay
+            .tables
+            .values()
+            .map(|t| t.instances.len())
+            .sum();
+        assert!(total <= MAX_NESTED_INSTANCES + 1, "{total}");
+        assert!(total > 64, "{total}");
+        // Depth first: the first branch takes the budget.
+        assert!(
+            tree.instance_numbers("Device.A.1.T0.1.T1.1.T2.1.T3.1.T4.")
+                .is_some_and(|l| l.len() == 64)
+        );
+        assert!(tree.delete_instance("Device.A.1.", Time(0)));
+        assert_eq!(tree.instance_numbers("Device.A."), Some(vec![]));
     }
 
     #[test]

@@ -1052,3 +1052,28 @@ fn inform_parameter_table_rules() {
         .unwrap();
     }
 }
+
+/// Names the ACS sent with characters XML 1.0 cannot carry (the decoder lets a raw control
+/// character through): the faults that echo them still encode (found by the tree_rpc fuzz
+/// target).
+#[test]
+fn faults_echoing_unsendable_characters_encode() {
+    let mut t = device(&builtin(), 1);
+    let bad = "Device.WiFi\u{5}.SSID.1.SSID";
+    assert_eq!(gpv(&mut t, &["Device.DeviceInfo.", bad]), Err(9005));
+    assert!(gpn(&mut t, bad, false).is_err());
+    assert!(gpn(&mut t, "Device.WiFi.SSID.1.\u{1}", true).is_err());
+    let body = spv_body(&mut t, &[(bad, s("x"))], "k");
+    assert_eq!(spv_faults(&body).len(), 1);
+    let body = spv_body(
+        &mut t,
+        &[("Device.WiFi.SSID.1.SSID", s("bad\u{1b}value"))],
+        "k",
+    );
+    assert_eq!(
+        spv_faults(&body),
+        [("Device.WiFi.SSID.1.SSID".to_owned(), 9007)]
+    );
+    assert!(add_object(&mut t, "Device.NAT.\u{0}PortMapping.", "k").is_err());
+    assert!(delete_object(&mut t, "Device.NAT.PortMapping.\u{fffe}.", "k").is_err());
+}

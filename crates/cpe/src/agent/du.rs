@@ -78,7 +78,8 @@ pub fn install<M: DataModel + ?Sized>(
                 now,
             );
         }
-        Some(u) => u.to_ascii_lowercase(),
+        // As the ACS wrote it (UUIDs compare without regard to case).
+        Some(u) => u.to_owned(),
         None => name_uuid(&package.name),
     };
     let fail = |code: FaultCode, message: &str| failed(&uuid, code, message, started, now);
@@ -1103,7 +1104,17 @@ mod tests {
         let r = install(&mut t, &op, b"mytool 3.1.4 Network tool\n", STARTED, NOW);
         ok(&r);
         assert_eq!(r.version, "3.1.4");
-        assert_eq!(r.uuid, "aaaaaaaa-bbbb-5ccc-8ddd-eeeeeeeeeeee");
+        assert_eq!(r.uuid, "AAAAAAAA-BBBB-5CCC-8DDD-EEEEEEEEEEEE");
+        // Found again whatever the case.
+        let lower = "aaaaaaaa-bbbb-5ccc-8ddd-eeeeeeeeeeee";
+        let again = install(
+            &mut t,
+            &install_op("http://h/x/tool.ipk", Some(lower), None),
+            b"mytool 3.1.4",
+            STARTED,
+            NOW,
+        );
+        faulted(&again, FaultCode::DUPLICATE_DEPLOYMENT_UNIT);
         let du = &*r.deployment_unit_ref;
         assert_eq!(get(&t, &format!("{du}.Name")), "mytool");
         assert_eq!(get(&t, &format!("{du}.Description")), "Network tool");

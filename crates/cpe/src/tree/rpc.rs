@@ -45,13 +45,28 @@ use cwmp::{
 };
 
 use super::{Attr, Node, Target, Tree, key};
-use crate::model::{Access, ActiveNotify, ParamId};
+use crate::model::{Access, ActiveNotify, ParamId, is_xml_char};
 use crate::time::Time;
 
 type Res<T> = Result<T, Fault<'static>>;
 
 fn fault(code: FaultCode, message: impl Into<String>) -> Fault<'static> {
-    Fault::cwmp(code, Some(Cow::Owned(message.into())))
+    Fault::cwmp(code, Some(sendable(message.into())))
+}
+
+/// Text echoed from a request made fit for XML 1.0: characters it cannot carry (which a
+/// lenient decoder, or a caller building the request itself, may let through) become
+/// U+FFFD, so that the fault still encodes.
+fn sendable(text: String) -> Cow<'static, str> {
+    if text.chars().all(is_xml_char) {
+        Cow::Owned(text)
+    } else {
+        Cow::Owned(
+            text.chars()
+                .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' })
+                .collect(),
+        )
+    }
 }
 
 fn unknown(name: &str) -> Fault<'static> {
@@ -187,9 +202,9 @@ fn set_parameter_values(tree: &mut Tree, r: &SetParameterValues<'_>) -> Res<Body
     let mut seen: HashSet<&str> = HashSet::new();
     let mut spv_fault = |name: &str, code: FaultCode, message: String| {
         faults.push(SetParameterValuesFault {
-            parameter_name: Cow::Owned(name.to_owned()),
+            parameter_name: sendable(name.to_owned()),
             fault_code: code,
-            fault_string: Some(Cow::Owned(message)),
+            fault_string: Some(sendable(message)),
         });
     };
     for pv in &r.parameter_list {
@@ -322,7 +337,7 @@ fn reset_diagnostics(tree: &mut Tree, staged: &[(ParamId, Vec<u32>, String)]) {
 
 /// ParameterKey is `string(32)` and is sent back in every Inform.
 fn check_key(key: &str) -> Res<()> {
-    if key.chars().count() > 32 || !key.chars().all(crate::model::is_xml_char) {
+    if key.chars().count() > 32 || !key.chars().all(is_xml_char) {
         return Err(fault(
             FaultCode::INVALID_ARGUMENTS,
             "ParameterKey must be at most 32 XML characters",

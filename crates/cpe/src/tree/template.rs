@@ -125,6 +125,9 @@ const FORCED_IGD: &[&str] = &[
     "WANDevice.{i}.WANConnectionDevice.{i}.WANPPPConnection.{i}.ExternalIPAddress",
 ];
 
+/// Most instances `minEntries` makes in a template (see `populate_min_entries`).
+pub(crate) const MAX_MIN_INSTANCES: usize = 10_000;
+
 /// Fallback identity when the profile gives none.
 const DEFAULT_MANUFACTURER: &str = "cpe-sim";
 const DEFAULT_OUI: &str = "000000";
@@ -347,13 +350,28 @@ impl Template {
     }
 
     /// Creates `minEntries` instances of tables that have none, below every factory
-    /// instance.
+    /// instance: at most [`MAX_MIN_INSTANCES`] in all (nested tables asking for 64 each
+    /// would otherwise ask for 64^n), with a warning when that cuts them short.
     fn populate_min_entries(&mut self) {
         let mut nums = Vec::new();
-        self.populate_below(self.model.root_id(), &mut nums, 0);
+        let mut budget = MAX_MIN_INSTANCES;
+        self.populate_below(self.model.root_id(), &mut nums, 0, &mut budget);
+        if budget == 0 {
+            self.warnings.push(format!(
+                "{}: minEntries asks for more than {MAX_MIN_INSTANCES} instances; \
+                 only that many were created",
+                self.source
+            ));
+        }
     }
 
-    fn populate_below(&mut self, obj: ObjectId, nums: &mut Vec<u32>, depth: usize) {
+    fn populate_below(
+        &mut self,
+        obj: ObjectId,
+        nums: &mut Vec<u32>,
+        depth: usize,
+        budget: &mut usize,
+    ) {
         if depth > 32 {
             return;
         }
@@ -367,19 +385,28 @@ impl Template {
                 continue;
             };
             if !def.multi {
-                self.populate_below(c, nums, depth + 1);
+                self.populate_below(c, nums, depth + 1, budget);
                 continue;
             }
-            let min = def.min_entries;
+            let min = usize::try_from(def.min_entries.min(64)).unwrap_or(64);
             let key = fkey(c.0, nums);
             if min > 0 && self.instances.get(&key).is_none_or(|l| l.is_empty()) {
-                self.instances
-                    .insert(key.clone(), (1..=min.min(64)).collect::<Vec<_>>().into());
+                // One past the budget marks it as exhausted (`budget` reaches 0).
+                let n = min.min(*budget);
+                *budget -= n;
+                if n < min {
+                    *budget = 0;
+                }
+                if n > 0 {
+                    let last = u32::try_from(n).unwrap_or(64);
+                    self.instances
+                        .insert(key.clone(), (1..=last).collect::<Vec<_>>().into());
+                }
             }
             let list = self.instances.get(&key).cloned().unwrap_or_default();
             for n in list.iter() {
                 nums.push(*n);
-                self.populate_below(c, nums, depth + 1);
+                self.populate_below(c, nums, depth + 1, budget);
                 nums.pop();
             }
         }
@@ -499,7 +526,7 @@ impl Template {
                 }
             }
         }
-        self.warnings = warnings;
+        self.warnings.extend(warnings);
     }
 
     /// The definitions.
@@ -524,7 +551,8 @@ impl Template {
     }
 
     /// Factory values and defaults that do not fit their definitions, with file, line,
-    /// path and reason. Placeholders are rendered for a sample device.
+    /// path and reason (placeholders are rendered for a sample device); and `minEntries`
+    /// instances left out past 10,000 in all.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -1017,6 +1045,45 @@ mod tests {
         assert!(t.warnings()[0].starts_with("t.tsv:13: Device.Things.Thing.3.Level"));
         let level = m.param_id("Device.Things.Thing.{i}.Level").unwrap();
         assert_eq!(&*t.values[&fkey(level.0, &[1])].text, "1");
+    }
+
+    /// Nested tables each asking for 64 instances: 64^5 instances would exhaust memory;
+    /// the template stops at MAX_MIN_INSTANCES and says so (found writing the bbf_model
+    /// fuzz target).
+    #[test]
+    fn nested_min_entries_are_bounded() {
+        let mut objects = String::from(
+            "<object name=\"Device.\" access=\"readOnly\" minEntries=\"1\" maxEntries=\"1\"/>",
+        );
+        let mut path = String::from("Device.");
+        for level in 0..6 {
+            path.push_str(&format!("T{level}.{{i}}."));
+            objects.push_str(&format!(
+                "<object name=\"{path}\" access=\"readWrite\" minEntries=\"64\" \
+                 maxEntries=\"unbounded\"><parameter name=\"P\" access=\"readOnly\">\
+                 <syntax><string/></syntax></parameter></object>"
+            ));
+        }
+        let doc = format!(
+            "<dm:document xmlns:dm=\"urn:broadband-forum-org:cwmp:datamodel-1-14\">\
+             <model name=\"Device:2.1\">{objects}</model></dm:document>"
+        );
+        let model = Model::from_bbf_str(&doc, "nested.xml").unwrap();
+        let t = Template::from_model(model);
+        let total: usize = t.instances.values().map(|l| l.len()).sum();
+        assert!(total <= MAX_MIN_INSTANCES, "{total}");
+        assert!(total >= MAX_MIN_INSTANCES - 64, "{total}");
+        assert!(
+            t.warnings().iter().any(|w| w.contains("minEntries")),
+            "{:?}",
+            t.warnings()
+        );
+        // A model within the budget gets everything and no warning.
+        let small = doc.replace("minEntries=\"64\"", "minEntries=\"2\"");
+        let t = Template::from_model(Model::from_bbf_str(&small, "small.xml").unwrap());
+        let total: usize = t.instances.values().map(|l| l.len()).sum();
+        assert_eq!(total, 2 + 4 + 8 + 16 + 32 + 64);
+        assert!(t.warnings().is_empty(), "{:?}", t.warnings());
     }
 
     #[test]
