@@ -200,6 +200,9 @@ pub struct AgentState {
     du_changes: Vec<DuChange>,
     /// Finished ChangeDUStates awaiting DUStateChangeCompleteResponse.
     du_completes: Vec<DuRecord>,
+    /// The device's own transfers awaiting AutonomousTransferCompleteResponse.
+    #[serde(default)]
+    autonomous_completes: Vec<AutonomousRecord>,
     /// Diagnostics running.
     diagnostics: Vec<PendingDiagnostic>,
     /// What the next boot applies.
@@ -254,6 +257,33 @@ impl AgentState {
         self.next_id = self.next_id.wrapping_add(1);
         self.next_id
     }
+}
+
+/// A transfer the device made on its own initiative (a firmware update it found, a log it
+/// uploaded), reported with AutonomousTransferComplete and `10 AUTONOMOUS TRANSFER
+/// COMPLETE` (TR-069 A.3.3.3, CWMP 1.1 and later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutonomousTransfer {
+    /// The URL on which the transfer was announced to the device (may be empty).
+    pub announce_url: String,
+    /// The URL the file moved from or to.
+    pub transfer_url: String,
+    /// A download (true) or an upload (false).
+    pub is_download: bool,
+    /// E.g. `1 Firmware Upgrade Image`.
+    pub file_type: String,
+    /// Bytes moved.
+    pub file_size: u32,
+    /// The file's name on the device (may be empty).
+    pub target_file_name: String,
+    /// 0 on success, else the transfer fault (9010, 9012, ...).
+    pub fault_code: u32,
+    /// Empty on success.
+    pub fault_string: String,
+    /// When it started.
+    pub start: Time,
+    /// When it ended.
+    pub complete: Time,
 }
 
 /// What to POST next in a session. The kind decides the HTTP framing (TR-069 §3.4.1).
@@ -420,6 +450,33 @@ fn random_uuid(rng: &mut Rng) -> String {
         0x8000 | ((b >> 48) & 0x3fff),
         b & 0xffff_ffff_ffff
     )
+}
+
+/// An AutonomousTransferComplete awaiting its response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct AutonomousRecord {
+    id: u64,
+    transfer: AutonomousTransfer,
+}
+
+impl AutonomousRecord {
+    fn message(&self) -> cwmp::AutonomousTransferComplete<'static> {
+        let t = &self.transfer;
+        cwmp::AutonomousTransferComplete {
+            announce_url: Cow::Owned(t.announce_url.clone()),
+            transfer_url: Cow::Owned(t.transfer_url.clone()),
+            is_download: t.is_download,
+            file_type: Cow::Owned(t.file_type.clone()),
+            file_size: t.file_size,
+            target_file_name: Cow::Owned(t.target_file_name.clone()),
+            fault_struct: cwmp::TransferCompleteFaultStruct {
+                fault_code: FaultCode(t.fault_code),
+                fault_string: Cow::Owned(t.fault_string.clone()),
+            },
+            start_time: t.start.to_datetime(),
+            complete_time: t.complete.to_datetime(),
+        }
+    }
 }
 
 /// Whether an event code exists in the namespace (cwmp-1-0 enumerates its codes; the later
@@ -773,6 +830,24 @@ impl<M: DataModel> Agent<M> {
         self.advance_du(now);
     }
 
+    /// The device moved a file on its own initiative: an AutonomousTransferComplete is
+    /// delivered in a session that becomes due now (kept until the ACS acknowledges it;
+    /// the 16 newest are kept). Not reported to a CWMP 1.0 ACS, which lacks the method.
+    pub fn handle_autonomous_transfer(&mut self, transfer: AutonomousTransfer, _now: Time) {
+        const MAX_AUTONOMOUS: usize = 16;
+        if self.inform_namespace() < Namespace::Cwmp1_1 {
+            return;
+        }
+        let id = self.state.take_id();
+        if self.state.autonomous_completes.len() >= MAX_AUTONOMOUS {
+            self.state.autonomous_completes.remove(0);
+        }
+        self.state
+            .autonomous_completes
+            .push(AutonomousRecord { id, transfer });
+        self.state.retry_at = None;
+    }
+
     /// A snapshot of what must survive a restart.
     pub fn state(&self) -> AgentState {
         self.state.clone()
@@ -847,6 +922,7 @@ impl<M: DataModel> Agent<M> {
         !self.state.events.is_empty()
             || !self.state.transfer_completes.is_empty()
             || !self.state.du_completes.is_empty()
+            || !self.state.autonomous_completes.is_empty()
             || self.model.pending_changes().active
     }
 

@@ -895,3 +895,83 @@ fn transfers_wait_for_the_end_of_the_session() {
     let _ = Duration::ZERO;
     h.validate();
 }
+
+/// A transfer of the device's own: AutonomousTransferComplete with `10 AUTONOMOUS TRANSFER
+/// COMPLETE` in the next session, kept across a failed session and a restart until the ACS
+/// acknowledges it; never offered to a CWMP 1.0 ACS.
+#[test]
+fn autonomous_transfer_complete() {
+    let config = AgentConfig::default();
+    let mut h = bootstrapped(config.clone());
+    assert!(!h.due());
+    let transfer = cpe::agent::AutonomousTransfer {
+        announce_url: "".into(),
+        transfer_url: "http://files.example/fw-9.bin".into(),
+        is_download: true,
+        file_type: "1 Firmware Upgrade Image".into(),
+        file_size: 4096,
+        target_file_name: "fw-9.bin".into(),
+        fault_code: 0,
+        fault_string: "".into(),
+        start: h.now,
+        complete: h.now.plus_secs(3),
+    };
+    h.agent.handle_autonomous_transfer(transfer.clone(), h.now);
+    assert!(h.due());
+
+    // The ACS fails on the AutonomousTransferComplete: the record stays, through a restart.
+    let mut acs = Acs {
+        replace: vec![(0, 500, vec![])],
+        ..Acs::default()
+    };
+    let out = h.session(&mut acs);
+    assert!(matches!(out.step, SessionStep::Failed(_)), "{:?}", out.step);
+    assert!(codes(&out.inform).contains(&"10 AUTONOMOUS TRANSFER COMPLETE".to_owned()));
+    assert_eq!(acs.posts, ["AutonomousTransferComplete"]);
+    let json = serde_json::to_string(&h.agent.state()).unwrap();
+    let t1 = h.now.plus_secs(30);
+    let mut h2 = Harness::resume(tree(t1), config, serde_json::from_str(&json).unwrap(), t1);
+    let mut acs = Acs::default();
+    let out = h2.session(&mut acs);
+    assert!(out.ok(), "{:?}", out.step);
+    assert!(codes(&out.inform).contains(&"10 AUTONOMOUS TRANSFER COMPLETE".to_owned()));
+    let sent: Vec<_> = acs
+        .cpe_requests
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::AutonomousTransferComplete(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].transfer_url, "http://files.example/fw-9.bin");
+    assert!(sent[0].is_download);
+    assert_eq!(sent[0].file_size, 4096);
+    assert_eq!(sent[0].fault_struct.fault_code, FaultCode::SUCCESS);
+    // Acknowledged: nothing more is owed.
+    assert!(!h2.due());
+    h.validate();
+    h2.validate();
+
+    // A CWMP 1.0-only device has no such method: nothing is due for it.
+    let mut h3 = Harness::new(AgentConfig {
+        versions: vec![cwmp::CwmpVersion::V1_0],
+        ..AgentConfig::default()
+    });
+    let acs10 = || Acs {
+        namespace: cwmp::Namespace::Cwmp1_0,
+        use_cwmp_version: None,
+        ..Acs::default()
+    };
+    let out = h3.session(&mut acs10());
+    assert!(out.ok(), "{:?}", out.step);
+    h3.agent.handle_autonomous_transfer(transfer, h3.now);
+    h3.agent.handle_connection_request(h3.now);
+    let mut acs = acs10();
+    let out = h3.session(&mut acs);
+    assert!(out.ok(), "{:?}", out.step);
+    assert!(!codes(&out.inform).iter().any(|c| c.starts_with("10 ")));
+    assert_eq!(acs.posts, ["empty"]);
+    assert!(!h3.due());
+    h3.validate();
+}

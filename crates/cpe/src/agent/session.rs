@@ -16,6 +16,8 @@ pub(crate) enum CpeRequest {
     TransferComplete(u64),
     /// DUStateChangeComplete for the record with this id.
     DuStateChangeComplete(u64),
+    /// AutonomousTransferComplete for the record with this id.
+    AutonomousTransferComplete(u64),
     /// GetRPCMethods (TR-069 A.3.1.1; optional for the CPE).
     GetRpcMethods,
 }
@@ -26,6 +28,7 @@ impl CpeRequest {
         match self {
             CpeRequest::TransferComplete(_) => "TransferCompleteResponse",
             CpeRequest::DuStateChangeComplete(_) => "DUStateChangeCompleteResponse",
+            CpeRequest::AutonomousTransferComplete(_) => "AutonomousTransferCompleteResponse",
             CpeRequest::GetRpcMethods => "GetRPCMethodsResponse",
         }
     }
@@ -53,6 +56,8 @@ pub(crate) struct Session {
     pub transfer_completes: Vec<u64>,
     /// DUStateChangeComplete records whose events the Inform carried.
     pub du_completes: Vec<u64>,
+    /// AutonomousTransferComplete records whose event the Inform carried.
+    pub autonomous_completes: Vec<u64>,
     /// Requests still to send, with the attempts made so far.
     pub requests: VecDeque<(CpeRequest, u32)>,
     /// Answered with 8005, to try again once the others are through.
@@ -82,6 +87,7 @@ impl Session {
             bootstrap: false,
             transfer_completes: Vec::new(),
             du_completes: Vec::new(),
+            autonomous_completes: Vec::new(),
             requests: VecDeque::new(),
             deferred: Vec::new(),
             outstanding: None,

@@ -88,6 +88,18 @@ impl<M: DataModel> Agent<M> {
                 session.transfer_completes.push(r.id);
             }
         }
+        // AutonomousTransferComplete exists from CWMP 1.1 (cwmp-1-1.xsd) on.
+        if namespace >= Namespace::Cwmp1_1 {
+            for r in &self.state.autonomous_completes {
+                let need = usize::from(session.autonomous_completes.is_empty());
+                if events.len() + derived.len() + need <= events::MAX_EVENTS {
+                    if session.autonomous_completes.is_empty() {
+                        derived.push(Event::new(code::AUTONOMOUS_TRANSFER_COMPLETE, ""));
+                    }
+                    session.autonomous_completes.push(r.id);
+                }
+            }
+        }
         if namespace >= Namespace::Cwmp1_2 {
             for r in &self.state.du_completes {
                 let m = Event::new(
@@ -348,6 +360,17 @@ impl<M: DataModel> Agent<M> {
                     .requests
                     .push_back((CpeRequest::TransferComplete(*id), 0));
             }
+            if session.namespace >= Namespace::Cwmp1_1 {
+                for id in &session.autonomous_completes {
+                    session
+                        .requests
+                        .push_back((CpeRequest::AutonomousTransferComplete(*id), 0));
+                }
+            } else {
+                // The ACS chose CWMP 1.0, which has no AutonomousTransferComplete: the
+                // records can never be delivered to it (and would keep a session due).
+                self.state.autonomous_completes.clear();
+            }
             if session.namespace >= Namespace::Cwmp1_2 {
                 for id in &session.du_completes {
                     session
@@ -373,6 +396,12 @@ impl<M: DataModel> Agent<M> {
                 }
                 (CpeRequest::DuStateChangeComplete(id), Body::DUStateChangeCompleteResponse(_)) => {
                     self.state.du_completes.retain(|r| r.id != id);
+                }
+                (
+                    CpeRequest::AutonomousTransferComplete(id),
+                    Body::AutonomousTransferCompleteResponse(_),
+                ) => {
+                    self.state.autonomous_completes.retain(|r| r.id != id);
                 }
                 (CpeRequest::GetRpcMethods, Body::GetRPCMethodsResponse(_)) => {}
                 (_, Body::Fault(f)) if f.code() == Some(FaultCode::ACS_RETRY_REQUEST) => {
@@ -492,6 +521,18 @@ impl<M: DataModel> Agent<M> {
                 let bytes = encode(Body::DUStateChangeComplete(record.message()));
                 if bytes.is_none() {
                     self.state.du_completes.retain(|r| r.id != rid);
+                }
+                bytes
+            }
+            CpeRequest::AutonomousTransferComplete(rid) => {
+                let record = self
+                    .state
+                    .autonomous_completes
+                    .iter()
+                    .find(|r| r.id == rid)?;
+                let bytes = encode(Body::AutonomousTransferComplete(record.message()));
+                if bytes.is_none() {
+                    self.state.autonomous_completes.retain(|r| r.id != rid);
                 }
                 bytes
             }
