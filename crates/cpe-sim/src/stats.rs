@@ -289,13 +289,23 @@ impl Summary {
         s
     }
 
-    /// A one-line progress report for a terminal.
+    /// A one-line progress report for a terminal: a bar of the devices that have
+    /// completed a session, then the live counters.
     pub fn progress_line(&self) -> String {
+        const WIDTH: u64 = 20;
+        let filled = if self.devices == 0 {
+            WIDTH
+        } else {
+            (self.devices_informed.min(self.devices) * WIDTH) / self.devices
+        };
+        let bar: String = (0..WIDTH)
+            .map(|i| if i < filled { '#' } else { '-' })
+            .collect();
         format!(
-            "{:>7.1}s  devices {}/{}  sessions ok {} failed {}  {:.0}/s  p50 {:.1} ms  rpcs {}",
-            self.elapsed_secs,
-            self.devices_started,
+            "[{bar}] {}/{} informed  {:>6.1}s  sessions ok {} failed {}  {:.0}/s  p50 {:.1} ms  rpcs {}",
+            self.devices_informed,
             self.devices,
+            self.elapsed_secs,
             self.sessions_ok,
             self.sessions_failed,
             self.sessions_per_sec,
@@ -341,6 +351,17 @@ mod tests {
         let json = serde_json::to_value(&sum).unwrap();
         assert_eq!(json["failed_by_cause"]["status"], 2);
         assert_eq!(json["latency_ms"]["p50"], sum.latency_ms.p50);
+    }
+
+    #[test]
+    fn progress_bar() {
+        let s = Stats::new();
+        s.device_informed(Duration::from_secs(1), 4);
+        let line = s.summary(4, Duration::from_secs(2)).progress_line();
+        assert!(
+            line.starts_with("[#####---------------] 1/4 informed"),
+            "{line}"
+        );
     }
 
     #[test]
