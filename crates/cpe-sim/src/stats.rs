@@ -293,11 +293,9 @@ impl Summary {
     /// completed a session, then the live counters.
     pub fn progress_line(&self) -> String {
         const WIDTH: u64 = 20;
-        let filled = if self.devices == 0 {
-            WIDTH
-        } else {
-            (self.devices_informed.min(self.devices) * WIDTH) / self.devices
-        };
+        let filled = (self.devices_informed.min(self.devices) * WIDTH)
+            .checked_div(self.devices)
+            .unwrap_or(WIDTH);
         let bar: String = (0..WIDTH)
             .map(|i| if i < filled { '#' } else { '-' })
             .collect();
