@@ -613,3 +613,78 @@ async fn many_devices_and_an_outage_storm() {
     assert_eq!(summary.sessions_failed, 0, "{summary:?}");
     validate(&log);
 }
+
+/// Every quirk profile against the ACS: it copes with each field behaviour (lenient on
+/// input), except two that never get past its Digest challenge over plain HTTP: giving up
+/// on any non-2xx (the 401 included), and answering the challenge on a new connection (the
+/// ACS's nonce belongs to the connection it was issued on, TR-069 §3.4.2/§3.4.5: "the CPE
+/// MUST send the next request on the same connection").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quirk_profiles_against_the_acs() {
+    let app = spawn_app().await;
+    for (i, (name, _)) in cpe_sim::quirks::QUIRKS.iter().enumerate() {
+        let state = tempfile::tempdir().unwrap();
+        let log = SentLog::default();
+        let mut config = fleet_config(&app, 1, state.path(), &log);
+        config.serial_pattern =
+            cpe_sim::serial::SerialPattern::parse(&format!("Q{i}x{{n}}")).unwrap();
+        config.quirks = cpe_sim::quirks::QuirkSet::parse(&[name]).unwrap();
+        let fleet = Fleet::start(config).await.unwrap();
+        let id = format!("02C0DE-HG4000-Q{i}x0");
+        if matches!(*name, "give-up-on-non-2xx" | "new-connection-per-request") {
+            let summary = eventually("the failed session", || async {
+                let s = fleet.summary();
+                (s.sessions_failed > 0).then_some(s)
+            })
+            .await;
+            assert_eq!(summary.sessions_ok, 0, "{name}: {summary:?}");
+            let cause = if *name == "give-up-on-non-2xx" {
+                cpe_sim::stats::FailureCause::Status
+            } else {
+                cpe_sim::stats::FailureCause::Auth
+            };
+            assert!(
+                summary.failed_by_cause.contains_key(&cause),
+                "{name}: {summary:?}"
+            );
+            assert!(app.device(&id).await.is_none());
+            fleet.shutdown().await;
+            continue;
+        }
+        let e = wait_events(&app, &id, 1).await;
+        let expected = if *name == "first-inform-periodic" {
+            "2 PERIODIC"
+        } else {
+            "0 BOOTSTRAP"
+        };
+        assert!(e[0].contains(&expected.to_owned()), "{name}: {e:?}");
+        // And a task runs on it.
+        let t = task_now(
+            &app,
+            &id,
+            json!({"name": "getParameterValues", "parameterNames": ["Device.DeviceInfo.UpTime"]}),
+        )
+        .await;
+        assert!(t.get("fault").is_none(), "{name}: {t}");
+        let summary = fleet.shutdown().await;
+        assert_eq!(summary.sessions_failed, 0, "{name}: {summary:?}");
+        let sent: Vec<String> = log
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| String::from_utf8(b.clone()).unwrap())
+            .collect();
+        match *name {
+            "no-xml-declaration" => assert!(sent.iter().all(|e| !e.starts_with("<?xml")), "{name}"),
+            "cwmp-1-3" | "cwmp-1-4" => {
+                let ns = format!("urn:dslforum-org:{name}");
+                assert!(sent.iter().all(|e| e.contains(&ns)), "{name}");
+            }
+            _ => {}
+        }
+        // cwmp-1-3 and cwmp-1-4 are not BBF namespaces: the schemas cannot check those.
+        if !name.starts_with("cwmp-1-") {
+            common::validate(&sent);
+        }
+    }
+}
