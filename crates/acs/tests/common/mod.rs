@@ -5,7 +5,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use acs::app::Running;
@@ -663,36 +662,7 @@ impl TestCpe {
 }
 
 pub fn validate(envelopes: &[String]) {
-    if envelopes.is_empty() {
-        return;
-    }
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bbf/validate-envelope");
-    assert!(
-        script.exists(),
-        "{} is needed (tests read ../shared)",
-        script.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let files: Vec<PathBuf> = envelopes
-        .iter()
-        .enumerate()
-        .map(|(i, xml)| {
-            let f = dir.path().join(format!("{i}.xml"));
-            std::fs::write(&f, xml).unwrap();
-            f
-        })
-        .collect();
-    let out = std::process::Command::new(&script)
-        .args(&files)
-        .output()
-        .expect("validate-envelope runs (needs xmllint)");
-    assert!(
-        out.status.success(),
-        "an envelope the ACS sent does not validate:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    schema_check::validate(envelopes, "the ACS");
 }
 
 /// The HTTP side of a CPE's session: one connection, the cookie, Digest answered.

@@ -5,7 +5,6 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use cpe::DataModel;
@@ -378,44 +377,5 @@ impl Harness {
 /// Validates envelopes with `shared/bbf/validate-envelope`, in one batch; fails (never
 /// skips) when the script or xmllint is missing.
 pub fn validate(envelopes: &[Vec<u8>]) {
-    let mut unique: Vec<&Vec<u8>> = Vec::new();
-    for e in envelopes {
-        if !unique.contains(&e) {
-            unique.push(e);
-        }
-    }
-    if unique.is_empty() {
-        return;
-    }
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bbf/validate-envelope");
-    assert!(
-        script.exists(),
-        "{} is needed (the repository sits beside shared/)",
-        script.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let files: Vec<PathBuf> = unique
-        .iter()
-        .enumerate()
-        .map(|(i, xml)| {
-            let f = dir.path().join(format!("{i}.xml"));
-            std::fs::write(&f, xml).unwrap();
-            f
-        })
-        .collect();
-    let out = std::process::Command::new(&script)
-        .args(&files)
-        .output()
-        .expect("validate-envelope runs (needs bash, python3 and xmllint)");
-    assert!(
-        out.status.success(),
-        "an envelope the agent emitted does not validate:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let valid = String::from_utf8_lossy(&out.stdout)
-        .matches(": valid")
-        .count();
-    assert_eq!(valid, files.len(), "every envelope validated");
+    schema_check::validate(envelopes, "the agent");
 }
