@@ -6,7 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 corpus="$here/corpus"
 mkdir -p "$corpus/envelope" "$corpus/digest_header" "$corpus/udp_connection_request" "$corpus/session" "$corpus/nbi_input" \
-  "$corpus/device_profile" "$corpus/bbf_model" "$corpus/tree_rpc"
+  "$corpus/device_profile" "$corpus/bbf_model" "$corpus/tree_rpc" "$corpus/agent_session"
 cp "$here"/../crates/cwmp/tests/fixtures/*/*.xml "$corpus/envelope/"
 if [ -d "$here/../../shared/interop" ]; then cp "$here"/../../shared/interop/*.xml "$corpus/envelope/"; fi
 cp "$here"/seeds/digest_header/* "$corpus/digest_header/"
@@ -18,6 +18,8 @@ cp "$here"/seeds/device_profile/* "$corpus/device_profile/"
 cp "$here"/../crates/cpe/tests/fixtures/*.tsv "$corpus/device_profile/"
 cp "$here"/seeds/bbf_model/* "$corpus/bbf_model/"
 cp "$here"/seeds/tree_rpc/* "$corpus/tree_rpc/"
+# The CPE agent: conversations with an ACS (written by seeds/agent_session.py).
+cp "$here"/seeds/agent_session/* "$corpus/agent_session/"
 # Sessions: an Inform, the empty POST, then CPE responses, NUL-separated.
 interop="$here/../../shared/interop"
 if [ -d "$interop" ]; then
@@ -26,6 +28,7 @@ if [ -d "$interop" ]; then
       >"$corpus/session/inform-$rest"
   done
 fi
-for t in envelope digest_header udp_connection_request session nbi_input device_profile bbf_model tree_rpc; do
+for t in envelope digest_header udp_connection_request session nbi_input device_profile bbf_model tree_rpc \
+  agent_session; do
   echo "seeded $t: $(ls "$corpus/$t" | wc -l)"
 done

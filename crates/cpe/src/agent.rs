@@ -30,8 +30,10 @@
 //!   [`GetRpcMethodsPolicy`]) — unless HoldRequests holds them, then the empty POST; it
 //!   answers every ACS request; the session ends when the ACS answers with an empty body
 //!   after the CPE's empty POST. A fault to the Inform, a fault other than 8005 to a CPE
-//!   request, an HTTP error status, an undecodable body or an unexpected message fail the
-//!   session. A request answered with 8005 is sent again later in the session, at most
+//!   request, an HTTP error status, an undecodable body, an unexpected message or an ACS
+//!   request whose `cwmp:ID` no answer could echo (a character XML 1.0 cannot carry; the
+//!   request is not carried out) fail the session. An answer the CPE cannot encode (a
+//!   value of the data model XML cannot carry) becomes fault 9002 (Internal error). A request answered with 8005 is sent again later in the session, at most
 //!   three times in all.
 //! - **After the session** (TR-069 A.3.2.8, A.3.2.9): Reboot, FactoryReset and a new
 //!   firmware take effect (the device is off for [`AgentConfig::reboot_duration`]);

@@ -276,7 +276,7 @@ impl<M: DataModel> Agent<M> {
             if let Some(body) = answer {
                 self.count_rpc("unknown");
                 let id = error.request_id().map(|s| Cow::Owned(s.to_owned()));
-                return self.respond(id, body);
+                return self.respond(id, body, now);
             }
         }
         self.fail_session(
@@ -437,32 +437,58 @@ impl<M: DataModel> Agent<M> {
             let reason = format!("unexpected {} from the ACS", envelope.body.name());
             return self.fail_session(now, reason, None);
         }
+        // The answer echoes the request's `cwmp:ID`. cwmp's decoder lets through characters
+        // XML 1.0 cannot carry (a raw U+0001); no answer could be written, so the request
+        // is not carried out and the session fails.
+        let namespace = session.namespace;
+        if let Err(e) = echo_check(namespace, envelope.header.id.clone()) {
+            let reason = format!(
+                "cannot answer {}: its cwmp:ID cannot be echoed ({e})",
+                envelope.body.name()
+            );
+            return self.fail_session(now, reason, None);
+        }
         let body = self.handle_acs_request(&envelope.body, now);
-        self.respond(envelope.header.id, body)
+        self.respond(envelope.header.id, body, now)
     }
 
-    /// POSTs a response to an ACS request, echoing its `cwmp:ID`.
+    /// POSTs a response to an ACS request, echoing its `cwmp:ID`. An answer that cannot
+    /// be encoded (a value the data model gave that XML 1.0 cannot carry) becomes fault
+    /// 9002 (Internal error); when not even that can be written (the ID), the session
+    /// fails.
     pub(super) fn respond(
         &mut self,
         id: Option<Cow<'static, str>>,
         body: Body<'static>,
+        now: Time,
     ) -> SessionStep {
         let namespace = self
             .session
             .as_ref()
             .map_or(Namespace::Cwmp1_0, |s| s.namespace);
+        let name = body.name();
         let envelope = Envelope::new(namespace, id.clone(), body);
-        let bytes = session::encode(&envelope, &self.config.quirks).or_else(|_| {
+        let bytes = session::encode(&envelope, &self.config.quirks).or_else(|e| {
             let fallback = Envelope::new(
                 namespace,
                 id,
-                fault(FaultCode::INTERNAL_ERROR, "the answer cannot be encoded"),
+                fault(
+                    FaultCode::INTERNAL_ERROR,
+                    format!(
+                        "the answer cannot be encoded: {}",
+                        printable(&e.to_string())
+                    ),
+                ),
             );
             session::encode(&fallback, &self.config.quirks)
         });
         match bytes {
             Ok(bytes) => SessionStep::Post(Post::Response(bytes)),
-            Err(_) => SessionStep::Post(Post::Empty),
+            Err(e) => {
+                let reason =
+                    format!("the answer ({name}) cannot be encoded, not even as fault 9002: {e}");
+                self.fail_session(now, reason, None)
+            }
         }
     }
 
@@ -548,4 +574,23 @@ impl<M: DataModel> Agent<M> {
             .entry(name.to_owned())
             .or_default() += 1;
     }
+}
+
+/// Whether an answer carrying `id` as its `cwmp:ID` can be written in `namespace`.
+fn echo_check(namespace: Namespace, id: Option<Cow<'static, str>>) -> Result<(), EncodeError> {
+    Envelope::new(namespace, id, fault(FaultCode::INTERNAL_ERROR, "")).validate()
+}
+
+/// `text` with everything but printable ASCII replaced by `?` (an error message may quote
+/// the value that could not be written).
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
