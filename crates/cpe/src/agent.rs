@@ -26,15 +26,20 @@
 //!   awaits its response; `8 DIAGNOSTICS COMPLETE`; `M Reboot` with `1 BOOT`. Retention
 //!   across failed sessions and reboots follows the table of notes §4.4 (see `events`).
 //! - **Sessions** (TR-069 §3.7.1, notes §3.3): after the InformResponse the CPE sends its
-//!   requests one at a time — TransferComplete, DUStateChangeComplete, GetRPCMethods (per
+//!   requests one at a time — TransferComplete, AutonomousTransferComplete,
+//!   DUStateChangeComplete, GetRPCMethods (per
 //!   [`GetRpcMethodsPolicy`]) — unless HoldRequests holds them, then the empty POST; it
 //!   answers every ACS request; the session ends when the ACS answers with an empty body
 //!   after the CPE's empty POST. A fault to the Inform, a fault other than 8005 to a CPE
 //!   request, an HTTP error status, an undecodable body, an unexpected message or an ACS
 //!   request whose `cwmp:ID` no answer could echo (a character XML 1.0 cannot carry; the
 //!   request is not carried out) fail the session. An answer the CPE cannot encode (a
-//!   value of the data model XML cannot carry) becomes fault 9002 (Internal error). A request answered with 8005 is sent again later in the session, at most
-//!   three times in all.
+//!   value of the data model XML cannot carry) becomes fault 9002 (Internal error). A
+//!   request answered with 8005 is sent again later in the session, at most three times
+//!   in all.
+//! - **AutonomousTransferComplete** (A.3.3.3, CWMP 1.1+): a transfer the device made on its
+//!   own ([`Agent::handle_autonomous_transfer`]) is reported with `10 AUTONOMOUS TRANSFER
+//!   COMPLETE` and kept until acknowledged.
 //! - **After the session** (TR-069 A.3.2.8, A.3.2.9): Reboot, FactoryReset and a new
 //!   firmware take effect (the device is off for [`AgentConfig::reboot_duration`]);
 //!   transfers and ChangeDUState operations start; requested diagnostics are scheduled; a
