@@ -322,8 +322,22 @@ async fn parameter_tasks() {
     )
     .await;
     assert!(t.get("fault").is_none(), "{t}");
+    let dev = app.device(ID0).await.unwrap();
+    assert_eq!(
+        dev["Device"]["WiFi"]["SSID"]["1"]["SSID"]["_notification"], 2,
+        "{t}"
+    );
     let t = task_now(app, ID0, json!({"name": "getRPCMethods"})).await;
-    assert!(t.get("fault").is_none(), "{t}");
+    let methods = t["result"].as_array().unwrap();
+    for m in [
+        "GetParameterValues",
+        "Download",
+        "ScheduleDownload",
+        "ChangeDUState",
+        "FactoryReset",
+    ] {
+        assert!(methods.contains(&json!(m)), "{m}: {t}");
+    }
 
     assert!(app.api(Method::GET, "/faults", None).await.json() == json!([]));
     validate(&run.log);
@@ -475,9 +489,22 @@ async fn transfers_and_deployment_units() {
         "timeWindows": [{"windowStart": 3600, "windowEnd": 7200, "windowMode": "1 At Any Time", "maxRetries": 1}]})).await;
     let key = format!("task_{}", sd["_id"].as_str().unwrap());
     let t = task_now(app, ID0, json!({"name": "getAllQueuedTransfers"})).await;
-    assert!(t.get("fault").is_none(), "{t}");
+    let all = t["result"].as_array().unwrap();
+    let queued = all
+        .iter()
+        .find(|q| q["commandKey"] == key.as_str())
+        .unwrap();
+    assert_eq!(queued["state"], 1, "{t}");
+    assert_eq!(queued["isDownload"], true, "{t}");
+    assert_eq!(queued["fileType"], "1 Firmware Upgrade Image", "{t}");
     let t = task_now(app, ID0, json!({"name": "getQueuedTransfers"})).await;
-    assert!(t.get("fault").is_none(), "{t}");
+    let queued = t["result"].as_array().unwrap();
+    assert!(
+        queued
+            .iter()
+            .any(|q| q["commandKey"] == key.as_str() && q["state"] == 1),
+        "{t}"
+    );
     let t = task_now(
         app,
         ID0,
@@ -556,17 +583,27 @@ async fn scheduled_inform_and_diagnostics() {
     task_now(
         app,
         ID0,
+        json!({"name": "setParameterAttributes", "parameterAttributes": [
+        {"name": "Device.IP.Diagnostics.IPPing.SuccessCount", "notification": 2}]}),
+    )
+    .await;
+    task_now(
+        app,
+        ID0,
         json!({"name": "setParameterValues", "parameterValues": [
         ["Device.IP.Diagnostics.IPPing.Host", "192.0.2.1", "xsd:string"],
         ["Device.IP.Diagnostics.IPPing.DiagnosticsState", "Requested", "xsd:string"]]}),
     )
     .await;
-    let e = wait_events(app, ID0, before + 2).await;
-    assert!(
-        e.last()
-            .unwrap()
-            .contains(&"8 DIAGNOSTICS COMPLETE".to_owned()),
-        "{e:?}"
+    let e = wait_events(app, ID0, before + 3).await;
+    let last = e.last().unwrap();
+    assert!(last.contains(&"8 DIAGNOSTICS COMPLETE".to_owned()), "{e:?}");
+    // The result changed by the device has active notification: 4 VALUE CHANGE, with the
+    // new value in the Inform.
+    assert!(last.contains(&"4 VALUE CHANGE".to_owned()), "{e:?}");
+    assert_eq!(
+        value(app, ID0, "Device.IP.Diagnostics.IPPing.SuccessCount").await,
+        3
     );
     assert_eq!(
         read(app, ID0, "Device.IP.Diagnostics.IPPing.DiagnosticsState").await,
