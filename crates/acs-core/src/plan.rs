@@ -171,9 +171,11 @@ impl TaskRun {
         let created = self.task.created;
         match &self.task.kind {
             TaskKind::GetParameterValues(paths) => {
+                // An object path is always asked for: the values known below it (from the
+                // Inform, say) may be fresh yet not all there are.
                 let stale: Vec<&ParameterPath> = paths
                     .iter()
-                    .filter(|p| !fresh(known, p.as_str(), created))
+                    .filter(|p| p.as_str().ends_with('.') || !fresh(known, p.as_str(), created))
                     .collect();
                 if stale.is_empty() || self.gpv_sent {
                     // Sent once already: what the device did not return, it does not have.

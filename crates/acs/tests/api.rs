@@ -886,6 +886,32 @@ async fn connection_request_failures_leave_the_task_queued() {
     assert!(woken.recv().await.is_some());
 }
 
+/// getParameterValues of an object asks the device even when the Inform brought fresh
+/// values below it: those are not all the object has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_parameter_values_of_an_object_asks_the_device() {
+    let app = spawn_app().await;
+    let mut cpe = registered(&app, "SN3005").await;
+    let id = cpe.id();
+    queue(
+        &app,
+        &id,
+        json!({"name": "getParameterValues", "parameterNames": ["Device.DeviceInfo."]}),
+    )
+    .await;
+    let r = cpe.session(app.cwmp, &["2 PERIODIC"]).await;
+    assert_eq!(r.rpcs, ["GetParameterValues"]);
+    let dev = app.device(&id).await.unwrap();
+    assert_eq!(
+        dev["Device"]["DeviceInfo"]["UpTime"]["_value"], 3600,
+        "{dev}"
+    );
+    // A leaf the Inform just brought is fresh: nothing to ask.
+    queue(&app, &id, json!({"name": "getParameterValues", "parameterNames": ["Device.DeviceInfo.SoftwareVersion"]})).await;
+    let r = cpe.session(app.cwmp, &["2 PERIODIC"]).await;
+    assert!(r.rpcs.is_empty(), "{:?}", r.rpcs);
+}
+
 /// A factory-reset device (0 BOOTSTRAP) has lost the connection-request credentials the
 /// ACS set: the ACS sets new ones in that session, so Connection Requests keep working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

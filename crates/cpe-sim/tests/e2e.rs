@@ -251,7 +251,7 @@ async fn parameter_tasks() {
     let t = task_now(
         app,
         ID0,
-        json!({"name": "refreshObject", "objectName": "Device.DeviceInfo."}),
+        json!({"name": "getParameterValues", "parameterNames": ["Device.DeviceInfo."]}),
     )
     .await;
     assert!(t.get("fault").is_none(), "{t}");
