@@ -87,6 +87,54 @@ async fn three_devices_against_the_acs_with_a_json_summary() {
     assert_eq!(files, ["CLI000.json", "CLI001.json", "CLI002.json"]);
 }
 
+/// Devices built from the BBF full data models alone (no profile): TR-181 `Device:2` and
+/// TR-098 `InternetGatewayDevice:1`, each against the ACS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_from_bbf_data_models() {
+    let app = spawn_app().await;
+    let url = format!("http://{}/", app.cwmp);
+    let bbf = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bbf");
+    for (file, serial, root) in [
+        ("tr-181-2-17-0-cwmp-full.xml", "BBF181", "Device"),
+        ("tr-098-1-8-0-full.xml", "BBF098", "InternetGatewayDevice"),
+    ] {
+        let model = bbf.join(file);
+        assert!(model.exists(), "{} is needed", model.display());
+        let url = url.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            cpe_sim()
+                .args(["--acs-url", &url, "--username", DEFAULT_USER])
+                .arg("--data-model")
+                .arg(&model)
+                .args(["--serial-pattern", &format!("{serial}{{n}}"), "--no-cr"])
+                .args(["--duration", "3", "--json", "--quiet"])
+                .env("CPE_SIM_PASSWORD", DEFAULT_PASS)
+                .env("RUST_LOG", "error")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{file}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(summary["devices_informed"], 1, "{file}: {summary}");
+        assert_eq!(summary["sessions_failed"], 0, "{file}: {summary}");
+        let r = app.api(Method::GET, "/devices", None).await.json();
+        let dev = r
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["_deviceId"]["_SerialNumber"] == format!("{serial}0").as_str())
+            .unwrap_or_else(|| panic!("{file}: no device in {r}"));
+        assert!(dev[root]["ManagementServer"].is_object(), "{file}: {dev}");
+    }
+}
+
 #[test]
 fn bad_arguments_are_refused_clearly() {
     for (args, expected) in [
