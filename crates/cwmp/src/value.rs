@@ -289,13 +289,22 @@ fn other_type_accepts(local: &str, text: &str) -> Option<bool> {
             None => digits(s),
         }
     };
+    // libxml2 (xmllint, which `validate-envelope` runs) holds xs:decimal and the integer
+    // types derived from it in 24 digits — those of the integer part after its leading
+    // zeros, and every fraction digit — and refuses longer values, although XML Schema
+    // allows them. What is written must validate, so longer values are not written.
+    let fits = |s: &str| {
+        let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+        let (i, f) = s.split_once('.').unwrap_or((s, ""));
+        i.trim_start_matches('0').len() + f.len() <= 24
+    };
     Some(match local {
-        "decimal" => decimal(t),
-        "integer" => integer(t),
-        "nonNegativeInteger" => integer(t) && (!t.starts_with('-') || is_zero(t)),
-        "positiveInteger" => integer(t) && !t.starts_with('-') && !is_zero(t),
-        "nonPositiveInteger" => integer(t) && (t.starts_with('-') || is_zero(t)),
-        "negativeInteger" => integer(t) && t.starts_with('-') && !is_zero(t),
+        "decimal" => decimal(t) && fits(t),
+        "integer" => integer(t) && fits(t),
+        "nonNegativeInteger" => integer(t) && fits(t) && (!t.starts_with('-') || is_zero(t)),
+        "positiveInteger" => integer(t) && fits(t) && !t.starts_with('-') && !is_zero(t),
+        "nonPositiveInteger" => integer(t) && fits(t) && (t.starts_with('-') || is_zero(t)),
+        "negativeInteger" => integer(t) && fits(t) && t.starts_with('-') && !is_zero(t),
         "byte" => t.parse::<i8>().is_ok(),
         "short" => t.parse::<i16>().is_ok(),
         "unsignedByte" => t.parse::<u8>().is_ok(),
@@ -490,6 +499,22 @@ mod tests {
         assert_eq!(ok("decimal", ".5"), Some(true));
         assert_eq!(ok("decimal", "."), Some(false));
         assert_eq!(ok("decimal", "1e3"), Some(false));
+        // libxml2's 24 digits (checked with xmllint: the integer part's leading zeros do
+        // not count, fraction digits all do).
+        assert_eq!(ok("decimal", "123456789012345678901234"), Some(true));
+        assert_eq!(ok("decimal", "1234567890123456789012345"), Some(false));
+        assert_eq!(
+            ok("decimal", "000000000123456789012345678901234"),
+            Some(true)
+        );
+        assert_eq!(ok("decimal", "12345678901234567890123.4"), Some(true));
+        assert_eq!(ok("decimal", "1.00000000000000000000000000"), Some(false));
+        assert_eq!(ok("decimal", "0.000000000000000000000000001"), Some(false));
+        assert_eq!(ok("integer", "-1234567890123456789012345"), Some(false));
+        assert_eq!(
+            ok("nonNegativeInteger", "123456789012345678901234"),
+            Some(true)
+        );
         assert_eq!(ok("double", "1e3"), Some(true));
         assert_eq!(ok("float", "-INF"), Some(true));
         assert_eq!(ok("float", "+INF"), Some(false));
