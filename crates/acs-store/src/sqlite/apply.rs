@@ -8,17 +8,10 @@ use acs_core::task::{NewTask, TaskId};
 use acs_core::{DeviceId, Timestamp};
 use rusqlite::OptionalExtension;
 
-use super::paths::prefix_upper_bound;
 use super::writer::WriteCtx;
+use crate::shared::paths::prefix_upper_bound;
+use crate::shared::{channel_task, json_text, stored_device_id};
 use crate::{CpeCredential, Result, StoreError, TokenRecord};
-
-fn json_text(v: &impl serde::Serialize) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Database(format!("cannot encode JSON: {e}")))
-}
-
-fn stored_device_id(s: &str) -> Result<DeviceId> {
-    DeviceId::parse(s).map_err(|e| StoreError::Database(format!("stored device id: {e}")))
-}
 
 /// The parameters of the statements of [`WriteCtx::upsert_params`].
 type ParamArgs<'a> = (
@@ -71,11 +64,6 @@ fn param_args(device: i64, path: i64, u: &ParamUpdate) -> Result<ParamArgs<'_>> 
         access_list,
         attr_ts,
     ))
-}
-
-/// The task id of a task fault channel (`task_<id>`).
-pub(super) fn channel_task(channel: &str) -> Option<TaskId> {
-    channel.strip_prefix("task_")?.parse().ok()
 }
 
 impl WriteCtx {
@@ -355,7 +343,7 @@ impl WriteCtx {
                         .execute((device, path))?;
                 }
             }
-        } else if let Some(id) = super::paths::read(&self.paths).id(path) {
+        } else if let Some(id) = crate::shared::paths::read(&self.paths).id(path) {
             self.conn
                 .prepare_cached("DELETE FROM params WHERE device = ?1 AND path = ?2")?
                 .execute((device, id))?;

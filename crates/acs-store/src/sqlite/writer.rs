@@ -13,8 +13,8 @@ use std::sync::atomic::Ordering;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::paths::{self, SharedPaths};
 use super::{SqliteOptions, Stats};
+use crate::shared::paths::{self, SharedPaths};
 use crate::{Result, StoreError};
 
 /// Event rows deleted per prune step; a step runs after a group, in its own transaction.
