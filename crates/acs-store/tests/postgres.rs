@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use acs_core::Timestamp;
 use acs_core::change::Change;
+use acs_core::device::ValueType;
 use acs_store::Store;
 use acs_store::postgres::{PostgresOptions, PostgresStore, migrate};
 use serde_json::json;
@@ -121,9 +122,10 @@ async fn a_failing_batch_does_not_affect_the_others() {
     with_schema(|schema| async move {
         let store = open(&schema).await;
         suite::a_failing_batch_does_not_affect_the_others(store.clone()).await;
-        // The failing batch was rolled back alone.
+        // The failing batch was rolled back alone, inside a group.
         let stats = store.writer_stats();
         assert_eq!(stats.failed, 1, "{stats:?}");
+        assert!(stats.transactions < stats.calls, "{stats:?}");
     })
     .await;
 }
@@ -313,6 +315,77 @@ async fn a_closed_store_drops_nothing_acknowledged() {
         // Clones keep the store open.
         let s = other.device_summary(&dev("A")).await.unwrap().unwrap();
         assert_eq!(s.last_inform, Some(Timestamp(T)));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_share_one_schema() {
+    with_schema(|schema| async move {
+        // Two stores on one schema, as two ACS nodes: each sees what the other wrote,
+        // paths the other interned included.
+        let a = open(&schema).await;
+        let b = open(&schema).await;
+        a.commit(vec![inform(
+            &dev("A"),
+            T,
+            vec![suite::param("Device.X", "1", ValueType::Int, T)],
+        )])
+        .await
+        .unwrap();
+        let page = b
+            .query_devices(&suite::query(json!({"Device.X": 1})))
+            .await
+            .unwrap();
+        assert_eq!(page.total, 1);
+        b.commit(vec![inform(
+            &dev("B"),
+            T,
+            vec![
+                suite::param("Device.X", "1", ValueType::Int, T),
+                suite::param("Device.Y", "2", ValueType::Int, T),
+            ],
+        )])
+        .await
+        .unwrap();
+        let page = a
+            .query_devices(&suite::query(json!({"Device.X": 1, "Device.Y": 2})))
+            .await
+            .unwrap();
+        assert_eq!(page.total, 1);
+        let data = a.session_data(&dev("B"), Timestamp(T)).await.unwrap();
+        assert_eq!(data.data.params.len(), 2);
+        // A device deleted by one node is gone for the other's writer too.
+        assert!(b.delete_device(&dev("A")).await.unwrap());
+        let err = a
+            .commit(vec![Change::Params {
+                device: dev("A"),
+                updates: vec![suite::param("Device.X", "2", ValueType::Int, T)],
+            }])
+            .await;
+        assert!(err.is_err());
+        assert!(a.device_summary(&dev("A")).await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regex_postgres_cannot_run_is_an_invalid_query() {
+    with_schema(|schema| async move {
+        let store = open(&schema).await;
+        store
+            .commit(vec![inform(&dev("A"), T, vec![])])
+            .await
+            .unwrap();
+        // Valid for Rust's regex, but PostgreSQL takes (?i) only at the start.
+        let err = store
+            .query_devices(&suite::query(json!({"_id": {"$regex": "^A(?i)b"}})))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, acs_store::StoreError::InvalidQuery(_)),
+            "{err:?}"
+        );
     })
     .await;
 }

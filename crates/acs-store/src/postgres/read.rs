@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use acs_core::change::PendingTransfer;
 use acs_core::device::{DeviceData, Param};
+use acs_core::query::InvalidQuery;
 use acs_core::task::{Task, TaskId, parse_task};
 use acs_core::{DeviceId, Timestamp};
 use serde_json::Value;
@@ -20,7 +21,7 @@ use crate::shared::render::{self, DEVICE_COLUMNS, DeviceRow, ParamColumns, Proje
 use crate::shared::{count, json_or_string, stored_device_id};
 use crate::{
     ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page, Result,
-    SessionData,
+    SessionData, StoreError,
 };
 
 /// The columns [`param_row`] reads: the path's text, then the `params` columns.
@@ -264,6 +265,18 @@ pub(super) async fn connection_request_target(
     }))
 }
 
+/// An error of a device query: a regular expression PostgreSQL cannot run (the filter
+/// compiler checked it with Rust's `regex`, whose syntax differs a little) is the query's
+/// fault.
+fn query_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("2201B") => {
+            StoreError::InvalidQuery(InvalidQuery(format!("$regex: {}", db.message())))
+        }
+        _ => e.into(),
+    }
+}
+
 pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery) -> Result<Page> {
     let projection = Projection::new(&query.projection);
     let condition = filter::compile(&query.filter, &ByName, Dialect::Postgres)?;
@@ -282,12 +295,14 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery) -> Result<
     let total_text = total.numbered();
     let total: i64 = bind_all(sqlx::query(&total_text), &total.params)
         .fetch_one(&mut *tx)
-        .await?
+        .await
+        .map_err(query_error)?
         .try_get(0)?;
     let page_text = page.numbered();
     let devices = bind_all(sqlx::query(&page_text), &page.params)
         .fetch_all(&mut *tx)
-        .await?
+        .await
+        .map_err(query_error)?
         .iter()
         .map(device_row)
         .collect::<sqlx::Result<Vec<_>>>()?;
