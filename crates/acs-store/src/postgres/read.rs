@@ -468,3 +468,94 @@ pub(super) async fn token_count(pool: &PgPool) -> Result<u64> {
         .await?;
     Ok(count(n))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::postgres::{PostgresOptions, PostgresStore};
+    use acs_core::query::parse_filter;
+    use serde_json::json;
+    use sqlx::{Connection, Executor};
+
+    fn url() -> String {
+        std::env::var("ACS_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    }
+
+    /// PostgreSQL's plan for the device query of `filter`, with sequential scans made
+    /// as costly as PostgreSQL makes them: one shows only if no index can serve.
+    async fn plan(conn: &mut PgConnection, filter: Value) -> String {
+        let sql =
+            filter::compile(&parse_filter(&filter).unwrap(), &ByName, Dialect::Postgres).unwrap();
+        let text = format!(
+            "EXPLAIN SELECT d.id FROM devices d WHERE {}",
+            sql.numbered()
+        );
+        let rows = bind_all(sqlx::query(&text), &sql.params)
+            .fetch_all(conn)
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The filters an operator runs on a million devices can be answered from indexes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn positive_conditions_use_indexes() {
+        let schema = format!("acs_test_plan_{}", std::process::id());
+        let store = PostgresStore::connect(
+            &url(),
+            PostgresOptions {
+                schema: Some(schema.clone()),
+                ..PostgresOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut conn = PgConnection::connect(&url()).await.unwrap();
+        conn.execute(format!("SET search_path TO \"{schema}\"; SET enable_seqscan = off").as_str())
+            .await
+            .unwrap();
+        let cases = [
+            (
+                json!({"Device.DeviceInfo.SoftwareVersion": "3.0.21"}),
+                "params_value",
+            ),
+            (
+                json!({"Device.DeviceInfo.SoftwareVersion": {"$in": ["3.0.21", "3.0.22"]}}),
+                "params_value",
+            ),
+            (
+                json!({"Device.DeviceInfo.UpTime": {"$gt": 3600}}),
+                "params_num",
+            ),
+            (json!({"_tags": "lab"}), "tags_tag"),
+            (
+                json!({"_lastInform": {"$lt": "2026-01-01T00:00:00Z"}}),
+                "devices_last_inform",
+            ),
+            (
+                json!({"_deviceId._SerialNumber": "SN1"}),
+                "devices_serial_number",
+            ),
+            (json!({"_id": "00D09E-HGW-SN1"}), "devices_device_id_key"),
+        ];
+        let mut failures = Vec::new();
+        for (filter, index) in cases {
+            let text = plan(&mut conn, filter.clone()).await;
+            if !text.contains(index) || text.contains("Seq Scan") {
+                failures.push(format!(
+                    "{filter}: expected {index}, no Seq Scan, in\n{text}"
+                ));
+            }
+        }
+        drop(store);
+        conn.execute(format!("DROP SCHEMA \"{schema}\" CASCADE").as_str())
+            .await
+            .unwrap();
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    }
+}
