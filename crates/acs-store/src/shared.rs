@@ -6,6 +6,7 @@ pub(crate) mod filter;
 pub(crate) mod lists;
 pub(crate) mod paths;
 pub(crate) mod render;
+pub(crate) mod statements;
 
 use acs_core::DeviceId;
 use serde_json::Value;

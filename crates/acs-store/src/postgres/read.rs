@@ -18,6 +18,7 @@ use super::bind_all;
 use crate::shared::filter::{self, ByName, Dialect, Sql};
 use crate::shared::lists;
 use crate::shared::render::{self, DEVICE_COLUMNS, DeviceRow, ParamColumns, Projection};
+use crate::shared::statements;
 use crate::shared::{count, json_or_string, stored_device_id};
 use crate::{
     ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page, Result,
@@ -73,15 +74,10 @@ pub(super) async fn device_summary(
     pool: &PgPool,
     device: &DeviceId,
 ) -> Result<Option<DeviceSummary>> {
-    let row = sqlx::query(
-        "SELECT d.cr_username, d.cr_password, d.last_inform, \
-             EXISTS (SELECT 1 FROM tasks t WHERE t.device = d.id), \
-             EXISTS (SELECT 1 FROM transfers x WHERE x.device = d.id) \
-         FROM devices d WHERE d.device_id = $1",
-    )
-    .bind(device.as_str())
-    .fetch_optional(pool)
-    .await?;
+    let row = sqlx::query(statements::DEVICE_SUMMARY)
+        .bind(device.as_str())
+        .fetch_optional(pool)
+        .await?;
     let Some(r) = row else {
         return Ok(None);
     };
@@ -145,16 +141,11 @@ pub(super) async fn session_data(
 
     // A task whose stored JSON no longer parses (written by another version) is skipped
     // here and stays listable, so that an operator can see and delete it.
-    let rows = sqlx::query(
-        "SELECT id, json, created, expiry, progress, retries, not_before FROM tasks \
-         WHERE device = $1 AND (expiry IS NULL OR expiry > $2) \
-             AND (not_before IS NULL OR not_before <= $2) \
-         ORDER BY id",
-    )
-    .bind(id)
-    .bind(now.millis())
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows = sqlx::query(statements::SESSION_TASKS)
+        .bind(id)
+        .bind(now.millis())
+        .fetch_all(&mut *tx)
+        .await?;
     let mut tasks = Vec::new();
     for r in rows {
         let task_id: TaskId = r.try_get(0)?;
@@ -179,13 +170,10 @@ pub(super) async fn session_data(
         });
     }
 
-    let rows = sqlx::query(
-        "SELECT command_key, task, detail, started FROM transfers WHERE device = $1 \
-         ORDER BY started, command_key",
-    )
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows = sqlx::query(statements::SESSION_TRANSFERS)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
     let transfers = rows
         .iter()
         .map(|r| {
@@ -206,12 +194,10 @@ pub(super) async fn session_data(
 }
 
 pub(super) async fn cpe_credential(pool: &PgPool, username: &str) -> Result<Option<CpeCredential>> {
-    let row = sqlx::query(
-        "SELECT device_id, ha1_md5, ha1_sha256 FROM cpe_credentials WHERE username = $1",
-    )
-    .bind(username)
-    .fetch_optional(pool)
-    .await?;
+    let row = sqlx::query(statements::CPE_CREDENTIAL)
+        .bind(username)
+        .fetch_optional(pool)
+        .await?;
     row.map(|r| {
         let device: String = r.try_get(0)?;
         Ok(CpeCredential {
@@ -229,7 +215,7 @@ pub(super) async fn connection_request_target(
     device: &DeviceId,
 ) -> Result<Option<ConnectionRequestTarget>> {
     let mut tx = snapshot(pool).await?;
-    let row = sqlx::query("SELECT id, cr_username, cr_password FROM devices WHERE device_id = $1")
+    let row = sqlx::query(statements::DEVICE_CR_CREDENTIALS)
         .bind(device.as_str())
         .fetch_optional(&mut *tx)
         .await?;
@@ -437,19 +423,15 @@ pub(super) async fn list_faults(pool: &PgPool, query: &ListQuery) -> Result<Page
 }
 
 pub(super) async fn task_device(pool: &PgPool, task: TaskId) -> Result<Option<DeviceId>> {
-    let device: Option<String> = sqlx::query_scalar(
-        "SELECT d.device_id FROM tasks t JOIN devices d ON d.id = t.device WHERE t.id = $1",
-    )
-    .bind(task)
-    .fetch_optional(pool)
-    .await?;
+    let device: Option<String> = sqlx::query_scalar(statements::TASK_DEVICE)
+        .bind(task)
+        .fetch_optional(pool)
+        .await?;
     device.as_deref().map(stored_device_id).transpose()
 }
 
 pub(super) async fn counts(pool: &PgPool) -> Result<(u64, u64)> {
-    let row = sqlx::query("SELECT (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM faults)")
-        .fetch_one(pool)
-        .await?;
+    let row = sqlx::query(statements::COUNTS).fetch_one(pool).await?;
     Ok((count(row.try_get(0)?), count(row.try_get(1)?)))
 }
 

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{PostgresOptions, Stats};
 use crate::shared::paths::prefix_upper_bound;
+use crate::shared::statements;
 use crate::shared::{channel_task, json_text, stored_device_id};
 use crate::{CpeCredential, Result, StoreError, TokenRecord};
 
@@ -286,15 +287,12 @@ impl WriteCtx {
         }
         let cutoff = self.latest_inform.saturating_sub(retention);
         let deleted = match self.conn() {
-            Ok(conn) => sqlx::query(
-                "DELETE FROM events WHERE id IN \
-                 (SELECT id FROM events WHERE ts < $1 LIMIT $2)",
-            )
-            .bind(cutoff)
-            .bind(PRUNE_CHUNK)
-            .execute(&mut **conn)
-            .await
-            .map(|r| r.rows_affected()),
+            Ok(conn) => sqlx::query(statements::PRUNE_EVENTS)
+                .bind(cutoff)
+                .bind(PRUNE_CHUNK)
+                .execute(&mut **conn)
+                .await
+                .map(|r| r.rows_affected()),
             Err(_) => return,
         };
         match deleted {
@@ -413,17 +411,14 @@ impl WriteCtx {
             } => {
                 let id = self.existing(device).await?;
                 // The fault counts earlier attempts; the next attempt is one more retry.
-                let updated = sqlx::query(
-                    "UPDATE tasks SET retries = $1, not_before = $2 \
-                     WHERE id = $3 AND device = $4",
-                )
-                .bind(i64::from(fault.retries) + 1)
-                .bind(retry_at.millis())
-                .bind(*task)
-                .bind(id)
-                .execute(&mut **self.conn()?)
-                .await?
-                .rows_affected();
+                let updated = sqlx::query(statements::TASK_FAULTED)
+                    .bind(i64::from(fault.retries) + 1)
+                    .bind(retry_at.millis())
+                    .bind(*task)
+                    .bind(id)
+                    .execute(&mut **self.conn()?)
+                    .await?
+                    .rows_affected();
                 // No fault is recorded for a task deleted meanwhile.
                 if updated > 0 {
                     self.upsert_fault(id, &task_channel(*task), fault).await?;
@@ -448,7 +443,7 @@ impl WriteCtx {
                 password,
             } => {
                 let id = self.existing(device).await?;
-                sqlx::query("UPDATE devices SET cr_username = $1, cr_password = $2 WHERE id = $3")
+                sqlx::query(statements::SET_CR_CREDENTIALS)
                     .bind(username)
                     .bind(password)
                     .bind(id)
@@ -465,12 +460,8 @@ impl WriteCtx {
                 command_key,
             } => {
                 let id = self.existing(device).await?;
-                self.exec2(
-                    "DELETE FROM transfers WHERE device = $1 AND command_key = $2",
-                    id,
-                    command_key.as_str(),
-                )
-                .await?;
+                self.exec2(statements::DELETE_TRANSFER, id, command_key.as_str())
+                    .await?;
                 Ok(())
             }
         }
@@ -480,35 +471,19 @@ impl WriteCtx {
         let at = inform.at.millis();
         self.latest_inform = self.latest_inform.max(at);
         let identity = &inform.identity;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO devices (device_id, manufacturer, oui, product_class, \
-                 serial_number, registered, last_inform, last_boot, last_bootstrap, \
-                 cwmp_version, remote_address) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10) \
-             ON CONFLICT (device_id) DO UPDATE SET \
-                 manufacturer = excluded.manufacturer, \
-                 oui = excluded.oui, \
-                 product_class = excluded.product_class, \
-                 serial_number = excluded.serial_number, \
-                 last_inform = excluded.last_inform, \
-                 last_boot = COALESCE(excluded.last_boot, devices.last_boot), \
-                 last_bootstrap = COALESCE(excluded.last_bootstrap, devices.last_bootstrap), \
-                 cwmp_version = excluded.cwmp_version, \
-                 remote_address = COALESCE(excluded.remote_address, devices.remote_address) \
-             RETURNING id",
-        )
-        .bind(inform.device.as_str())
-        .bind(&identity.manufacturer)
-        .bind(&identity.oui)
-        .bind(&identity.product_class)
-        .bind(&identity.serial_number)
-        .bind(at)
-        .bind(inform.boot.then_some(at))
-        .bind(inform.bootstrap.then_some(at))
-        .bind(&inform.cwmp_version)
-        .bind(&inform.remote_address)
-        .fetch_one(&mut **self.conn()?)
-        .await?;
+        let id: i64 = sqlx::query_scalar(statements::UPSERT_DEVICE)
+            .bind(inform.device.as_str())
+            .bind(&identity.manufacturer)
+            .bind(&identity.oui)
+            .bind(&identity.product_class)
+            .bind(&identity.serial_number)
+            .bind(at)
+            .bind(inform.boot.then_some(at))
+            .bind(inform.bootstrap.then_some(at))
+            .bind(&inform.cwmp_version)
+            .bind(&inform.remote_address)
+            .fetch_one(&mut **self.conn()?)
+            .await?;
         self.devices.insert(inform.device.as_str().into(), id);
 
         if inform.bootstrap {
@@ -518,7 +493,7 @@ impl WriteCtx {
                 .bind(id)
                 .execute(&mut **self.conn()?)
                 .await?;
-            sqlx::query("UPDATE devices SET cr_username = NULL, cr_password = NULL WHERE id = $1")
+            sqlx::query(statements::CLEAR_CR_CREDENTIALS)
                 .bind(id)
                 .execute(&mut **self.conn()?)
                 .await?;
@@ -529,15 +504,13 @@ impl WriteCtx {
                 .iter()
                 .map(|e| [e.code.as_str(), e.command_key.as_str()])
                 .collect();
-            sqlx::query(
-                "INSERT INTO events (device, ts, codes, retry_count) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(id)
-            .bind(at)
-            .bind(json_text(&codes)?)
-            .bind(i64::from(inform.retry_count))
-            .execute(&mut **self.conn()?)
-            .await?;
+            sqlx::query(statements::INSERT_EVENT)
+                .bind(id)
+                .bind(at)
+                .bind(json_text(&codes)?)
+                .bind(i64::from(inform.retry_count))
+                .execute(&mut **self.conn()?)
+                .await?;
         }
         self.upsert_params(id, &inform.params).await
     }
@@ -657,25 +630,19 @@ impl WriteCtx {
         } else if path.ends_with('.') {
             match prefix_upper_bound(path) {
                 Some(upper) => {
-                    sqlx::query(
-                        "DELETE FROM params WHERE device = $1 AND path IN \
-                         (SELECT id FROM paths WHERE path >= $2 AND path < $3)",
-                    )
-                    .bind(device)
-                    .bind(path)
-                    .bind(upper)
-                    .execute(conn)
-                    .await?;
+                    sqlx::query(statements::DELETE_PARAMS_RANGE)
+                        .bind(device)
+                        .bind(path)
+                        .bind(upper)
+                        .execute(conn)
+                        .await?;
                 }
                 None => {
-                    sqlx::query(
-                        "DELETE FROM params WHERE device = $1 AND path IN \
-                         (SELECT id FROM paths WHERE path >= $2)",
-                    )
-                    .bind(device)
-                    .bind(path)
-                    .execute(conn)
-                    .await?;
+                    sqlx::query(statements::DELETE_PARAMS_FROM)
+                        .bind(device)
+                        .bind(path)
+                        .execute(conn)
+                        .await?;
                 }
             }
         } else {
@@ -693,23 +660,16 @@ impl WriteCtx {
 
     async fn upsert_fault(&mut self, device: i64, channel: &str, fault: &Fault) -> Result<()> {
         let detail = fault.detail.as_ref().map(json_text).transpose()?;
-        sqlx::query(
-            "INSERT INTO faults (device, channel, code, message, detail, timestamp, retries) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (device, channel) DO UPDATE SET \
-                 code = excluded.code, message = excluded.message, \
-                 detail = excluded.detail, timestamp = excluded.timestamp, \
-                 retries = excluded.retries",
-        )
-        .bind(device)
-        .bind(channel)
-        .bind(&fault.code)
-        .bind(&fault.message)
-        .bind(detail)
-        .bind(fault.timestamp.millis())
-        .bind(i64::from(fault.retries))
-        .execute(&mut **self.conn()?)
-        .await?;
+        sqlx::query(statements::UPSERT_FAULT)
+            .bind(device)
+            .bind(channel)
+            .bind(&fault.code)
+            .bind(&fault.message)
+            .bind(detail)
+            .bind(fault.timestamp.millis())
+            .bind(i64::from(fault.retries))
+            .execute(&mut **self.conn()?)
+            .await?;
         Ok(())
     }
 
@@ -726,19 +686,14 @@ impl WriteCtx {
     }
 
     async fn transfer_started(&mut self, device: i64, t: &PendingTransfer) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO transfers (device, command_key, task, detail, started) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (device, command_key) DO UPDATE SET \
-                 task = excluded.task, detail = excluded.detail, started = excluded.started",
-        )
-        .bind(device)
-        .bind(&t.command_key)
-        .bind(t.task)
-        .bind(json_text(&t.detail)?)
-        .bind(t.started.millis())
-        .execute(&mut **self.conn()?)
-        .await?;
+        sqlx::query(statements::UPSERT_TRANSFER)
+            .bind(device)
+            .bind(&t.command_key)
+            .bind(t.task)
+            .bind(json_text(&t.detail)?)
+            .bind(t.started.millis())
+            .execute(&mut **self.conn()?)
+            .await?;
         Ok(())
     }
 
@@ -753,18 +708,13 @@ impl WriteCtx {
             .execute(&mut *conn)
             .await?;
         if let Some(c) = credential {
-            sqlx::query(
-                "INSERT INTO cpe_credentials (username, device_id, ha1_md5, ha1_sha256) \
-                 VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (username) DO UPDATE SET device_id = excluded.device_id, \
-                     ha1_md5 = excluded.ha1_md5, ha1_sha256 = excluded.ha1_sha256",
-            )
-            .bind(&c.username)
-            .bind(device.as_str())
-            .bind(&c.ha1_md5)
-            .bind(&c.ha1_sha256)
-            .execute(conn)
-            .await?;
+            sqlx::query(statements::UPSERT_CPE_CREDENTIAL)
+                .bind(&c.username)
+                .bind(device.as_str())
+                .bind(&c.ha1_md5)
+                .bind(&c.ha1_sha256)
+                .execute(conn)
+                .await?;
         }
         Ok(())
     }
@@ -774,15 +724,7 @@ impl WriteCtx {
             return Ok(false);
         };
         let conn = &mut **self.conn()?;
-        for sql in [
-            "DELETE FROM params WHERE device = $1",
-            "DELETE FROM tags WHERE device = $1",
-            "DELETE FROM events WHERE device = $1",
-            "DELETE FROM tasks WHERE device = $1",
-            "DELETE FROM faults WHERE device = $1",
-            "DELETE FROM transfers WHERE device = $1",
-            "DELETE FROM devices WHERE id = $1",
-        ] {
+        for sql in statements::DELETE_DEVICE {
             sqlx::query(sql).bind(id).execute(&mut *conn).await?;
         }
         self.devices.remove(device.as_str());
@@ -795,7 +737,7 @@ impl WriteCtx {
             return Ok(false);
         };
         let sql = if add {
-            "INSERT INTO tags (device, tag) VALUES ($1, $2) ON CONFLICT (device, tag) DO NOTHING"
+            statements::ADD_TAG
         } else {
             "DELETE FROM tags WHERE device = $1 AND tag = $2"
         };
@@ -811,12 +753,11 @@ impl WriteCtx {
             ))));
         };
         if let Some(key) = &task.unique_key {
-            let replaced: Vec<TaskId> =
-                sqlx::query_scalar("SELECT id FROM tasks WHERE device = $1 AND unique_key = $2")
-                    .bind(device)
-                    .bind(key)
-                    .fetch_all(&mut **self.conn()?)
-                    .await?;
+            let replaced: Vec<TaskId> = sqlx::query_scalar(statements::TASKS_BY_KEY)
+                .bind(device)
+                .bind(key)
+                .fetch_all(&mut **self.conn()?)
+                .await?;
             for id in replaced {
                 self.delete_task_rows(device, id).await?;
             }
@@ -852,13 +793,10 @@ impl WriteCtx {
 
     /// A task's internal device id and device id.
     async fn task_owner(&mut self, task: TaskId) -> Result<Option<(i64, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT d.id, d.device_id FROM tasks t JOIN devices d ON d.id = t.device \
-             WHERE t.id = $1",
-        )
-        .bind(task)
-        .fetch_optional(&mut **self.conn()?)
-        .await?)
+        Ok(sqlx::query_as(statements::TASK_OWNER)
+            .bind(task)
+            .fetch_optional(&mut **self.conn()?)
+            .await?)
     }
 
     async fn delete_task(&mut self, task: TaskId) -> Result<Option<DeviceId>> {
@@ -874,7 +812,7 @@ impl WriteCtx {
         let Some((device, _)) = self.task_owner(task).await? else {
             return Ok(false);
         };
-        sqlx::query("UPDATE tasks SET not_before = NULL, retries = 0 WHERE id = $1")
+        sqlx::query(statements::RETRY_TASK)
             .bind(task)
             .execute(&mut **self.conn()?)
             .await?;
@@ -908,16 +846,12 @@ impl WriteCtx {
     }
 
     async fn insert_token(&mut self, token: &TokenRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO tokens (hash, name, created) VALUES ($1, $2, $3) \
-             ON CONFLICT (hash) DO UPDATE SET name = excluded.name, \
-                 created = excluded.created",
-        )
-        .bind(&token.hash)
-        .bind(&token.name)
-        .bind(token.created.millis())
-        .execute(&mut **self.conn()?)
-        .await?;
+        sqlx::query(statements::UPSERT_TOKEN)
+            .bind(&token.hash)
+            .bind(&token.name)
+            .bind(token.created.millis())
+            .execute(&mut **self.conn()?)
+            .await?;
         Ok(())
     }
 }

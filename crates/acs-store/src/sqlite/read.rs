@@ -19,6 +19,7 @@ use crate::shared::paths::{self, SharedPaths};
 use crate::shared::render::{
     self, DEVICE_COLUMNS, DeviceRow, PARAM_COLUMNS, ParamColumns, ParamRow, Projection,
 };
+use crate::shared::statements;
 use crate::shared::{count, json_or_string, stored_device_id};
 use crate::{
     ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page, Result,
@@ -67,12 +68,7 @@ pub(super) fn device_summary(
     device: &DeviceId,
 ) -> Result<Option<DeviceSummary>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT d.cr_username, d.cr_password, d.last_inform, \
-                 EXISTS (SELECT 1 FROM tasks t WHERE t.device = d.id), \
-                 EXISTS (SELECT 1 FROM transfers x WHERE x.device = d.id) \
-             FROM devices d WHERE d.device_id = ?1",
-        )?
+        .prepare_cached(statements::DEVICE_SUMMARY)?
         .query_row([device.as_str()], |r| {
             let username: Option<String> = r.get(0)?;
             let password: Option<String> = r.get(1)?;
@@ -115,12 +111,7 @@ pub(super) fn session_data(
     // A task whose stored JSON no longer parses (written by another version) is skipped
     // here and stays listable, so that an operator can see and delete it.
     let mut tasks = Vec::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, json, created, expiry, progress, retries, not_before FROM tasks \
-         WHERE device = ?1 AND (expiry IS NULL OR expiry > ?2) \
-             AND (not_before IS NULL OR not_before <= ?2) \
-         ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare_cached(statements::SESSION_TASKS)?;
     let mut task_rows = stmt.query((id, now.millis()))?;
     while let Some(r) = task_rows.next()? {
         let task_id: TaskId = r.get(0)?;
@@ -148,10 +139,7 @@ pub(super) fn session_data(
     drop(stmt);
 
     let transfers = conn
-        .prepare_cached(
-            "SELECT command_key, task, detail, started FROM transfers WHERE device = ?1 \
-             ORDER BY started, command_key",
-        )?
+        .prepare_cached(statements::SESSION_TRANSFERS)?
         .query_map([id], |r| {
             Ok(PendingTransfer {
                 command_key: r.get(0)?,
@@ -173,9 +161,7 @@ pub(super) fn session_data(
 
 pub(super) fn cpe_credential(conn: &Connection, username: &str) -> Result<Option<CpeCredential>> {
     let row: Option<(String, String, String)> = conn
-        .prepare_cached(
-            "SELECT device_id, ha1_md5, ha1_sha256 FROM cpe_credentials WHERE username = ?1",
-        )?
+        .prepare_cached(statements::CPE_CREDENTIAL)?
         .query_row([username], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     row.map(|(device, ha1_md5, ha1_sha256)| {
@@ -206,7 +192,7 @@ pub(super) fn connection_request_target(
     };
     let tx = conn.unchecked_transaction()?;
     let row: Option<(i64, Option<String>, Option<String>)> = conn
-        .prepare_cached("SELECT id, cr_username, cr_password FROM devices WHERE device_id = ?1")?
+        .prepare_cached(statements::DEVICE_CR_CREDENTIALS)?
         .query_row([device.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     let Some((id, username, password)) = row else {
@@ -425,9 +411,7 @@ pub(super) fn list_faults(conn: &Connection, query: &ListQuery) -> Result<Page> 
 
 pub(super) fn task_device(conn: &Connection, task: TaskId) -> Result<Option<DeviceId>> {
     let device: Option<String> = conn
-        .prepare_cached(
-            "SELECT d.device_id FROM tasks t JOIN devices d ON d.id = t.device WHERE t.id = ?1",
-        )?
+        .prepare_cached(statements::TASK_DEVICE)?
         .query_row([task], |r| r.get(0))
         .optional()?;
     device.as_deref().map(stored_device_id).transpose()
@@ -435,7 +419,7 @@ pub(super) fn task_device(conn: &Connection, task: TaskId) -> Result<Option<Devi
 
 pub(super) fn counts(conn: &Connection) -> Result<(u64, u64)> {
     let (tasks, faults): (i64, i64) = conn
-        .prepare_cached("SELECT (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM faults)")?
+        .prepare_cached(statements::COUNTS)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok((count(tasks), count(faults)))
 }
