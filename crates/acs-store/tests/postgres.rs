@@ -389,3 +389,37 @@ async fn regex_postgres_cannot_run_is_an_invalid_query() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_survives_a_lost_connection() {
+    with_schema(|schema| async move {
+        // Named, so that only this store's connections are ended.
+        let name = schema.clone();
+        let separator = if url().contains('?') { '&' } else { '?' };
+        let db = format!("{}{separator}application_name={name}", url());
+        let store = PostgresStore::connect(&db, options(&schema)).await.unwrap();
+        store
+            .commit(vec![inform(&dev("A"), T, vec![])])
+            .await
+            .unwrap();
+        let mut conn = PgConnection::connect(&url()).await.unwrap();
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1",
+        )
+        .bind(&name)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert!(!ended.is_empty());
+        // The server has closed them; the next group starts on a new connection.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        store
+            .commit(vec![inform(&dev("B"), T, vec![])])
+            .await
+            .unwrap();
+        let page = store.query_devices(&suite::query(json!({}))).await.unwrap();
+        assert_eq!(page.total, 2);
+    })
+    .await;
+}

@@ -179,21 +179,26 @@ impl WriteCtx {
         Ok(())
     }
 
+    /// Begins the group's transaction, on a connection from the pool if the writer has
+    /// none.
+    async fn begin(&mut self) -> Result<()> {
+        if self.conn.is_none() {
+            self.conn = Some(self.pool.acquire().await?);
+        }
+        self.exec("BEGIN").await
+    }
+
     /// Runs one group of calls in one transaction.
     async fn run_group(&mut self, jobs: Vec<Job>) {
         self.devices.clear();
-        let begun = match self.conn.is_some() {
-            true => self.exec("BEGIN").await,
-            false => match self.pool.acquire().await {
-                Ok(conn) => {
-                    self.conn = Some(conn);
-                    self.exec("BEGIN").await
-                }
-                Err(e) => Err(e.into()),
-            },
-        };
+        let mut begun = self.begin().await;
+        if begun.is_err() {
+            // The connection was lost (the server restarted, or closed it): nothing was
+            // done yet, so the group can start again on a new one.
+            self.conn = None;
+            begun = self.begin().await;
+        }
         if let Err(e) = begun {
-            // The connection may be broken: take another one next time.
             self.conn = None;
             self.stats
                 .failed
