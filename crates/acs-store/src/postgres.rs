@@ -2,8 +2,8 @@
 //!
 //! The tables are those of the SQLite store (`migrations/postgres`). Each store runs one
 //! writer task on one connection that groups the writes of many sessions into one
-//! transaction (each call in its own savepoint, so a failing call is rolled back alone)
-//! and answers them once it is committed, as the SQLite writer does. Reads run on the
+//! transaction (a failing call is left out and the others run again without it) and
+//! answers them once it is committed, as the SQLite writer does. Reads run on the
 //! other connections of the pool; those that span several statements read one snapshot.
 //!
 //! Several nodes may write at once, so nothing is cached across transactions but the ids
@@ -286,8 +286,7 @@ impl PostgresStore {
         &self.inner.pool
     }
 
-    /// Runs `op` on the writer, in its own savepoint of the next group transaction;
-    /// returns its result once the transaction is committed.
+    /// Runs `op` on the writer, in the next group transaction; returns its result once the transaction is committed.
     async fn write(&self, op: Op) -> Result<Out> {
         let (tx, rx) = oneshot::channel();
         self.inner

@@ -1,10 +1,10 @@
 //! The writer task: group commit, and what the writes do.
 //!
 //! The task waits for the first queued call, takes every call already queued (up to
-//! `max_group`), runs them in one transaction, each in its own savepoint, commits once,
-//! and only then answers them all. A call that fails is rolled back to its savepoint and
-//! only its caller gets the error; if the commit itself fails, every caller of the group
-//! gets the error and nothing of the group is written.
+//! `max_group`), runs them in one transaction, commits once, and only then answers them
+//! all. A call that fails gets its error and the others run again without it (see
+//! `WriteCtx::run_group`); if the commit itself fails, every caller of the group gets
+//! the error and nothing of the group is written.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -189,89 +189,74 @@ impl WriteCtx {
     }
 
     /// Runs one group of calls in one transaction.
-    async fn run_group(&mut self, jobs: Vec<Job>) {
-        self.devices.clear();
-        let mut begun = self.begin().await;
-        if begun.is_err() {
-            // The connection was lost (the server restarted, or closed it): nothing was
-            // done yet, so the group can start again on a new one.
-            self.conn = None;
-            begun = self.begin().await;
-        }
-        if let Err(e) = begun {
-            self.conn = None;
-            self.stats
-                .failed
-                .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-            for job in jobs {
-                let _ = job.tx.send(Err(StoreError::Database(e.to_string())));
+    ///
+    /// No savepoints: each would be a subtransaction, and past 64 in one transaction
+    /// PostgreSQL's snapshots of every other session get slower. When a call fails, the
+    /// transaction is rolled back and the group runs again without it: calls fail rarely
+    /// (a change for a device deleted meanwhile), and nothing of a rolled-back run was
+    /// written.
+    async fn run_group(&mut self, mut jobs: Vec<Job>) {
+        let mut failed: Vec<(oneshot::Sender<Result<Out>>, StoreError)> = Vec::new();
+        loop {
+            if jobs.is_empty() {
+                break;
             }
-            return;
-        }
-        let mut ran: Vec<(oneshot::Sender<Result<Out>>, Result<Out>)> =
-            Vec::with_capacity(jobs.len());
-        let mut group_error: Option<String> = None;
-        let mut failed = 0u64;
-        for job in jobs {
-            if group_error.is_some() {
-                ran.push((job.tx, Err(StoreError::Closed)));
-                continue;
+            self.devices.clear();
+            let mut begun = self.begin().await;
+            if begun.is_err() {
+                // The connection was lost (the server restarted, or closed it): nothing
+                // was done yet, so the group can start again on a new one.
+                self.conn = None;
+                begun = self.begin().await;
             }
-            if let Err(e) = self.exec("SAVEPOINT call").await {
-                group_error = Some(e.to_string());
-                ran.push((job.tx, Err(StoreError::Closed)));
-                continue;
-            }
-            let result = self.apply_op(job.op).await;
-            if result.is_ok() {
-                if let Err(e) = self.exec("RELEASE SAVEPOINT call").await {
-                    group_error = Some(e.to_string());
+            if let Err(e) = begun {
+                self.conn = None;
+                for job in jobs.drain(..) {
+                    failed.push((job.tx, StoreError::Database(e.to_string())));
                 }
-            } else {
-                failed += 1;
+                break;
+            }
+            let mut results = Vec::with_capacity(jobs.len());
+            let mut failing = None;
+            for (i, job) in jobs.iter().enumerate() {
+                match self.apply_op(&job.op).await {
+                    Ok(out) => results.push(out),
+                    Err(e) => {
+                        failing = Some((i, e));
+                        break;
+                    }
+                }
+            }
+            if let Some((i, e)) = failing {
                 self.devices.clear();
-                if let Err(e) = self
-                    .exec("ROLLBACK TO SAVEPOINT call; RELEASE SAVEPOINT call")
-                    .await
-                {
-                    group_error = Some(e.to_string());
-                }
-            }
-            ran.push((job.tx, result));
-        }
-        if group_error.is_none()
-            && let Err(e) = self.exec("COMMIT").await
-        {
-            group_error = Some(e.to_string());
-        }
-        match group_error {
-            Some(e) => {
                 if self.exec("ROLLBACK").await.is_err() {
                     self.conn = None;
                 }
-                self.devices.clear();
-                self.stats
-                    .failed
-                    .fetch_add(ran.len() as u64, Ordering::Relaxed);
-                for (tx, result) in ran {
-                    // Its own error says more than the group's.
-                    let answer = match result {
-                        Err(own) if !matches!(own, StoreError::Closed) => Err(own),
-                        _ => Err(StoreError::Database(e.clone())),
-                    };
-                    let _ = tx.send(answer);
-                }
+                failed.push((jobs.remove(i).tx, e));
+                continue;
             }
-            None => {
-                self.stats.transactions.fetch_add(1, Ordering::Relaxed);
-                self.stats
-                    .calls
-                    .fetch_add(ran.len() as u64 - failed, Ordering::Relaxed);
-                self.stats.failed.fetch_add(failed, Ordering::Relaxed);
-                for (tx, result) in ran {
-                    let _ = tx.send(result);
+            if let Err(e) = self.exec("COMMIT").await {
+                if self.exec("ROLLBACK").await.is_err() {
+                    self.conn = None;
                 }
+                for job in jobs.drain(..) {
+                    failed.push((job.tx, StoreError::Database(e.to_string())));
+                }
+                break;
             }
+            self.stats.transactions.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .calls
+                .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+            for (job, out) in jobs.drain(..).zip(results) {
+                let _ = job.tx.send(Ok(out));
+            }
+        }
+        self.stats
+            .failed
+            .fetch_add(failed.len() as u64, Ordering::Relaxed);
+        for (tx, e) in failed {
+            let _ = tx.send(Err(e));
         }
     }
 
@@ -316,28 +301,28 @@ impl WriteCtx {
         }
     }
 
-    async fn apply_op(&mut self, op: Op) -> Result<Out> {
+    async fn apply_op(&mut self, op: &Op) -> Result<Out> {
         match op {
             Op::Commit(changes) => {
-                for c in &changes {
+                for c in changes {
                     self.apply(c).await?;
                 }
                 Ok(Out::Unit)
             }
             Op::SetCpeCredential(device, credential) => self
-                .set_cpe_credential(&device, credential.as_ref())
+                .set_cpe_credential(device, credential.as_ref())
                 .await
                 .map(|()| Out::Unit),
-            Op::DeleteDevice(device) => self.delete_device(&device).await.map(Out::Bool),
-            Op::Tag(device, tag, add) => self.tag(&device, &tag, add).await.map(Out::Bool),
-            Op::InsertTask(task) => self.insert_task(&task).await.map(Out::Task),
-            Op::DeleteTask(task) => self.delete_task(task).await.map(Out::Device),
-            Op::RetryTask(task) => self.retry_task(task).await.map(Out::Bool),
-            Op::ExpireTasks(now) => self.expire_tasks(now).await.map(Out::Count),
+            Op::DeleteDevice(device) => self.delete_device(device).await.map(Out::Bool),
+            Op::Tag(device, tag, add) => self.tag(device, tag, *add).await.map(Out::Bool),
+            Op::InsertTask(task) => self.insert_task(task).await.map(Out::Task),
+            Op::DeleteTask(task) => self.delete_task(*task).await.map(Out::Device),
+            Op::RetryTask(task) => self.retry_task(*task).await.map(Out::Bool),
+            Op::ExpireTasks(now) => self.expire_tasks(*now).await.map(Out::Count),
             Op::DeleteFault(device, channel) => {
-                self.delete_fault(&device, &channel).await.map(Out::Bool)
+                self.delete_fault(device, channel).await.map(Out::Bool)
             }
-            Op::InsertToken(token) => self.insert_token(&token).await.map(|()| Out::Unit),
+            Op::InsertToken(token) => self.insert_token(token).await.map(|()| Out::Unit),
         }
     }
 
