@@ -1,5 +1,8 @@
 //! The device store: what the ACS keeps of devices, tasks, faults and API tokens, behind
-//! the [`Store`] trait, with an embedded SQLite implementation ([`sqlite::SqliteStore`]).
+//! the [`Store`] trait, with an embedded SQLite implementation ([`sqlite::SqliteStore`])
+//! and a PostgreSQL one for several nodes sharing a database
+//! ([`postgres::PostgresStore`]). The two share the filter compiler, the list queries and
+//! the rendering of devices (`shared`).
 //!
 //! Two paths matter. The CWMP hot path reads at most one small row per session
 //! ([`Store::device_summary`]) unless the device has work queued, and hands its writes to
@@ -18,6 +21,8 @@ use acs_core::task::{NewTask, Task, TaskId};
 use acs_core::{DeviceId, Timestamp};
 use serde_json::Value;
 
+pub mod postgres;
+mod shared;
 pub mod sqlite;
 
 /// A store failure.

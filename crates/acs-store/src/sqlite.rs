@@ -29,14 +29,12 @@ use crate::{
 };
 
 mod apply;
-mod filter;
-mod paths;
 mod read;
-mod render;
-mod schema;
+pub(crate) mod schema;
 mod writer;
 
-use paths::SharedPaths;
+use crate::shared::filter::Value as Arg;
+use crate::shared::paths::{PathMap, SharedPaths};
 use writer::{Job, WriteCtx};
 
 pub use schema::migrate;
@@ -153,7 +151,7 @@ impl SqliteStore {
     pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore> {
         let conn = schema::open_writer(path, &options)?;
         schema::apply_migrations(&conn)?;
-        let paths = paths::load(&conn)?;
+        let paths = load_paths(&conn)?;
 
         let readers = (0..options.readers.max(1))
             .map(|_| schema::open_reader(path, &options))
@@ -356,6 +354,30 @@ impl Store for SqliteStore {
     async fn token_count(&self) -> Result<u64> {
         self.read(|conn, _| read::token_count(conn)).await
     }
+}
+
+impl rusqlite::ToSql for Arg {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Arg::Integer(n) => ValueRef::Integer(*n),
+            Arg::Real(n) => ValueRef::Real(*n),
+            Arg::Text(s) => ValueRef::Text(s.as_bytes()),
+        }))
+    }
+}
+
+/// Loads every interned path.
+fn load_paths(conn: &Connection) -> Result<SharedPaths> {
+    let mut map = PathMap::default();
+    let mut stmt = conn.prepare("SELECT id, path FROM paths")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let path: String = row.get(1)?;
+        map.insert(id, &path);
+    }
+    Ok(Arc::new(std::sync::RwLock::new(map)))
 }
 
 /// Opens a connection with `flags`, mapping the error.

@@ -8,17 +8,11 @@ use acs_core::task::{NewTask, TaskId};
 use acs_core::{DeviceId, Timestamp};
 use rusqlite::OptionalExtension;
 
-use super::paths::prefix_upper_bound;
 use super::writer::WriteCtx;
+use crate::shared::paths::prefix_upper_bound;
+use crate::shared::statements;
+use crate::shared::{channel_task, json_text, stored_device_id};
 use crate::{CpeCredential, Result, StoreError, TokenRecord};
-
-fn json_text(v: &impl serde::Serialize) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Database(format!("cannot encode JSON: {e}")))
-}
-
-fn stored_device_id(s: &str) -> Result<DeviceId> {
-    DeviceId::parse(s).map_err(|e| StoreError::Database(format!("stored device id: {e}")))
-}
 
 /// The parameters of the statements of [`WriteCtx::upsert_params`].
 type ParamArgs<'a> = (
@@ -71,11 +65,6 @@ fn param_args(device: i64, path: i64, u: &ParamUpdate) -> Result<ParamArgs<'_>> 
         access_list,
         attr_ts,
     ))
-}
-
-/// The task id of a task fault channel (`task_<id>`).
-pub(super) fn channel_task(channel: &str) -> Option<TaskId> {
-    channel.strip_prefix("task_")?.parse().ok()
 }
 
 impl WriteCtx {
@@ -142,10 +131,7 @@ impl WriteCtx {
                 // The fault counts earlier attempts; the next attempt is one more retry.
                 let updated = self
                     .conn
-                    .prepare_cached(
-                        "UPDATE tasks SET retries = ?1, not_before = ?2 \
-                         WHERE id = ?3 AND device = ?4",
-                    )?
+                    .prepare_cached(statements::TASK_FAULTED)?
                     .execute((i64::from(fault.retries) + 1, retry_at.millis(), task, id))?;
                 // No fault is recorded for a task deleted meanwhile.
                 if updated > 0 {
@@ -172,9 +158,7 @@ impl WriteCtx {
             } => {
                 let id = self.existing(device)?;
                 self.conn
-                    .prepare_cached(
-                        "UPDATE devices SET cr_username = ?1, cr_password = ?2 WHERE id = ?3",
-                    )?
+                    .prepare_cached(statements::SET_CR_CREDENTIALS)?
                     .execute((username, password, id))?;
                 Ok(())
             }
@@ -188,7 +172,7 @@ impl WriteCtx {
             } => {
                 let id = self.existing(device)?;
                 self.conn
-                    .prepare_cached("DELETE FROM transfers WHERE device = ?1 AND command_key = ?2")?
+                    .prepare_cached(statements::DELETE_TRANSFER)?
                     .execute((id, command_key))?;
                 Ok(())
             }
@@ -201,23 +185,7 @@ impl WriteCtx {
         let identity = &inform.identity;
         let id: i64 = self
             .conn
-            .prepare_cached(
-                "INSERT INTO devices (device_id, manufacturer, oui, product_class, \
-                     serial_number, registered, last_inform, last_boot, last_bootstrap, \
-                     cwmp_version, remote_address) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10) \
-                 ON CONFLICT (device_id) DO UPDATE SET \
-                     manufacturer = excluded.manufacturer, \
-                     oui = excluded.oui, \
-                     product_class = excluded.product_class, \
-                     serial_number = excluded.serial_number, \
-                     last_inform = excluded.last_inform, \
-                     last_boot = COALESCE(excluded.last_boot, devices.last_boot), \
-                     last_bootstrap = COALESCE(excluded.last_bootstrap, devices.last_bootstrap), \
-                     cwmp_version = excluded.cwmp_version, \
-                     remote_address = COALESCE(excluded.remote_address, devices.remote_address) \
-                 RETURNING id",
-            )?
+            .prepare_cached(statements::UPSERT_DEVICE)?
             .query_row(
                 (
                     inform.device.as_str(),
@@ -242,9 +210,7 @@ impl WriteCtx {
                 .prepare_cached("DELETE FROM params WHERE device = ?1")?
                 .execute([id])?;
             self.conn
-                .prepare_cached(
-                    "UPDATE devices SET cr_username = NULL, cr_password = NULL WHERE id = ?1",
-                )?
+                .prepare_cached(statements::CLEAR_CR_CREDENTIALS)?
                 .execute([id])?;
         }
         if self.event_retention_ms.is_some() {
@@ -254,9 +220,7 @@ impl WriteCtx {
                 .map(|e| [e.code.as_str(), e.command_key.as_str()])
                 .collect();
             self.conn
-                .prepare_cached(
-                    "INSERT INTO events (device, ts, codes, retry_count) VALUES (?1, ?2, ?3, ?4)",
-                )?
+                .prepare_cached(statements::INSERT_EVENT)?
                 .execute((id, at, json_text(&codes)?, inform.retry_count))?;
         }
         self.upsert_params(id, &inform.params)
@@ -340,22 +304,16 @@ impl WriteCtx {
             match prefix_upper_bound(path) {
                 Some(upper) => {
                     self.conn
-                        .prepare_cached(
-                            "DELETE FROM params WHERE device = ?1 AND path IN \
-                             (SELECT id FROM paths WHERE path >= ?2 AND path < ?3)",
-                        )?
+                        .prepare_cached(statements::DELETE_PARAMS_RANGE)?
                         .execute((device, path, upper))?;
                 }
                 None => {
                     self.conn
-                        .prepare_cached(
-                            "DELETE FROM params WHERE device = ?1 AND path IN \
-                             (SELECT id FROM paths WHERE path >= ?2)",
-                        )?
+                        .prepare_cached(statements::DELETE_PARAMS_FROM)?
                         .execute((device, path))?;
                 }
             }
-        } else if let Some(id) = super::paths::read(&self.paths).id(path) {
+        } else if let Some(id) = crate::shared::paths::read(&self.paths).id(path) {
             self.conn
                 .prepare_cached("DELETE FROM params WHERE device = ?1 AND path = ?2")?
                 .execute((device, id))?;
@@ -366,14 +324,7 @@ impl WriteCtx {
     fn upsert_fault(&mut self, device: i64, channel: &str, fault: &Fault) -> Result<()> {
         let detail = fault.detail.as_ref().map(json_text).transpose()?;
         self.conn
-            .prepare_cached(
-                "INSERT INTO faults (device, channel, code, message, detail, timestamp, retries) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                 ON CONFLICT (device, channel) DO UPDATE SET \
-                     code = excluded.code, message = excluded.message, \
-                     detail = excluded.detail, timestamp = excluded.timestamp, \
-                     retries = excluded.retries",
-            )?
+            .prepare_cached(statements::UPSERT_FAULT)?
             .execute((
                 device,
                 channel,
@@ -397,12 +348,7 @@ impl WriteCtx {
 
     fn transfer_started(&mut self, device: i64, t: &PendingTransfer) -> Result<()> {
         self.conn
-            .prepare_cached(
-                "INSERT INTO transfers (device, command_key, task, detail, started) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) \
-                 ON CONFLICT (device, command_key) DO UPDATE SET \
-                     task = excluded.task, detail = excluded.detail, started = excluded.started",
-            )?
+            .prepare_cached(statements::UPSERT_TRANSFER)?
             .execute((
                 device,
                 &t.command_key,
@@ -423,12 +369,7 @@ impl WriteCtx {
             .execute([device.as_str()])?;
         if let Some(c) = credential {
             self.conn
-                .prepare_cached(
-                    "INSERT INTO cpe_credentials (username, device_id, ha1_md5, ha1_sha256) \
-                     VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (username) DO UPDATE SET device_id = excluded.device_id, \
-                         ha1_md5 = excluded.ha1_md5, ha1_sha256 = excluded.ha1_sha256",
-                )?
+                .prepare_cached(statements::UPSERT_CPE_CREDENTIAL)?
                 .execute((&c.username, device.as_str(), &c.ha1_md5, &c.ha1_sha256))?;
         }
         Ok(())
@@ -438,15 +379,7 @@ impl WriteCtx {
         let Some(id) = self.device(device)? else {
             return Ok(false);
         };
-        for sql in [
-            "DELETE FROM params WHERE device = ?1",
-            "DELETE FROM tags WHERE device = ?1",
-            "DELETE FROM events WHERE device = ?1",
-            "DELETE FROM tasks WHERE device = ?1",
-            "DELETE FROM faults WHERE device = ?1",
-            "DELETE FROM transfers WHERE device = ?1",
-            "DELETE FROM devices WHERE id = ?1",
-        ] {
+        for sql in statements::DELETE_DEVICE {
             self.conn.prepare_cached(sql)?.execute([id])?;
         }
         self.devices.remove(device.as_str());
@@ -459,7 +392,7 @@ impl WriteCtx {
             return Ok(false);
         };
         let sql = if add {
-            "INSERT INTO tags (device, tag) VALUES (?1, ?2) ON CONFLICT (device, tag) DO NOTHING"
+            statements::ADD_TAG
         } else {
             "DELETE FROM tags WHERE device = ?1 AND tag = ?2"
         };
@@ -477,7 +410,7 @@ impl WriteCtx {
         if let Some(key) = &task.unique_key {
             let replaced: Vec<TaskId> = self
                 .conn
-                .prepare_cached("SELECT id FROM tasks WHERE device = ?1 AND unique_key = ?2")?
+                .prepare_cached(statements::TASKS_BY_KEY)?
                 .query_map((device, key), |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             for id in replaced {
@@ -518,10 +451,7 @@ impl WriteCtx {
     fn task_owner(&mut self, task: TaskId) -> Result<Option<(i64, String)>> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT d.id, d.device_id FROM tasks t JOIN devices d ON d.id = t.device \
-                 WHERE t.id = ?1",
-            )?
+            .prepare_cached(statements::TASK_OWNER)?
             .query_row([task], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
     }
@@ -541,7 +471,7 @@ impl WriteCtx {
             return Ok(false);
         };
         self.conn
-            .prepare_cached("UPDATE tasks SET not_before = NULL, retries = 0 WHERE id = ?1")?
+            .prepare_cached(statements::RETRY_TASK)?
             .execute([task])?;
         self.delete_fault_row(device, &task_channel(task))?;
         Ok(true)
@@ -575,11 +505,7 @@ impl WriteCtx {
 
     pub(super) fn insert_token(&mut self, token: &TokenRecord) -> Result<()> {
         self.conn
-            .prepare_cached(
-                "INSERT INTO tokens (hash, name, created) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (hash) DO UPDATE SET name = excluded.name, \
-                     created = excluded.created",
-            )?
+            .prepare_cached(statements::UPSERT_TOKEN)?
             .execute((&token.hash, &token.name, token.created.millis()))?;
         Ok(())
     }

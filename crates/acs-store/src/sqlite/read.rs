@@ -8,41 +8,59 @@ use std::collections::{BTreeMap, HashSet};
 
 use acs_core::change::PendingTransfer;
 use acs_core::device::{DeviceData, Param};
-use acs_core::query::InvalidQuery;
-use acs_core::task::{Task, TaskId, parse_task, task_json};
+use acs_core::task::{Task, TaskId, parse_task};
 use acs_core::{DeviceId, Timestamp};
-use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use serde_json::Value;
 
-use super::filter::{self, Sql};
-use super::paths::{self, SharedPaths};
-use super::render::{
-    self, DEVICE_COLUMNS, DeviceRow, PARAM_COLUMNS, ParamRow, Projection, device_row, param_row,
+use crate::shared::filter::{self, Dialect, Sql};
+use crate::shared::lists;
+use crate::shared::paths::{self, SharedPaths};
+use crate::shared::render::{
+    self, DEVICE_COLUMNS, DeviceRow, PARAM_COLUMNS, ParamColumns, ParamRow, Projection,
 };
+use crate::shared::statements;
+use crate::shared::{count, json_or_string, stored_device_id};
 use crate::{
     ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page, Result,
-    SessionData, StoreError,
+    SessionData,
 };
 
 /// At most this many path ids are listed in SQL for a projection; more, and the device's
 /// rows are all read and filtered here.
 const MAX_LISTED_PATHS: usize = 64;
 
-fn stored_device_id(s: &str) -> Result<DeviceId> {
-    DeviceId::parse(s).map_err(|e| StoreError::Database(format!("stored device id: {e}")))
+/// Reads a row selected with [`PARAM_COLUMNS`] starting at column `at`.
+fn param_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ParamRow> {
+    Ok(ParamRow {
+        path: row.get(at)?,
+        param: render::param(ParamColumns {
+            object: row.get(at + 1)?,
+            writable: row.get(at + 2)?,
+            text: row.get(at + 3)?,
+            code: row.get(at + 4)?,
+            other: row.get(at + 5)?,
+            ts: row.get(at + 6)?,
+            notification: row.get(at + 7)?,
+            access_list: row.get(at + 8)?,
+            attr_ts: row.get(at + 9)?,
+        }),
+    })
 }
 
-fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
-fn sql_i64(n: u64) -> SqlValue {
-    SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))
-}
-
-fn json_or_string(text: String) -> Value {
-    serde_json::from_str(&text).unwrap_or(Value::String(text))
+fn device_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
+    Ok(DeviceRow {
+        id: row.get(0)?,
+        device_id: row.get(1)?,
+        manufacturer: row.get(2)?,
+        oui: row.get(3)?,
+        product_class: row.get(4)?,
+        serial_number: row.get(5)?,
+        registered: row.get(6)?,
+        last_inform: row.get(7)?,
+        last_boot: row.get(8)?,
+        last_bootstrap: row.get(9)?,
+    })
 }
 
 pub(super) fn device_summary(
@@ -50,12 +68,7 @@ pub(super) fn device_summary(
     device: &DeviceId,
 ) -> Result<Option<DeviceSummary>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT d.cr_username, d.cr_password, d.last_inform, \
-                 EXISTS (SELECT 1 FROM tasks t WHERE t.device = d.id), \
-                 EXISTS (SELECT 1 FROM transfers x WHERE x.device = d.id) \
-             FROM devices d WHERE d.device_id = ?1",
-        )?
+        .prepare_cached(statements::DEVICE_SUMMARY)?
         .query_row([device.as_str()], |r| {
             let username: Option<String> = r.get(0)?;
             let password: Option<String> = r.get(1)?;
@@ -98,12 +111,7 @@ pub(super) fn session_data(
     // A task whose stored JSON no longer parses (written by another version) is skipped
     // here and stays listable, so that an operator can see and delete it.
     let mut tasks = Vec::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, json, created, expiry, progress, retries, not_before FROM tasks \
-         WHERE device = ?1 AND (expiry IS NULL OR expiry > ?2) \
-             AND (not_before IS NULL OR not_before <= ?2) \
-         ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare_cached(statements::SESSION_TASKS)?;
     let mut task_rows = stmt.query((id, now.millis()))?;
     while let Some(r) = task_rows.next()? {
         let task_id: TaskId = r.get(0)?;
@@ -131,10 +139,7 @@ pub(super) fn session_data(
     drop(stmt);
 
     let transfers = conn
-        .prepare_cached(
-            "SELECT command_key, task, detail, started FROM transfers WHERE device = ?1 \
-             ORDER BY started, command_key",
-        )?
+        .prepare_cached(statements::SESSION_TRANSFERS)?
         .query_map([id], |r| {
             Ok(PendingTransfer {
                 command_key: r.get(0)?,
@@ -156,9 +161,7 @@ pub(super) fn session_data(
 
 pub(super) fn cpe_credential(conn: &Connection, username: &str) -> Result<Option<CpeCredential>> {
     let row: Option<(String, String, String)> = conn
-        .prepare_cached(
-            "SELECT device_id, ha1_md5, ha1_sha256 FROM cpe_credentials WHERE username = ?1",
-        )?
+        .prepare_cached(statements::CPE_CREDENTIAL)?
         .query_row([username], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     row.map(|(device, ha1_md5, ha1_sha256)| {
@@ -189,7 +192,7 @@ pub(super) fn connection_request_target(
     };
     let tx = conn.unchecked_transaction()?;
     let row: Option<(i64, Option<String>, Option<String>)> = conn
-        .prepare_cached("SELECT id, cr_username, cr_password FROM devices WHERE device_id = ?1")?
+        .prepare_cached(statements::DEVICE_CR_CREDENTIALS)?
         .query_row([device.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     let Some((id, username, password)) = row else {
@@ -230,8 +233,8 @@ pub(super) fn query_devices(
     let projection = Projection::new(&query.projection);
     let (condition, joins, order, load) = {
         let map = paths::read(paths);
-        let condition = filter::compile(&query.filter, &map)?;
-        let (joins, order) = filter::order_by(&query.sort, &map)?;
+        let condition = filter::compile(&query.filter, &*map, Dialect::Sqlite)?;
+        let (joins, order) = filter::order_by(&query.sort, &*map, Dialect::Sqlite)?;
         let load = if !projection.wants_params() {
             Load::None
         } else {
@@ -249,23 +252,19 @@ pub(super) fn query_devices(
         (condition, joins, order, load)
     };
 
+    let (total, page) = lists::paged(
+        DEVICE_COLUMNS,
+        "devices d",
+        joins,
+        condition,
+        &order,
+        query.skip,
+        query.limit,
+    );
     let tx = conn.unchecked_transaction()?;
     let total: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT COUNT(*) FROM devices d WHERE {}",
-            condition.text
-        ))?
-        .query_row(params_from_iter(condition.params.iter()), |r| r.get(0))?;
-
-    let mut page = Sql::default();
-    page.push(&format!("SELECT {DEVICE_COLUMNS} FROM devices d"));
-    page.append(joins);
-    page.push(" WHERE ");
-    page.append(condition);
-    page.push(&format!(" ORDER BY {order} LIMIT "));
-    page.bind(query.limit.map_or(SqlValue::Integer(i64::MAX), sql_i64));
-    page.push(" OFFSET ");
-    page.bind(sql_i64(query.skip));
+        .prepare_cached(&total.text)?
+        .query_row(params_from_iter(total.params.iter()), |r| r.get(0))?;
     let devices: Vec<DeviceRow> = conn
         .prepare_cached(&page.text)?
         .query_map(params_from_iter(page.params.iter()), device_row)?
@@ -320,17 +319,6 @@ pub(super) fn query_devices(
     })
 }
 
-/// An equality on a list's field: a string (`_id` of a task may be a number).
-fn text_arg(key: &str, v: &Value) -> Result<String> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) if key == "_id" => Ok(n.to_string()),
-        _ => Err(StoreError::InvalidQuery(InvalidQuery(format!(
-            "{key} must be a string"
-        )))),
-    }
-}
-
 fn list_page(
     conn: &Connection,
     from: &str,
@@ -340,20 +328,19 @@ fn list_page(
     query: &ListQuery,
     mut item: impl FnMut(&rusqlite::Row<'_>) -> Result<Value>,
 ) -> Result<Page> {
+    let (total, page) = lists::paged(
+        select,
+        from,
+        Sql::default(),
+        condition,
+        order,
+        query.skip,
+        query.limit,
+    );
     let tx = conn.unchecked_transaction()?;
     let total: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT COUNT(*) FROM {from} WHERE {}",
-            condition.text
-        ))?
-        .query_row(params_from_iter(condition.params.iter()), |r| r.get(0))?;
-    let mut page = Sql::default();
-    page.push(&format!("SELECT {select} FROM {from} WHERE "));
-    page.append(condition);
-    page.push(&format!(" ORDER BY {order} LIMIT "));
-    page.bind(query.limit.map_or(SqlValue::Integer(i64::MAX), sql_i64));
-    page.push(" OFFSET ");
-    page.bind(sql_i64(query.skip));
+        .prepare_cached(&total.text)?
+        .query_row(params_from_iter(total.params.iter()), |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(&page.text)?;
     let mut rows = stmt.query(params_from_iter(page.params.iter()))?;
     let mut items = Vec::new();
@@ -370,109 +357,41 @@ fn list_page(
 }
 
 pub(super) fn list_tasks(conn: &Connection, query: &ListQuery) -> Result<Page> {
-    let mut condition = Sql::default();
-    condition.push("1 = 1");
-    for (key, value) in &query.equals {
-        let arg = text_arg(key, value)?;
-        condition.push(" AND ");
-        match key.as_str() {
-            "device" => condition.push("d.device_id = "),
-            "name" => condition.push("t.name = "),
-            "_id" => match arg.parse::<i64>() {
-                Ok(id) => {
-                    condition.push("t.id = ");
-                    condition.bind(SqlValue::Integer(id));
-                    continue;
-                }
-                Err(_) => {
-                    condition.push("1 = 0");
-                    continue;
-                }
-            },
-            other => {
-                return Err(StoreError::InvalidQuery(InvalidQuery(format!(
-                    "tasks cannot be filtered by {other:?} (device, name, _id)"
-                ))));
-            }
-        }
-        condition.bind(SqlValue::Text(arg));
-    }
     list_page(
         conn,
-        "tasks t JOIN devices d ON d.id = t.device \
-         LEFT JOIN faults f ON f.device = t.device AND f.channel = 'task_' || t.id",
-        condition,
-        "t.id, d.device_id, t.json, t.retries, f.channel, f.code, f.message, f.detail, \
-         f.timestamp, f.retries",
-        "t.id",
+        lists::TASKS_FROM,
+        lists::tasks_condition(query)?,
+        lists::TASKS_SELECT,
+        lists::TASKS_ORDER,
         query,
         |r| {
-            let id: TaskId = r.get(0)?;
             let device: String = r.get(1)?;
-            let mut task = task_json(id, &json_or_string(r.get(2)?));
-            let retries: i64 = r.get(3)?;
             let channel: Option<String> = r.get(4)?;
-            if let Value::Object(o) = &mut task {
-                if retries > 0 || channel.is_some() {
-                    o.insert("retries".into(), Value::from(retries));
-                }
-                if let Some(channel) = channel {
-                    o.insert(
-                        "fault".into(),
-                        render::fault_json(
-                            &device,
-                            &channel,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                            r.get(8)?,
-                            r.get(9)?,
-                        ),
-                    );
-                }
-            }
-            Ok(task)
+            let fault = match channel {
+                Some(channel) => Some((
+                    channel,
+                    (r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?),
+                )),
+                None => None,
+            };
+            Ok(lists::task_item(
+                r.get(0)?,
+                &device,
+                r.get(2)?,
+                r.get(3)?,
+                fault,
+            ))
         },
     )
 }
 
 pub(super) fn list_faults(conn: &Connection, query: &ListQuery) -> Result<Page> {
-    let mut condition = Sql::default();
-    condition.push("1 = 1");
-    for (key, value) in &query.equals {
-        let arg = text_arg(key, value)?;
-        condition.push(" AND ");
-        let column = match key.as_str() {
-            "device" => "d.device_id = ",
-            "channel" => "f.channel = ",
-            "code" => "f.code = ",
-            "_id" => {
-                match arg.split_once(':') {
-                    Some((device, channel)) => {
-                        condition.push("d.device_id = ");
-                        condition.bind(SqlValue::Text(device.to_owned()));
-                        condition.push(" AND f.channel = ");
-                        condition.bind(SqlValue::Text(channel.to_owned()));
-                    }
-                    None => condition.push("1 = 0"),
-                }
-                continue;
-            }
-            other => {
-                return Err(StoreError::InvalidQuery(InvalidQuery(format!(
-                    "faults cannot be filtered by {other:?} (device, channel, code, _id)"
-                ))));
-            }
-        };
-        condition.push(column);
-        condition.bind(SqlValue::Text(arg));
-    }
     list_page(
         conn,
-        "faults f JOIN devices d ON d.id = f.device",
-        condition,
-        "d.device_id, f.channel, f.code, f.message, f.detail, f.timestamp, f.retries",
-        "d.device_id, f.channel",
+        lists::FAULTS_FROM,
+        lists::faults_condition(query)?,
+        lists::FAULTS_SELECT,
+        lists::FAULTS_ORDER,
         query,
         |r| {
             let device: String = r.get(0)?;
@@ -492,9 +411,7 @@ pub(super) fn list_faults(conn: &Connection, query: &ListQuery) -> Result<Page> 
 
 pub(super) fn task_device(conn: &Connection, task: TaskId) -> Result<Option<DeviceId>> {
     let device: Option<String> = conn
-        .prepare_cached(
-            "SELECT d.device_id FROM tasks t JOIN devices d ON d.id = t.device WHERE t.id = ?1",
-        )?
+        .prepare_cached(statements::TASK_DEVICE)?
         .query_row([task], |r| r.get(0))
         .optional()?;
     device.as_deref().map(stored_device_id).transpose()
@@ -502,7 +419,7 @@ pub(super) fn task_device(conn: &Connection, task: TaskId) -> Result<Option<Devi
 
 pub(super) fn counts(conn: &Connection) -> Result<(u64, u64)> {
     let (tasks, faults): (i64, i64) = conn
-        .prepare_cached("SELECT (SELECT COUNT(*) FROM tasks), (SELECT COUNT(*) FROM faults)")?
+        .prepare_cached(statements::COUNTS)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok((count(tasks), count(faults)))
 }

@@ -80,7 +80,7 @@ pub(super) fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connec
                 let pattern = pattern
                     .as_str()
                     .map_err(|e| StoreError::Database(e.to_string()))?;
-                super::filter::compile_regex(pattern)
+                crate::shared::filter::compile_regex(pattern)
                     .map_err(|e| StoreError::Database(e.to_string()))
             })?;
             Ok(match ctx.get_raw(1) {
@@ -96,7 +96,7 @@ pub(super) fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connec
 
 /// Applies the migrations not yet applied, each in its own transaction; returns their
 /// versions. Refuses a database written by a newer program.
-pub(super) fn apply_migrations(conn: &Connection) -> Result<Vec<i64>> {
+pub(crate) fn apply_migrations(conn: &Connection) -> Result<Vec<i64>> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version INTEGER PRIMARY KEY,

@@ -13,8 +13,9 @@ use std::sync::atomic::Ordering;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::paths::{self, SharedPaths};
 use super::{SqliteOptions, Stats};
+use crate::shared::paths::{self, SharedPaths};
+use crate::shared::statements;
 use crate::{Result, StoreError};
 
 /// Event rows deleted per prune step; a step runs after a group, in its own transaction.
@@ -255,10 +256,7 @@ impl WriteCtx {
         let cutoff = self.latest_inform.saturating_sub(retention);
         let deleted = self
             .conn
-            .prepare_cached(
-                "DELETE FROM events WHERE id IN \
-                 (SELECT id FROM events WHERE ts < ?1 LIMIT ?2)",
-            )
+            .prepare_cached(statements::PRUNE_EVENTS)
             .and_then(|mut stmt| stmt.execute((cutoff, PRUNE_CHUNK)));
         match deleted {
             Ok(n) => {

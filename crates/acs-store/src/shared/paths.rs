@@ -9,10 +9,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use rusqlite::Connection;
-
-use crate::Result;
-
 /// The map shared by the writer and the readers.
 pub(crate) type SharedPaths = Arc<RwLock<PathMap>>;
 
@@ -65,19 +61,6 @@ pub(crate) fn read(paths: &SharedPaths) -> RwLockReadGuard<'_, PathMap> {
 
 pub(crate) fn write(paths: &SharedPaths) -> RwLockWriteGuard<'_, PathMap> {
     paths.write().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Loads every interned path.
-pub(crate) fn load(conn: &Connection) -> Result<SharedPaths> {
-    let mut map = PathMap::default();
-    let mut stmt = conn.prepare("SELECT id, path FROM paths")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
-        let path: String = row.get(1)?;
-        map.insert(id, &path);
-    }
-    Ok(Arc::new(RwLock::new(map)))
 }
 
 /// The smallest string greater than every string starting with `prefix`, for range

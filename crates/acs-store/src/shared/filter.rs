@@ -1,4 +1,7 @@
-//! The NBI filter language ([`Filter`]) compiled to SQL over `devices d`.
+//! The NBI filter language ([`Filter`]) compiled to SQL over `devices d`, for SQLite and
+//! PostgreSQL alike: the [`Dialect`] says how the two differ (the regex operator, booleans,
+//! where NULLs sort), and [`PathLookup`] how a parameter path is named in SQL (an interned
+//! id known in memory, or a sub-query on `paths`).
 //!
 //! Fields of the device row compare its columns. Tags and parameters are sets of rows
 //! beside the device, compared with `d.id IN (SELECT device FROM ... WHERE ...)` so that
@@ -9,9 +12,97 @@
 
 use acs_core::query::{Field, Filter, InvalidQuery, Op, Scalar};
 use regex::{Regex, RegexBuilder};
-use rusqlite::types::Value;
 
 use super::paths::PathMap;
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Integer(i64),
+    Real(f64),
+    Text(String),
+}
+
+/// How the SQL of the two backends differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The regular-expression match operator (SQLite's `REGEXP` calls the `regexp`
+    /// function each reader registers).
+    fn regex(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "REGEXP",
+            Dialect::Postgres => "~",
+        }
+    }
+
+    /// A boolean column as an integer 0/1 (SQLite stores booleans as integers already).
+    fn int(self, col: &str) -> String {
+        match self {
+            Dialect::Sqlite => col.to_owned(),
+            Dialect::Postgres => format!("{col}::int"),
+        }
+    }
+
+    /// Where NULLs sort: first ascending and last descending, as MongoDB sorts a missing
+    /// field (SQLite's default; PostgreSQL's is the opposite).
+    fn nulls(self, ascending: bool) -> &'static str {
+        match (self, ascending) {
+            (Dialect::Sqlite, _) => "",
+            (Dialect::Postgres, true) => " NULLS FIRST",
+            (Dialect::Postgres, false) => " NULLS LAST",
+        }
+    }
+}
+
+/// How a parameter path appears in SQL.
+#[derive(Debug, Clone)]
+pub(crate) enum PathRef {
+    /// Its interned id.
+    Id(i64),
+    /// Looked up in `paths` by the query.
+    Name(String),
+}
+
+impl PathRef {
+    /// Binds the path id.
+    fn bind(&self, out: &mut Sql) {
+        match self {
+            PathRef::Id(id) => out.bind(Value::Integer(*id)),
+            PathRef::Name(p) => {
+                out.push("(SELECT id FROM paths WHERE path = ");
+                out.bind(Value::Text(p.clone()));
+                out.push(")");
+            }
+        }
+    }
+}
+
+/// Resolves parameter paths for a query; `None`: no device has the path.
+pub(crate) trait PathLookup {
+    fn path_ref(&self, path: &str) -> Option<PathRef>;
+}
+
+impl PathLookup for PathMap {
+    fn path_ref(&self, path: &str) -> Option<PathRef> {
+        self.id(path).map(PathRef::Id)
+    }
+}
+
+/// Paths named in the query, for a store whose path map is not all in memory (several
+/// nodes intern paths in one database).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ByName;
+
+impl PathLookup for ByName {
+    fn path_ref(&self, path: &str) -> Option<PathRef> {
+        Some(PathRef::Name(path.to_owned()))
+    }
+}
 
 const TRUE: &str = "1 = 1";
 const FALSE: &str = "1 = 0";
@@ -29,7 +120,8 @@ pub(crate) fn compile_regex(pattern: &str) -> Result<Regex, regex::Error> {
         .build()
 }
 
-/// SQL text with its positional (`?`) parameters.
+/// SQL text with its positional (`?`) parameters; [`Sql::numbered`] gives PostgreSQL's
+/// `$1, $2...`. The SQL built here has no `?` but its placeholders.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Sql {
     pub(crate) text: String,
@@ -49,6 +141,22 @@ impl Sql {
     pub(crate) fn append(&mut self, other: Sql) {
         self.text.push_str(&other.text);
         self.params.extend(other.params);
+    }
+
+    /// The text with `$1, $2...` for its placeholders, as PostgreSQL numbers them.
+    pub(crate) fn numbered(&self) -> String {
+        let mut out = String::with_capacity(self.text.len() + 8);
+        let mut n = 0;
+        for c in self.text.chars() {
+            if c == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 }
 
@@ -90,17 +198,17 @@ enum Kind {
 }
 
 /// Rows beside the device that a condition looks for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Set {
     Tags,
-    /// A parameter's value; `object` is the id of the object path `<path>.`, which makes
-    /// the parameter exist too.
+    /// A parameter's value; `object` is the object path `<path>.`, which makes the
+    /// parameter exist too.
     Value {
-        leaf: Option<i64>,
-        object: Option<i64>,
+        leaf: Option<PathRef>,
+        object: Option<PathRef>,
     },
-    Timestamp(Option<i64>),
-    Writable(Option<i64>),
+    Timestamp(Option<PathRef>),
+    Writable(Option<PathRef>),
 }
 
 /// What to look for in a set.
@@ -111,14 +219,19 @@ enum Pred<'a> {
 }
 
 /// Compiles a filter to a condition on `d`.
-pub(crate) fn compile(filter: &Filter, paths: &PathMap) -> Result<Sql, InvalidQuery> {
+pub(crate) fn compile(
+    filter: &Filter,
+    paths: &dyn PathLookup,
+    dialect: Dialect,
+) -> Result<Sql, InvalidQuery> {
     let mut out = Sql::default();
-    Compiler { paths }.filter(filter, &mut out)?;
+    Compiler { paths, dialect }.filter(filter, &mut out)?;
     Ok(out)
 }
 
 struct Compiler<'p> {
-    paths: &'p PathMap,
+    paths: &'p dyn PathLookup,
+    dialect: Dialect,
 }
 
 impl Compiler<'_> {
@@ -160,21 +273,23 @@ impl Compiler<'_> {
     }
 
     fn cond(&self, field: &Field, op: &Op, out: &mut Sql) -> Result<(), InvalidQuery> {
-        let path_id = |p: &str| self.paths.id(p);
+        let path_id = |p: &str| self.paths.path_ref(p);
+        let d = self.dialect;
         match field {
-            Field::Id => column("d.device_id", Kind::Text, op, out),
-            Field::Manufacturer => column("d.manufacturer", Kind::Text, op, out),
-            Field::Oui => column("d.oui", Kind::Text, op, out),
-            Field::ProductClass => column("d.product_class", Kind::Text, op, out),
-            Field::SerialNumber => column("d.serial_number", Kind::Text, op, out),
-            Field::LastInform => column("d.last_inform", Kind::Time, op, out),
-            Field::LastBoot => column("d.last_boot", Kind::Time, op, out),
-            Field::LastBootstrap => column("d.last_bootstrap", Kind::Time, op, out),
-            Field::Registered => column("d.registered", Kind::Time, op, out),
-            Field::Tags => set(Set::Tags, op, out),
+            Field::Id => column(d, "d.device_id", Kind::Text, op, out),
+            Field::Manufacturer => column(d, "d.manufacturer", Kind::Text, op, out),
+            Field::Oui => column(d, "d.oui", Kind::Text, op, out),
+            Field::ProductClass => column(d, "d.product_class", Kind::Text, op, out),
+            Field::SerialNumber => column(d, "d.serial_number", Kind::Text, op, out),
+            Field::LastInform => column(d, "d.last_inform", Kind::Time, op, out),
+            Field::LastBoot => column(d, "d.last_boot", Kind::Time, op, out),
+            Field::LastBootstrap => column(d, "d.last_bootstrap", Kind::Time, op, out),
+            Field::Registered => column(d, "d.registered", Kind::Time, op, out),
+            Field::Tags => set(d, &Set::Tags, op, out),
             // An object path (`Device.WiFi.`) has no value; it exists or not.
             Field::Value(p) if p.ends_with('.') => set(
-                Set::Value {
+                d,
+                &Set::Value {
                     leaf: None,
                     object: path_id(p),
                 },
@@ -182,15 +297,16 @@ impl Compiler<'_> {
                 out,
             ),
             Field::Value(p) => set(
-                Set::Value {
+                d,
+                &Set::Value {
                     leaf: path_id(p),
                     object: path_id(&format!("{p}.")),
                 },
                 op,
                 out,
             ),
-            Field::Timestamp(p) => set(Set::Timestamp(path_id(p)), op, out),
-            Field::Writable(p) => set(Set::Writable(path_id(p)), op, out),
+            Field::Timestamp(p) => set(d, &Set::Timestamp(path_id(p)), op, out),
+            Field::Writable(p) => set(d, &Set::Writable(path_id(p)), op, out),
         }
     }
 }
@@ -227,7 +343,7 @@ fn regex_pattern(pattern: &str, case_insensitive: bool) -> Result<String, Invali
 }
 
 /// A condition on a nullable column of `devices`.
-fn column(col: &str, kind: Kind, op: &Op, out: &mut Sql) -> Result<(), InvalidQuery> {
+fn column(d: Dialect, col: &str, kind: Kind, op: &Op, out: &mut Sql) -> Result<(), InvalidQuery> {
     let cmp = |c: Cmp, v: &Scalar, out: &mut Sql| {
         let value = match (kind, v) {
             (Kind::Text, Scalar::String(s)) => Value::Text(s.clone()),
@@ -255,12 +371,12 @@ fn column(col: &str, kind: Kind, op: &Op, out: &mut Sql) -> Result<(), InvalidQu
         Op::Gt(v) => cmp(Cmp::Gt, v, out),
         Op::Gte(v) => cmp(Cmp::Gte, v, out),
         Op::In(list) => any(list, out, |v, out| {
-            column(col, kind, &Op::Eq(v.clone()), out)
+            column(d, col, kind, &Op::Eq(v.clone()), out)
         })?,
         Op::Nin(list) => {
             out.push("NOT ");
             any(list, out, |v, out| {
-                column(col, kind, &Op::Eq(v.clone()), out)
+                column(d, col, kind, &Op::Eq(v.clone()), out)
             })?;
         }
         Op::Regex {
@@ -269,7 +385,7 @@ fn column(col: &str, kind: Kind, op: &Op, out: &mut Sql) -> Result<(), InvalidQu
         } => {
             let pattern = regex_pattern(pattern, *case_insensitive)?;
             if kind == Kind::Text {
-                out.push(&format!("({col} IS NOT NULL AND {col} REGEXP "));
+                out.push(&format!("({col} IS NOT NULL AND {col} {} ", d.regex()));
                 out.bind(Value::Text(pattern));
                 out.push(")");
             } else {
@@ -283,7 +399,7 @@ fn column(col: &str, kind: Kind, op: &Op, out: &mut Sql) -> Result<(), InvalidQu
 }
 
 /// A condition on a set of rows beside the device.
-fn set(s: Set, op: &Op, out: &mut Sql) -> Result<(), InvalidQuery> {
+fn set(d: Dialect, s: &Set, op: &Op, out: &mut Sql) -> Result<(), InvalidQuery> {
     match op {
         Op::Eq(Scalar::Null) | Op::Lte(Scalar::Null) | Op::Gte(Scalar::Null) => {
             out.push("NOT ");
@@ -291,26 +407,26 @@ fn set(s: Set, op: &Op, out: &mut Sql) -> Result<(), InvalidQuery> {
         }
         Op::Ne(Scalar::Null) => exists(s, out),
         Op::Lt(Scalar::Null) | Op::Gt(Scalar::Null) => out.push(FALSE),
-        Op::Eq(v) => matches(s, &Pred::Cmp(Cmp::Eq, v), out),
+        Op::Eq(v) => matches(d, s, &Pred::Cmp(Cmp::Eq, v), out),
         Op::Ne(v) => {
             out.push("NOT ");
-            matches(s, &Pred::Cmp(Cmp::Eq, v), out);
+            matches(d, s, &Pred::Cmp(Cmp::Eq, v), out);
         }
-        Op::Lt(v) => matches(s, &Pred::Cmp(Cmp::Lt, v), out),
-        Op::Lte(v) => matches(s, &Pred::Cmp(Cmp::Lte, v), out),
-        Op::Gt(v) => matches(s, &Pred::Cmp(Cmp::Gt, v), out),
-        Op::Gte(v) => matches(s, &Pred::Cmp(Cmp::Gte, v), out),
-        Op::In(list) => any(list, out, |v, out| set(s, &Op::Eq(v.clone()), out))?,
+        Op::Lt(v) => matches(d, s, &Pred::Cmp(Cmp::Lt, v), out),
+        Op::Lte(v) => matches(d, s, &Pred::Cmp(Cmp::Lte, v), out),
+        Op::Gt(v) => matches(d, s, &Pred::Cmp(Cmp::Gt, v), out),
+        Op::Gte(v) => matches(d, s, &Pred::Cmp(Cmp::Gte, v), out),
+        Op::In(list) => any(list, out, |v, out| set(d, s, &Op::Eq(v.clone()), out))?,
         Op::Nin(list) => {
             out.push("NOT ");
-            any(list, out, |v, out| set(s, &Op::Eq(v.clone()), out))?;
+            any(list, out, |v, out| set(d, s, &Op::Eq(v.clone()), out))?;
         }
         Op::Regex {
             pattern,
             case_insensitive,
         } => {
             let pattern = regex_pattern(pattern, *case_insensitive)?;
-            matches(s, &Pred::Regex(pattern), out);
+            matches(d, s, &Pred::Regex(pattern), out);
         }
         Op::Exists(true) => exists(s, out),
         Op::Exists(false) => {
@@ -322,7 +438,7 @@ fn set(s: Set, op: &Op, out: &mut Sql) -> Result<(), InvalidQuery> {
 }
 
 /// The device has a row in the set (a tag; a value or the object for a parameter).
-fn exists(s: Set, out: &mut Sql) {
+fn exists(s: &Set, out: &mut Sql) {
     match s {
         Set::Tags => out.push("d.id IN (SELECT device FROM tags)"),
         Set::Value { leaf, object } => {
@@ -330,19 +446,19 @@ fn exists(s: Set, out: &mut Sql) {
                 (None, None) => out.push(FALSE),
                 (Some(leaf), None) => {
                     out.push("d.id IN (SELECT device FROM params WHERE path = ");
-                    out.bind(Value::Integer(leaf));
+                    leaf.bind(out);
                     out.push(" AND value IS NOT NULL)");
                 }
                 (None, Some(object)) => {
                     out.push("d.id IN (SELECT device FROM params WHERE path = ");
-                    out.bind(Value::Integer(object));
+                    object.bind(out);
                     out.push(")");
                 }
                 (Some(leaf), Some(object)) => {
                     out.push("(d.id IN (SELECT device FROM params WHERE path = ");
-                    out.bind(Value::Integer(leaf));
+                    leaf.bind(out);
                     out.push(" AND value IS NOT NULL) OR d.id IN (SELECT device FROM params WHERE path = ");
-                    out.bind(Value::Integer(object));
+                    object.bind(out);
                     out.push("))");
                 }
             }
@@ -357,14 +473,14 @@ fn exists(s: Set, out: &mut Sql) {
                 "writable"
             };
             out.push("d.id IN (SELECT device FROM params WHERE path = ");
-            out.bind(Value::Integer(id));
+            id.bind(out);
             out.push(&format!(" AND {col} IS NOT NULL)"));
         }
     }
 }
 
 /// The device has a row in the set matching `pred`.
-fn matches(s: Set, pred: &Pred<'_>, out: &mut Sql) {
+fn matches(d: Dialect, s: &Set, pred: &Pred<'_>, out: &mut Sql) {
     // (table and condition on the set, the column compared, the value bound)
     let (path, col, value) = match (s, pred) {
         (Set::Tags, Pred::Cmp(c, Scalar::String(v))) => {
@@ -376,7 +492,10 @@ fn matches(s: Set, pred: &Pred<'_>, out: &mut Sql) {
             return out.push(")");
         }
         (Set::Tags, Pred::Regex(p)) => {
-            out.push("d.id IN (SELECT device FROM tags WHERE tag REGEXP ");
+            out.push(&format!(
+                "d.id IN (SELECT device FROM tags WHERE tag {} ",
+                d.regex()
+            ));
             out.bind(Value::Text(p.clone()));
             return out.push(")");
         }
@@ -393,18 +512,18 @@ fn matches(s: Set, pred: &Pred<'_>, out: &mut Sql) {
             Value::Integer(i64::from(*b)),
         ),
         (Set::Value { leaf, .. }, Pred::Regex(p)) => {
-            (leaf, "value REGEXP".to_owned(), Value::Text(p.clone()))
+            (leaf, format!("value {}", d.regex()), Value::Text(p.clone()))
         }
         (Set::Timestamp(id), Pred::Cmp(c, Scalar::Number(n))) => {
             (id, format!("ts {}", c.sym()), number(*n))
         }
         (Set::Writable(id), Pred::Cmp(c, Scalar::Bool(b))) => (
             id,
-            format!("writable {}", c.sym()),
+            format!("{} {}", d.int("writable"), c.sym()),
             Value::Integer(i64::from(*b)),
         ),
         (Set::Writable(id), Pred::Cmp(c, Scalar::Number(n))) => {
-            (id, format!("writable {}", c.sym()), number(*n))
+            (id, format!("{} {}", d.int("writable"), c.sym()), number(*n))
         }
         // A type that cannot match (a number against a tag, a regex on a timestamp...).
         _ => return out.push(FALSE),
@@ -414,7 +533,7 @@ fn matches(s: Set, pred: &Pred<'_>, out: &mut Sql) {
         return out.push(FALSE);
     };
     out.push("d.id IN (SELECT device FROM params WHERE path = ");
-    out.bind(Value::Integer(path));
+    path.bind(out);
     out.push(&format!(" AND {col} "));
     out.bind(value);
     out.push(")");
@@ -424,14 +543,14 @@ fn matches(s: Set, pred: &Pred<'_>, out: &mut Sql) {
 /// and the joins it needs.
 pub(crate) fn order_by(
     sort: &[(Field, bool)],
-    paths: &PathMap,
+    paths: &dyn PathLookup,
+    d: Dialect,
 ) -> Result<(Sql, String), InvalidQuery> {
     let mut joins = Sql::default();
     let mut keys: Vec<String> = Vec::new();
     for (i, (field, ascending)) in sort.iter().enumerate() {
         let dir = if *ascending { "ASC" } else { "DESC" };
-        // SQLite sorts NULL first ascending and last descending, as MongoDB sorts a
-        // missing field.
+        let nulls = d.nulls(*ascending);
         let col = match field {
             Field::Id => "d.device_id",
             Field::Manufacturer => "d.manufacturer",
@@ -445,26 +564,28 @@ pub(crate) fn order_by(
             Field::Tags => return Err(InvalidQuery("cannot sort by _tags".into())),
             Field::Value(p) | Field::Timestamp(p) | Field::Writable(p) => {
                 // A path no device has: every device ties.
-                let Some(id) = paths.id(p) else { continue };
+                let Some(id) = paths.path_ref(p) else {
+                    continue;
+                };
                 let alias = format!("s{i}");
                 joins.push(&format!(
                     " LEFT JOIN params {alias} ON {alias}.device = d.id AND {alias}.path = "
                 ));
-                joins.bind(Value::Integer(id));
+                id.bind(&mut joins);
                 match field {
                     // Missing first, then numbers, then strings, as MongoDB orders types.
                     Field::Value(_) => keys.push(format!(
                         "CASE WHEN {alias}.value IS NULL THEN 0 \
                          WHEN {alias}.num IS NOT NULL THEN 1 ELSE 2 END {dir}, \
-                         {alias}.num {dir}, {alias}.value {dir}"
+                         {alias}.num {dir}{nulls}, {alias}.value {dir}{nulls}"
                     )),
-                    Field::Timestamp(_) => keys.push(format!("{alias}.ts {dir}")),
-                    _ => keys.push(format!("{alias}.writable {dir}")),
+                    Field::Timestamp(_) => keys.push(format!("{alias}.ts {dir}{nulls}")),
+                    _ => keys.push(format!("{alias}.writable {dir}{nulls}")),
                 }
                 continue;
             }
         };
-        keys.push(format!("{col} {dir}"));
+        keys.push(format!("{col} {dir}{nulls}"));
     }
     keys.push("d.device_id ASC".into());
     Ok((joins, keys.join(", ")))
@@ -476,11 +597,21 @@ mod tests {
     use super::*;
     use acs_core::query::parse_filter;
     use rusqlite::{Connection, params_from_iter};
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        let mut sql = Sql::default();
+        sql.push("a = ");
+        sql.bind(Value::Integer(1));
+        sql.push(" AND b = ");
+        sql.bind(Value::Text("x".into()));
+        assert_eq!(sql.numbered(), "a = $1 AND b = $2");
+    }
     use serde_json::json;
 
     /// SQLite's plan for the device query of `filter`, one line per step.
     fn plan(conn: &Connection, paths: &PathMap, filter: serde_json::Value) -> Vec<String> {
-        let sql = compile(&parse_filter(&filter).unwrap(), paths).unwrap();
+        let sql = compile(&parse_filter(&filter).unwrap(), paths, Dialect::Sqlite).unwrap();
         let text = format!(
             "EXPLAIN QUERY PLAN SELECT d.id FROM devices d WHERE {}",
             sql.text
@@ -500,7 +631,7 @@ mod tests {
     #[test]
     fn positive_conditions_use_indexes() {
         let conn = Connection::open_in_memory().unwrap();
-        super::super::schema::apply_migrations(&conn).unwrap();
+        crate::sqlite::schema::apply_migrations(&conn).unwrap();
         let mut paths = PathMap::default();
         for (id, p) in [
             (1, "Device.DeviceInfo.SoftwareVersion"),

@@ -1,4 +1,5 @@
-//! Rows to domain values and to the JSON the NBI shows, as GenieACS shows them.
+//! Rows to domain values and to the JSON the NBI shows, as GenieACS shows them; each
+//! backend reads its rows' columns and hands them to these.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -19,18 +20,33 @@ pub(crate) struct ParamRow {
     pub(crate) param: Param,
 }
 
-/// Reads a row selected with [`PARAM_COLUMNS`] starting at column `at`.
-pub(crate) fn param_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ParamRow> {
-    let path: i64 = row.get(at)?;
-    let object: bool = row.get(at + 1)?;
-    let writable: Option<bool> = row.get(at + 2)?;
-    let text: Option<String> = row.get(at + 3)?;
-    let code: Option<i64> = row.get(at + 4)?;
-    let other: Option<String> = row.get(at + 5)?;
-    let ts: Option<i64> = row.get(at + 6)?;
-    let notification: Option<i64> = row.get(at + 7)?;
-    let access_list: Option<String> = row.get(at + 8)?;
-    let attr_ts: Option<i64> = row.get(at + 9)?;
+/// The columns of a `params` row after its path, as [`PARAM_COLUMNS`] selects them.
+#[derive(Debug, Default)]
+pub(crate) struct ParamColumns {
+    pub(crate) object: bool,
+    pub(crate) writable: Option<bool>,
+    pub(crate) text: Option<String>,
+    pub(crate) code: Option<i64>,
+    pub(crate) other: Option<String>,
+    pub(crate) ts: Option<i64>,
+    pub(crate) notification: Option<i64>,
+    pub(crate) access_list: Option<String>,
+    pub(crate) attr_ts: Option<i64>,
+}
+
+/// The parameter a `params` row describes.
+pub(crate) fn param(c: ParamColumns) -> Param {
+    let ParamColumns {
+        object,
+        writable,
+        text,
+        code,
+        other,
+        ts,
+        notification,
+        access_list,
+        attr_ts,
+    } = c;
     let value = match (text, code) {
         (Some(text), Some(code)) => u8::try_from(code)
             .ok()
@@ -50,16 +66,13 @@ pub(crate) fn param_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<
             Timestamp(attr_ts.unwrap_or(0)),
         )
     });
-    Ok(ParamRow {
-        path,
-        param: Param {
-            object,
-            writable,
-            value,
-            ts: Timestamp(ts.unwrap_or(0)),
-            attributes,
-        },
-    })
+    Param {
+        object,
+        writable,
+        value,
+        ts: Timestamp(ts.unwrap_or(0)),
+        attributes,
+    }
 }
 
 /// Maps the rows' path ids back to paths (dropping any the map does not know, which only
@@ -89,21 +102,6 @@ pub(crate) struct DeviceRow {
 pub(crate) const DEVICE_COLUMNS: &str = "d.id, d.device_id, d.manufacturer, d.oui, \
      d.product_class, d.serial_number, d.registered, d.last_inform, d.last_boot, \
      d.last_bootstrap";
-
-pub(crate) fn device_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
-    Ok(DeviceRow {
-        id: row.get(0)?,
-        device_id: row.get(1)?,
-        manufacturer: row.get(2)?,
-        oui: row.get(3)?,
-        product_class: row.get(4)?,
-        serial_number: row.get(5)?,
-        registered: row.get(6)?,
-        last_inform: row.get(7)?,
-        last_boot: row.get(8)?,
-        last_bootstrap: row.get(9)?,
-    })
-}
 
 fn time(ms: i64) -> Value {
     Value::String(Timestamp(ms).to_rfc3339())
@@ -275,6 +273,17 @@ impl Projection {
         Some(ids)
     }
 
+    /// Whether a parameter path is shown.
+    pub(crate) fn covers(&self, path: &str) -> bool {
+        let Some(prefixes) = &self.params else {
+            return true;
+        };
+        prefixes.iter().any(|prefix| {
+            path.starts_with(prefix.as_str())
+                && (path.len() == prefix.len() || path[prefix.len()..].starts_with('.'))
+        })
+    }
+
     /// Keeps only the projected fields of a rendered device.
     pub(crate) fn apply(&self, doc: Value) -> Value {
         if self.fields.is_empty() {
@@ -354,6 +363,10 @@ mod tests {
             p.apply(doc),
             json!({"Device": {"DeviceInfo": {"A": {"_value": 1}}}, "_lastInform": "t", "_id": "x"})
         );
+        assert!(p.covers("Device.DeviceInfo."));
+        assert!(p.covers("Device.DeviceInfo.A"));
+        assert!(!p.covers("Device.DeviceInfoX"));
+        assert!(!p.covers("Device."));
         let p = Projection::new(&["Device.X._value".into()]);
         assert_eq!(p.params, Some(vec!["Device.X".to_owned()]));
     }

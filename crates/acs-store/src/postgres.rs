@@ -1,0 +1,465 @@
+//! The PostgreSQL store, for several ACS nodes sharing one database.
+//!
+//! The tables are those of the SQLite store (`migrations/postgres`). Each store runs one
+//! writer task on one connection that groups the writes of many sessions into one
+//! transaction (a failing call is left out and the others run again without it) and
+//! answers them once it is committed, as the SQLite writer does. Reads run on the
+//! other connections of the pool; those that span several statements read one snapshot.
+//!
+//! Several nodes may write at once, so nothing is cached across transactions but the ids
+//! of interned parameter paths, which never change: paths are interned outside the group
+//! transaction (a path interned by a group that rolls back stays, unused), and queries
+//! name paths by text, looked up in `paths` by PostgreSQL.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use acs_core::change::Change;
+use acs_core::task::{NewTask, TaskId};
+use acs_core::{DeviceId, Timestamp};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
+use sqlx::query::Query;
+use sqlx::{ConnectOptions, Connection, Executor, PgConnection, PgPool, Postgres};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::shared::filter::Value as Arg;
+use crate::{
+    ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page, Result,
+    SessionData, Store, StoreError, TokenRecord,
+};
+
+mod read;
+mod writer;
+
+use writer::{Op, Out};
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// The migrations, in order: (version, SQL). Each runs once, in a transaction.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_initial.sql"))];
+
+/// How the PostgreSQL store runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// The schema holding the tables, created if needed; `None`: the connection's default
+    /// `search_path` (normally `public`).
+    pub schema: Option<String>,
+    /// Connections in the pool, the writer's included (default 8, at least 2).
+    pub pool_size: u32,
+    /// Days Inform events are kept (default 7); 0: events are not recorded at all.
+    pub event_retention_days: u32,
+    /// Most calls grouped into one write transaction (default 512).
+    pub max_group: usize,
+    /// Writes waiting for the writer before callers wait to enqueue (default 8192).
+    pub queue: usize,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            schema: None,
+            pool_size: 8,
+            event_retention_days: 7,
+            max_group: 512,
+            queue: 8192,
+        }
+    }
+}
+
+/// What the writer has done since the store was opened, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub transactions: u64,
+    /// Calls committed: `calls / transactions` is the mean group size.
+    pub calls: u64,
+    /// Calls that failed (rolled back alone, or with their whole group).
+    pub failed: u64,
+    /// Event rows pruned after their retention.
+    pub events_pruned: u64,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    transactions: AtomicU64,
+    calls: AtomicU64,
+    failed: AtomicU64,
+    events_pruned: AtomicU64,
+}
+
+impl Stats {
+    fn snapshot(&self) -> WriterStats {
+        WriterStats {
+            transactions: self.transactions.load(Ordering::Relaxed),
+            calls: self.calls.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            events_pruned: self.events_pruned.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The PostgreSQL implementation of [`Store`]. Cheap to clone: clones share the pool and
+/// the writer, which stops once the last clone is dropped and what was queued is written.
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: PgPool,
+    jobs: mpsc::Sender<writer::Job>,
+    stats: Arc<Stats>,
+    connect: PgConnectOptions,
+    options: PostgresOptions,
+}
+
+/// `name` quoted as an SQL identifier.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn connect_options(url: &str) -> Result<PgConnectOptions> {
+    PgConnectOptions::from_str(url)
+        .map(|o| o.disable_statement_logging())
+        .map_err(|e| StoreError::Database(format!("bad PostgreSQL URL: {e}")))
+}
+
+/// One connection outside the pool, with the schema as its `search_path`.
+async fn connect_one(connect: &PgConnectOptions, schema: Option<&str>) -> Result<PgConnection> {
+    let mut conn = PgConnection::connect_with(connect).await?;
+    if let Some(schema) = schema {
+        conn.execute(format!("SET search_path TO {}", quote_ident(schema)).as_str())
+            .await?;
+    }
+    Ok(conn)
+}
+
+/// Applies the pending migrations to the database at `url` (in the schema of `options`,
+/// created if needed); returns the versions applied. Several nodes may call this at once:
+/// an advisory lock makes them take turns, and each migration runs once.
+pub async fn migrate(url: &str, options: &PostgresOptions) -> Result<Vec<i64>> {
+    migrate_with(&connect_options(url)?, options.schema.as_deref()).await
+}
+
+async fn migrate_with(connect: &PgConnectOptions, schema: Option<&str>) -> Result<Vec<i64>> {
+    // A connection of its own: closing it releases the lock whatever happens.
+    let mut conn = connect_one(connect, None).await?;
+    let key = format!("acs-store migrate {}", schema.unwrap_or(""));
+    sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
+        .bind(&key)
+        .execute(&mut conn)
+        .await?;
+    let result = migrate_locked(&mut conn, schema).await;
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
+        .bind(&key)
+        .execute(&mut conn)
+        .await;
+    let _ = conn.close().await;
+    let applied = result?;
+    unlocked?;
+    Ok(applied)
+}
+
+async fn migrate_locked(conn: &mut PgConnection, schema: Option<&str>) -> Result<Vec<i64>> {
+    if let Some(schema) = schema {
+        let schema = quote_ident(schema);
+        conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+            .await?;
+        conn.execute(format!("SET search_path TO {schema}").as_str())
+            .await?;
+    }
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version BIGINT PRIMARY KEY,
+             applied_at BIGINT NOT NULL
+         )",
+    )
+    .await?;
+    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+        .fetch_one(&mut *conn)
+        .await?;
+    let current = current.unwrap_or(0);
+    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > newest {
+        return Err(StoreError::Database(format!(
+            "the database schema is version {current}, newer than this program's {newest}"
+        )));
+    }
+    let mut applied = Vec::new();
+    for &(version, sql) in MIGRATIONS {
+        if version <= current {
+            continue;
+        }
+        let mut tx = conn.begin().await?;
+        let conn: &mut PgConnection = &mut tx;
+        conn.execute(sql).await?;
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(version)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        applied.push(version);
+    }
+    Ok(applied)
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Binds the arguments of compiled SQL.
+fn bind_all<'q>(
+    mut query: Query<'q, Postgres, PgArguments>,
+    args: &'q [Arg],
+) -> Query<'q, Postgres, PgArguments> {
+    for a in args {
+        query = match a {
+            Arg::Integer(n) => query.bind(*n),
+            Arg::Real(n) => query.bind(*n),
+            Arg::Text(s) => query.bind(s.as_str()),
+        };
+    }
+    query
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (a `postgres://` URL), applies the pending
+    /// migrations, and starts the writer task. Call it inside a tokio runtime.
+    pub async fn connect(url: &str, options: PostgresOptions) -> Result<PostgresStore> {
+        let connect = connect_options(url)?;
+        migrate_with(&connect, options.schema.as_deref()).await?;
+
+        let search_path = options
+            .schema
+            .as_deref()
+            .map(|s| format!("SET search_path TO {}", quote_ident(s)));
+        let pool = PgPoolOptions::new()
+            .max_connections(options.pool_size.max(2))
+            .after_connect(move |conn, _| {
+                let search_path = search_path.clone();
+                Box::pin(async move {
+                    if let Some(sql) = search_path {
+                        conn.execute(sql.as_str()).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect.clone())
+            .await?;
+
+        let stats = Arc::new(Stats::default());
+        let (tx, rx) = mpsc::channel(options.queue.max(1));
+        let ctx = writer::WriteCtx::new(pool.clone(), &options, stats.clone());
+        tokio::spawn(writer::run(ctx, rx, options.max_group.max(1)));
+        Ok(PostgresStore {
+            inner: Arc::new(Inner {
+                pool,
+                jobs: tx,
+                stats,
+                connect,
+                options,
+            }),
+        })
+    }
+
+    /// Applies the pending migrations (connecting does it too); the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<i64>> {
+        migrate_with(&self.inner.connect, self.inner.options.schema.as_deref()).await
+    }
+
+    /// What the writer has done so far.
+    pub fn writer_stats(&self) -> WriterStats {
+        self.inner.stats.snapshot()
+    }
+
+    /// The connection pool (its connections use the store's schema).
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    /// Runs `op` on the writer, in the next group transaction; returns its result once the transaction is committed.
+    async fn write(&self, op: Op) -> Result<Out> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .jobs
+            .send(writer::Job::new(op, tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn unexpected(out: Out) -> StoreError {
+    StoreError::Database(format!("the writer answered {out:?}"))
+}
+
+impl Store for PostgresStore {
+    async fn device_summary(&self, device: &DeviceId) -> Result<Option<DeviceSummary>> {
+        read::device_summary(&self.inner.pool, device).await
+    }
+
+    async fn session_data(&self, device: &DeviceId, now: Timestamp) -> Result<SessionData> {
+        read::session_data(&self.inner.pool, device, now).await
+    }
+
+    async fn commit(&self, changes: Vec<Change>) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        match self.write(Op::Commit(changes)).await? {
+            Out::Unit => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn cpe_credential(&self, username: &str) -> Result<Option<CpeCredential>> {
+        read::cpe_credential(&self.inner.pool, username).await
+    }
+
+    async fn set_cpe_credential(
+        &self,
+        device: &DeviceId,
+        credential: Option<CpeCredential>,
+    ) -> Result<()> {
+        match self
+            .write(Op::SetCpeCredential(device.clone(), credential))
+            .await?
+        {
+            Out::Unit => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn query_devices(&self, query: &DeviceQuery) -> Result<Page> {
+        read::query_devices(&self.inner.pool, query).await
+    }
+
+    async fn delete_device(&self, device: &DeviceId) -> Result<bool> {
+        match self.write(Op::DeleteDevice(device.clone())).await? {
+            Out::Bool(b) => Ok(b),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn add_tag(&self, device: &DeviceId, tag: &str) -> Result<bool> {
+        match self
+            .write(Op::Tag(device.clone(), tag.to_owned(), true))
+            .await?
+        {
+            Out::Bool(b) => Ok(b),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn remove_tag(&self, device: &DeviceId, tag: &str) -> Result<bool> {
+        match self
+            .write(Op::Tag(device.clone(), tag.to_owned(), false))
+            .await?
+        {
+            Out::Bool(b) => Ok(b),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn connection_request_target(
+        &self,
+        device: &DeviceId,
+    ) -> Result<Option<ConnectionRequestTarget>> {
+        read::connection_request_target(&self.inner.pool, device).await
+    }
+
+    async fn insert_task(&self, task: NewTask) -> Result<TaskId> {
+        match self.write(Op::InsertTask(task)).await? {
+            Out::Task(id) => Ok(id),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn list_tasks(&self, query: &ListQuery) -> Result<Page> {
+        read::list_tasks(&self.inner.pool, query).await
+    }
+
+    async fn task_device(&self, task: TaskId) -> Result<Option<DeviceId>> {
+        read::task_device(&self.inner.pool, task).await
+    }
+
+    async fn delete_task(&self, task: TaskId) -> Result<Option<DeviceId>> {
+        match self.write(Op::DeleteTask(task)).await? {
+            Out::Device(d) => Ok(d),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn retry_task(&self, task: TaskId) -> Result<bool> {
+        match self.write(Op::RetryTask(task)).await? {
+            Out::Bool(b) => Ok(b),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn expire_tasks(&self, now: Timestamp) -> Result<u64> {
+        match self.write(Op::ExpireTasks(now)).await? {
+            Out::Count(n) => Ok(n),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn list_faults(&self, query: &ListQuery) -> Result<Page> {
+        read::list_faults(&self.inner.pool, query).await
+    }
+
+    async fn delete_fault(&self, device: &DeviceId, channel: &str) -> Result<bool> {
+        match self
+            .write(Op::DeleteFault(device.clone(), channel.to_owned()))
+            .await?
+        {
+            Out::Bool(b) => Ok(b),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn counts(&self) -> Result<(u64, u64)> {
+        read::counts(&self.inner.pool).await
+    }
+
+    async fn insert_token(&self, token: TokenRecord) -> Result<()> {
+        match self.write(Op::InsertToken(token)).await? {
+            Out::Unit => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<String>> {
+        read::token_by_hash(&self.inner.pool, hash).await
+    }
+
+    async fn token_count(&self) -> Result<u64> {
+        read::token_count(&self.inner.pool).await
+    }
+}
+
+/// The futures of connecting and migrating are `Send` (sqlx's executors on `&mut
+/// PgConnection` easily make them not, which only shows where they are spawned).
+#[cfg(test)]
+mod send_check {
+    fn is_send<T: Send>(_: &T) {}
+    #[allow(dead_code)]
+    async fn check(c: &super::PgConnectOptions, conn: &mut super::PgConnection) {
+        is_send(&super::connect_one(c, None));
+        is_send(&super::migrate_locked(conn, None));
+        is_send(&super::migrate_with(c, None));
+        is_send(&super::PostgresStore::connect(
+            "",
+            super::PostgresOptions::default(),
+        ));
+    }
+}

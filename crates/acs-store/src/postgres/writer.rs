@@ -1,0 +1,863 @@
+//! The writer task: group commit, and what the writes do.
+//!
+//! The task waits for the first queued call, takes every call already queued (up to
+//! `max_group`), runs them in one transaction, commits once, and only then answers them
+//! all. A call that fails gets its error and the others run again without it (see
+//! `WriteCtx::run_group`); if the commit itself fails, every caller of the group gets
+//! the error and nothing of the group is written.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use acs_core::change::{Change, InformRecord, ParamUpdate, PendingTransfer};
+use acs_core::device::ValueType;
+use acs_core::fault::{Fault, task_channel};
+use acs_core::query::InvalidQuery;
+use acs_core::task::{NewTask, TaskId};
+use acs_core::{DeviceId, Timestamp};
+use sqlx::pool::PoolConnection;
+use sqlx::{Executor, PgPool, Postgres};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{PostgresOptions, Stats};
+use crate::shared::paths::prefix_upper_bound;
+use crate::shared::statements;
+use crate::shared::{channel_task, json_text, stored_device_id};
+use crate::{CpeCredential, Result, StoreError, TokenRecord};
+
+/// Event rows deleted per prune step; a step runs after a group, in its own transaction.
+const PRUNE_CHUNK: i64 = 10_000;
+/// Pruning starts at most this often once caught up.
+const PRUNE_INTERVAL_MS: i64 = 3_600_000;
+
+/// A write.
+#[derive(Debug)]
+pub(super) enum Op {
+    Commit(Vec<Change>),
+    SetCpeCredential(DeviceId, Option<CpeCredential>),
+    DeleteDevice(DeviceId),
+    Tag(DeviceId, String, bool),
+    InsertTask(NewTask),
+    DeleteTask(TaskId),
+    RetryTask(TaskId),
+    ExpireTasks(Timestamp),
+    DeleteFault(DeviceId, String),
+    InsertToken(TokenRecord),
+}
+
+/// What a write returns.
+#[derive(Debug)]
+pub(super) enum Out {
+    Unit,
+    Bool(bool),
+    Task(TaskId),
+    Device(Option<DeviceId>),
+    Count(u64),
+}
+
+/// A queued call and where to answer it.
+#[derive(Debug)]
+pub(super) struct Job {
+    op: Op,
+    tx: oneshot::Sender<Result<Out>>,
+}
+
+impl Job {
+    pub(super) fn new(op: Op, tx: oneshot::Sender<Result<Out>>) -> Job {
+        Job { op, tx }
+    }
+}
+
+/// The writer's state.
+pub(super) struct WriteCtx {
+    pool: PgPool,
+    /// The writer's connection; taken again from the pool after it failed.
+    conn: Option<PoolConnection<Postgres>>,
+    /// Interned paths: they never change, so they are kept.
+    paths: HashMap<String, i64>,
+    /// Device ids looked up in this group (another node may delete a device between
+    /// groups).
+    devices: HashMap<String, i64>,
+    /// The latest Inform time seen: the clock of event pruning.
+    latest_inform: i64,
+    event_retention_ms: Option<i64>,
+    last_prune: Option<i64>,
+    prune_behind: bool,
+    stats: Arc<Stats>,
+}
+
+impl std::fmt::Debug for WriteCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteCtx")
+            .field("paths", &self.paths.len())
+            .field("devices", &self.devices.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The columns of `params` rows to upsert, as arrays for `unnest`.
+#[derive(Debug, Default)]
+struct ParamArrays {
+    path: Vec<i64>,
+    object: Vec<bool>,
+    writable: Vec<Option<bool>>,
+    value: Vec<Option<String>>,
+    code: Vec<Option<i16>>,
+    other: Vec<Option<String>>,
+    num: Vec<Option<f64>>,
+    ts: Vec<Option<i64>>,
+    notification: Vec<Option<i16>>,
+    access_list: Vec<Option<String>>,
+    attr_ts: Vec<Option<i64>>,
+}
+
+impl ParamArrays {
+    fn push(&mut self, path: i64, u: &ParamUpdate) -> Result<()> {
+        self.path.push(path);
+        self.object.push(u.object || u.path.ends_with('.'));
+        self.writable.push(u.writable);
+        match &u.value {
+            Some(v) => {
+                self.value.push(Some(v.text.clone()));
+                self.code.push(Some(i16::from(v.value_type.code())));
+                self.other.push(match &v.value_type {
+                    ValueType::Other(name) => Some(name.clone()),
+                    _ => None,
+                });
+                self.num.push(v.number());
+            }
+            None => {
+                self.value.push(None);
+                self.code.push(None);
+                self.other.push(None);
+                self.num.push(None);
+            }
+        }
+        self.ts.push(u.ts.map(Timestamp::millis));
+        match &u.attributes {
+            Some((a, ts)) => {
+                self.notification.push(Some(i16::from(a.notification)));
+                self.access_list.push(Some(json_text(&a.access_list)?));
+                self.attr_ts.push(Some(ts.millis()));
+            }
+            None => {
+                self.notification.push(None);
+                self.access_list.push(None);
+                self.attr_ts.push(None);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl WriteCtx {
+    pub(super) fn new(pool: PgPool, options: &PostgresOptions, stats: Arc<Stats>) -> WriteCtx {
+        WriteCtx {
+            pool,
+            conn: None,
+            paths: HashMap::new(),
+            devices: HashMap::new(),
+            latest_inform: 0,
+            event_retention_ms: (options.event_retention_days > 0)
+                .then(|| i64::from(options.event_retention_days) * 86_400_000),
+            last_prune: None,
+            prune_behind: false,
+            stats,
+        }
+    }
+
+    /// The writer's connection.
+    fn conn(&mut self) -> Result<&mut PoolConnection<Postgres>> {
+        self.conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Database("the writer has no connection".into()))
+    }
+
+    async fn exec(&mut self, sql: &str) -> Result<()> {
+        self.conn()?.execute(sql).await?;
+        Ok(())
+    }
+
+    /// Begins the group's transaction, on a connection from the pool if the writer has
+    /// none.
+    async fn begin(&mut self) -> Result<()> {
+        if self.conn.is_none() {
+            self.conn = Some(self.pool.acquire().await?);
+        }
+        self.exec("BEGIN").await
+    }
+
+    /// Runs one group of calls in one transaction.
+    ///
+    /// No savepoints: each would be a subtransaction, and past 64 in one transaction
+    /// PostgreSQL's snapshots of every other session get slower. When a call fails, the
+    /// transaction is rolled back and the group runs again without it: calls fail rarely
+    /// (a change for a device deleted meanwhile), and nothing of a rolled-back run was
+    /// written.
+    async fn run_group(&mut self, mut jobs: Vec<Job>) {
+        let mut failed: Vec<(oneshot::Sender<Result<Out>>, StoreError)> = Vec::new();
+        loop {
+            if jobs.is_empty() {
+                break;
+            }
+            self.devices.clear();
+            let mut begun = self.begin().await;
+            if begun.is_err() {
+                // The connection was lost (the server restarted, or closed it): nothing
+                // was done yet, so the group can start again on a new one.
+                self.conn = None;
+                begun = self.begin().await;
+            }
+            if let Err(e) = begun {
+                self.conn = None;
+                for job in jobs.drain(..) {
+                    failed.push((job.tx, StoreError::Database(e.to_string())));
+                }
+                break;
+            }
+            let mut results = Vec::with_capacity(jobs.len());
+            let mut failing = None;
+            for (i, job) in jobs.iter().enumerate() {
+                match self.apply_op(&job.op).await {
+                    Ok(out) => results.push(out),
+                    Err(e) => {
+                        failing = Some((i, e));
+                        break;
+                    }
+                }
+            }
+            if let Some((i, e)) = failing {
+                self.devices.clear();
+                if self.exec("ROLLBACK").await.is_err() {
+                    self.conn = None;
+                }
+                failed.push((jobs.remove(i).tx, e));
+                continue;
+            }
+            if let Err(e) = self.exec("COMMIT").await {
+                if self.exec("ROLLBACK").await.is_err() {
+                    self.conn = None;
+                }
+                for job in jobs.drain(..) {
+                    failed.push((job.tx, StoreError::Database(e.to_string())));
+                }
+                break;
+            }
+            self.stats.transactions.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .calls
+                .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+            for (job, out) in jobs.drain(..).zip(results) {
+                let _ = job.tx.send(Ok(out));
+            }
+        }
+        self.stats
+            .failed
+            .fetch_add(failed.len() as u64, Ordering::Relaxed);
+        for (tx, e) in failed {
+            let _ = tx.send(Err(e));
+        }
+    }
+
+    /// Deletes one chunk of events older than the retention, at most hourly once caught up.
+    async fn prune_events(&mut self) {
+        let Some(retention) = self.event_retention_ms else {
+            return;
+        };
+        if self.latest_inform == 0 || self.conn.is_none() {
+            return;
+        }
+        let due = self.prune_behind
+            || self
+                .last_prune
+                .is_none_or(|t| self.latest_inform.saturating_sub(t) >= PRUNE_INTERVAL_MS);
+        if !due {
+            return;
+        }
+        let cutoff = self.latest_inform.saturating_sub(retention);
+        let deleted = match self.conn() {
+            Ok(conn) => sqlx::query(statements::PRUNE_EVENTS)
+                .bind(cutoff)
+                .bind(PRUNE_CHUNK)
+                .execute(&mut **conn)
+                .await
+                .map(|r| r.rows_affected()),
+            Err(_) => return,
+        };
+        match deleted {
+            Ok(n) => {
+                self.stats.events_pruned.fetch_add(n, Ordering::Relaxed);
+                self.prune_behind = i64::try_from(n).unwrap_or(i64::MAX) >= PRUNE_CHUNK;
+                if !self.prune_behind {
+                    self.last_prune = Some(self.latest_inform);
+                }
+            }
+            // Tried again at the next interval.
+            Err(_) => {
+                self.prune_behind = false;
+                self.last_prune = Some(self.latest_inform);
+            }
+        }
+    }
+
+    async fn apply_op(&mut self, op: &Op) -> Result<Out> {
+        match op {
+            Op::Commit(changes) => {
+                for c in changes {
+                    self.apply(c).await?;
+                }
+                Ok(Out::Unit)
+            }
+            Op::SetCpeCredential(device, credential) => self
+                .set_cpe_credential(device, credential.as_ref())
+                .await
+                .map(|()| Out::Unit),
+            Op::DeleteDevice(device) => self.delete_device(device).await.map(Out::Bool),
+            Op::Tag(device, tag, add) => self.tag(device, tag, *add).await.map(Out::Bool),
+            Op::InsertTask(task) => self.insert_task(task).await.map(Out::Task),
+            Op::DeleteTask(task) => self.delete_task(*task).await.map(Out::Device),
+            Op::RetryTask(task) => self.retry_task(*task).await.map(Out::Bool),
+            Op::ExpireTasks(now) => self.expire_tasks(*now).await.map(Out::Count),
+            Op::DeleteFault(device, channel) => {
+                self.delete_fault(device, channel).await.map(Out::Bool)
+            }
+            Op::InsertToken(token) => self.insert_token(token).await.map(|()| Out::Unit),
+        }
+    }
+
+    /// The internal id of a device, if it exists.
+    async fn device(&mut self, device: &DeviceId) -> Result<Option<i64>> {
+        if let Some(&id) = self.devices.get(device.as_str()) {
+            return Ok(Some(id));
+        }
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM devices WHERE device_id = $1")
+            .bind(device.as_str())
+            .fetch_optional(&mut **self.conn()?)
+            .await?;
+        if let Some(id) = id {
+            self.devices.insert(device.as_str().into(), id);
+        }
+        Ok(id)
+    }
+
+    /// The internal id of a device that must exist for a change to apply.
+    async fn existing(&mut self, device: &DeviceId) -> Result<i64> {
+        self.device(device)
+            .await?
+            .ok_or_else(|| StoreError::Database(format!("unknown device {device}")))
+    }
+
+    /// Runs a statement taking (device or id, one more argument).
+    async fn exec2<A, B>(&mut self, sql: &str, a: A, b: B) -> Result<u64>
+    where
+        A: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send,
+        B: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send,
+    {
+        Ok(sqlx::query(sql)
+            .bind(a)
+            .bind(b)
+            .execute(&mut **self.conn()?)
+            .await?
+            .rows_affected())
+    }
+
+    async fn apply(&mut self, change: &Change) -> Result<()> {
+        match change {
+            Change::Inform(inform) => self.inform(inform).await,
+            Change::Params { device, updates } => {
+                let id = self.existing(device).await?;
+                self.upsert_params(id, updates).await
+            }
+            Change::DeleteParams { device, paths } => {
+                let id = self.existing(device).await?;
+                for p in paths {
+                    self.delete_params(id, p).await?;
+                }
+                Ok(())
+            }
+            Change::TaskDone { task, device } => {
+                let id = self.existing(device).await?;
+                self.exec2("DELETE FROM tasks WHERE id = $1 AND device = $2", *task, id)
+                    .await?;
+                self.delete_fault_row(id, &task_channel(*task)).await?;
+                Ok(())
+            }
+            Change::TaskProgress { task, progress } => {
+                // A task deleted meanwhile (by the API) has no progress to keep.
+                self.exec2(
+                    "UPDATE tasks SET progress = $1 WHERE id = $2",
+                    json_text(progress)?,
+                    *task,
+                )
+                .await?;
+                Ok(())
+            }
+            Change::TaskFault {
+                task,
+                device,
+                fault,
+                retry_at,
+            } => {
+                let id = self.existing(device).await?;
+                // The fault counts earlier attempts; the next attempt is one more retry.
+                let updated = sqlx::query(statements::TASK_FAULTED)
+                    .bind(i64::from(fault.retries) + 1)
+                    .bind(retry_at.millis())
+                    .bind(*task)
+                    .bind(id)
+                    .execute(&mut **self.conn()?)
+                    .await?
+                    .rows_affected();
+                // No fault is recorded for a task deleted meanwhile.
+                if updated > 0 {
+                    self.upsert_fault(id, &task_channel(*task), fault).await?;
+                }
+                Ok(())
+            }
+            Change::DeviceFault {
+                device,
+                channel,
+                fault,
+            } => {
+                let id = self.existing(device).await?;
+                self.upsert_fault(id, channel, fault).await
+            }
+            Change::ClearFault { device, channel } => {
+                let id = self.existing(device).await?;
+                self.delete_fault_row(id, channel).await.map(drop)
+            }
+            Change::ConnectionRequestCredentials {
+                device,
+                username,
+                password,
+            } => {
+                let id = self.existing(device).await?;
+                sqlx::query(statements::SET_CR_CREDENTIALS)
+                    .bind(username)
+                    .bind(password)
+                    .bind(id)
+                    .execute(&mut **self.conn()?)
+                    .await?;
+                Ok(())
+            }
+            Change::TransferStarted { device, transfer } => {
+                let id = self.existing(device).await?;
+                self.transfer_started(id, transfer).await
+            }
+            Change::TransferCompleted {
+                device,
+                command_key,
+            } => {
+                let id = self.existing(device).await?;
+                self.exec2(statements::DELETE_TRANSFER, id, command_key.as_str())
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn inform(&mut self, inform: &InformRecord) -> Result<()> {
+        let at = inform.at.millis();
+        self.latest_inform = self.latest_inform.max(at);
+        let identity = &inform.identity;
+        let id: i64 = sqlx::query_scalar(statements::UPSERT_DEVICE)
+            .bind(inform.device.as_str())
+            .bind(&identity.manufacturer)
+            .bind(&identity.oui)
+            .bind(&identity.product_class)
+            .bind(&identity.serial_number)
+            .bind(at)
+            .bind(inform.boot.then_some(at))
+            .bind(inform.bootstrap.then_some(at))
+            .bind(&inform.cwmp_version)
+            .bind(&inform.remote_address)
+            .fetch_one(&mut **self.conn()?)
+            .await?;
+        self.devices.insert(inform.device.as_str().into(), id);
+
+        if inform.bootstrap {
+            // The device was reset: what was known of it, and the connection-request
+            // credentials the ACS set, are gone.
+            sqlx::query("DELETE FROM params WHERE device = $1")
+                .bind(id)
+                .execute(&mut **self.conn()?)
+                .await?;
+            sqlx::query(statements::CLEAR_CR_CREDENTIALS)
+                .bind(id)
+                .execute(&mut **self.conn()?)
+                .await?;
+        }
+        if self.event_retention_ms.is_some() {
+            let codes: Vec<[&str; 2]> = inform
+                .events
+                .iter()
+                .map(|e| [e.code.as_str(), e.command_key.as_str()])
+                .collect();
+            sqlx::query(statements::INSERT_EVENT)
+                .bind(id)
+                .bind(at)
+                .bind(json_text(&codes)?)
+                .bind(i64::from(inform.retry_count))
+                .execute(&mut **self.conn()?)
+                .await?;
+        }
+        self.upsert_params(id, &inform.params).await
+    }
+
+    /// The ids of paths, interning the new ones. Interning commits at once, on another
+    /// connection, outside the group transaction: a path row is never deleted, so one
+    /// interned for a call that is rolled back is merely unused.
+    async fn path_ids(&mut self, updates: &[ParamUpdate]) -> Result<Vec<i64>> {
+        let missing: Vec<&str> = updates
+            .iter()
+            .map(|u| u.path.as_str())
+            .filter(|p| !self.paths.contains_key(*p))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if !missing.is_empty() {
+            sqlx::query(
+                "INSERT INTO paths (path) SELECT * FROM unnest($1::text[]) \
+                 ON CONFLICT (path) DO NOTHING",
+            )
+            .bind(&missing)
+            .execute(&self.pool)
+            .await?;
+            let rows: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, path FROM paths WHERE path = ANY($1)")
+                    .bind(&missing)
+                    .fetch_all(&mut **self.conn()?)
+                    .await?;
+            for (id, path) in rows {
+                self.paths.insert(path, id);
+            }
+        }
+        updates
+            .iter()
+            .map(|u| {
+                self.paths.get(&u.path).copied().ok_or_else(|| {
+                    StoreError::Database(format!("path {:?} was not interned", u.path))
+                })
+            })
+            .collect()
+    }
+
+    /// Inserts or updates paths; `None` fields keep what is stored. One statement per
+    /// run of distinct paths (an upsert cannot touch a row twice).
+    async fn upsert_params(&mut self, device: i64, updates: &[ParamUpdate]) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let ids = self.path_ids(updates).await?;
+        let mut arrays = ParamArrays::default();
+        let mut seen = HashSet::new();
+        for (u, path) in updates.iter().zip(ids) {
+            if !seen.insert(path) {
+                self.upsert_arrays(device, std::mem::take(&mut arrays))
+                    .await?;
+                seen.clear();
+                seen.insert(path);
+            }
+            arrays.push(path, u)?;
+        }
+        self.upsert_arrays(device, arrays).await
+    }
+
+    async fn upsert_arrays(&mut self, device: i64, a: ParamArrays) -> Result<()> {
+        if a.path.is_empty() {
+            return Ok(());
+        }
+        // A value (type not NULL) replaces value, type and number together; attributes
+        // (notification not NULL) replace the access list and their timestamp together.
+        sqlx::query(
+            "INSERT INTO params (device, path, object, writable, value, type, other_type, \
+                 num, ts, notification, access_list, attr_ts) \
+             SELECT $1, * FROM unnest($2::int8[], $3::bool[], $4::bool[], $5::text[], \
+                 $6::int2[], $7::text[], $8::float8[], $9::int8[], $10::int2[], $11::text[], \
+                 $12::int8[]) \
+             ON CONFLICT (device, path) DO UPDATE SET \
+                 object = excluded.object, \
+                 writable = COALESCE(excluded.writable, params.writable), \
+                 value = CASE WHEN excluded.type IS NULL THEN params.value \
+                     ELSE excluded.value END, \
+                 other_type = CASE WHEN excluded.type IS NULL THEN params.other_type \
+                     ELSE excluded.other_type END, \
+                 num = CASE WHEN excluded.type IS NULL THEN params.num ELSE excluded.num END, \
+                 type = COALESCE(excluded.type, params.type), \
+                 ts = COALESCE(excluded.ts, params.ts), \
+                 access_list = CASE WHEN excluded.notification IS NULL \
+                     THEN params.access_list ELSE excluded.access_list END, \
+                 attr_ts = CASE WHEN excluded.notification IS NULL THEN params.attr_ts \
+                     ELSE excluded.attr_ts END, \
+                 notification = COALESCE(excluded.notification, params.notification)",
+        )
+        .bind(device)
+        .bind(&a.path)
+        .bind(&a.object)
+        .bind(&a.writable)
+        .bind(&a.value)
+        .bind(&a.code)
+        .bind(&a.other)
+        .bind(&a.num)
+        .bind(&a.ts)
+        .bind(&a.notification)
+        .bind(&a.access_list)
+        .bind(&a.attr_ts)
+        .execute(&mut **self.conn()?)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a path, and for an object everything below it.
+    async fn delete_params(&mut self, device: i64, path: &str) -> Result<()> {
+        let conn = &mut **self.conn()?;
+        if path.is_empty() {
+            sqlx::query("DELETE FROM params WHERE device = $1")
+                .bind(device)
+                .execute(conn)
+                .await?;
+        } else if path.ends_with('.') {
+            match prefix_upper_bound(path) {
+                Some(upper) => {
+                    sqlx::query(statements::DELETE_PARAMS_RANGE)
+                        .bind(device)
+                        .bind(path)
+                        .bind(upper)
+                        .execute(conn)
+                        .await?;
+                }
+                None => {
+                    sqlx::query(statements::DELETE_PARAMS_FROM)
+                        .bind(device)
+                        .bind(path)
+                        .execute(conn)
+                        .await?;
+                }
+            }
+        } else {
+            sqlx::query(
+                "DELETE FROM params WHERE device = $1 \
+                 AND path = (SELECT id FROM paths WHERE path = $2)",
+            )
+            .bind(device)
+            .bind(path)
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn upsert_fault(&mut self, device: i64, channel: &str, fault: &Fault) -> Result<()> {
+        let detail = fault.detail.as_ref().map(json_text).transpose()?;
+        sqlx::query(statements::UPSERT_FAULT)
+            .bind(device)
+            .bind(channel)
+            .bind(&fault.code)
+            .bind(&fault.message)
+            .bind(detail)
+            .bind(fault.timestamp.millis())
+            .bind(i64::from(fault.retries))
+            .execute(&mut **self.conn()?)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a fault row; whether it existed.
+    async fn delete_fault_row(&mut self, device: i64, channel: &str) -> Result<bool> {
+        let n = self
+            .exec2(
+                "DELETE FROM faults WHERE device = $1 AND channel = $2",
+                device,
+                channel,
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn transfer_started(&mut self, device: i64, t: &PendingTransfer) -> Result<()> {
+        sqlx::query(statements::UPSERT_TRANSFER)
+            .bind(device)
+            .bind(&t.command_key)
+            .bind(t.task)
+            .bind(json_text(&t.detail)?)
+            .bind(t.started.millis())
+            .execute(&mut **self.conn()?)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_cpe_credential(
+        &mut self,
+        device: &DeviceId,
+        credential: Option<&CpeCredential>,
+    ) -> Result<()> {
+        let conn = &mut **self.conn()?;
+        sqlx::query("DELETE FROM cpe_credentials WHERE device_id = $1")
+            .bind(device.as_str())
+            .execute(&mut *conn)
+            .await?;
+        if let Some(c) = credential {
+            sqlx::query(statements::UPSERT_CPE_CREDENTIAL)
+                .bind(&c.username)
+                .bind(device.as_str())
+                .bind(&c.ha1_md5)
+                .bind(&c.ha1_sha256)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_device(&mut self, device: &DeviceId) -> Result<bool> {
+        let Some(id) = self.device(device).await? else {
+            return Ok(false);
+        };
+        let conn = &mut **self.conn()?;
+        for sql in statements::DELETE_DEVICE {
+            sqlx::query(sql).bind(id).execute(&mut *conn).await?;
+        }
+        self.devices.remove(device.as_str());
+        Ok(true)
+    }
+
+    /// Adds (or removes) a tag; `false` if the device does not exist.
+    async fn tag(&mut self, device: &DeviceId, tag: &str, add: bool) -> Result<bool> {
+        let Some(id) = self.device(device).await? else {
+            return Ok(false);
+        };
+        let sql = if add {
+            statements::ADD_TAG
+        } else {
+            "DELETE FROM tags WHERE device = $1 AND tag = $2"
+        };
+        self.exec2(sql, id, tag).await?;
+        Ok(true)
+    }
+
+    async fn insert_task(&mut self, task: &NewTask) -> Result<TaskId> {
+        let Some(device) = self.device(&task.device).await? else {
+            return Err(StoreError::InvalidQuery(InvalidQuery(format!(
+                "no device {}",
+                task.device
+            ))));
+        };
+        if let Some(key) = &task.unique_key {
+            let replaced: Vec<TaskId> = sqlx::query_scalar(statements::TASKS_BY_KEY)
+                .bind(device)
+                .bind(key)
+                .fetch_all(&mut **self.conn()?)
+                .await?;
+            for id in replaced {
+                self.delete_task_rows(device, id).await?;
+            }
+        }
+        let name = task
+            .json
+            .get("name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        Ok(sqlx::query_scalar(
+            "INSERT INTO tasks (device, name, json, created, expiry, unique_key) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(device)
+        .bind(name)
+        .bind(json_text(&task.json)?)
+        .bind(task.created.millis())
+        .bind(task.expiry.map(Timestamp::millis))
+        .bind(&task.unique_key)
+        .fetch_one(&mut **self.conn()?)
+        .await?)
+    }
+
+    /// Deletes a task and its fault.
+    async fn delete_task_rows(&mut self, device: i64, task: TaskId) -> Result<()> {
+        sqlx::query("DELETE FROM tasks WHERE id = $1")
+            .bind(task)
+            .execute(&mut **self.conn()?)
+            .await?;
+        self.delete_fault_row(device, &task_channel(task)).await?;
+        Ok(())
+    }
+
+    /// A task's internal device id and device id.
+    async fn task_owner(&mut self, task: TaskId) -> Result<Option<(i64, String)>> {
+        Ok(sqlx::query_as(statements::TASK_OWNER)
+            .bind(task)
+            .fetch_optional(&mut **self.conn()?)
+            .await?)
+    }
+
+    async fn delete_task(&mut self, task: TaskId) -> Result<Option<DeviceId>> {
+        let Some((device, device_id)) = self.task_owner(task).await? else {
+            return Ok(None);
+        };
+        self.delete_task_rows(device, task).await?;
+        stored_device_id(&device_id).map(Some)
+    }
+
+    /// Clears the task's fault, retry delay and retry count.
+    async fn retry_task(&mut self, task: TaskId) -> Result<bool> {
+        let Some((device, _)) = self.task_owner(task).await? else {
+            return Ok(false);
+        };
+        sqlx::query(statements::RETRY_TASK)
+            .bind(task)
+            .execute(&mut **self.conn()?)
+            .await?;
+        self.delete_fault_row(device, &task_channel(task)).await?;
+        Ok(true)
+    }
+
+    async fn expire_tasks(&mut self, now: Timestamp) -> Result<u64> {
+        let expired: Vec<(TaskId, i64)> =
+            sqlx::query_as("SELECT id, device FROM tasks WHERE expiry <= $1")
+                .bind(now.millis())
+                .fetch_all(&mut **self.conn()?)
+                .await?;
+        for &(task, device) in &expired {
+            self.delete_task_rows(device, task).await?;
+        }
+        Ok(expired.len() as u64)
+    }
+
+    /// Deletes a fault, and for a task channel the task; whether the fault existed.
+    async fn delete_fault(&mut self, device: &DeviceId, channel: &str) -> Result<bool> {
+        let Some(id) = self.device(device).await? else {
+            return Ok(false);
+        };
+        let existed = self.delete_fault_row(id, channel).await?;
+        if let Some(task) = channel_task(channel) {
+            self.exec2("DELETE FROM tasks WHERE id = $1 AND device = $2", task, id)
+                .await?;
+        }
+        Ok(existed)
+    }
+
+    async fn insert_token(&mut self, token: &TokenRecord) -> Result<()> {
+        sqlx::query(statements::UPSERT_TOKEN)
+            .bind(&token.hash)
+            .bind(&token.name)
+            .bind(token.created.millis())
+            .execute(&mut **self.conn()?)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The writer task's loop; returns when every sender is gone and the queue is drained.
+pub(super) async fn run(mut ctx: WriteCtx, mut rx: mpsc::Receiver<Job>, max_group: usize) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = Vec::with_capacity(max_group.min(64));
+        jobs.push(first);
+        while jobs.len() < max_group {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        ctx.run_group(jobs).await;
+        ctx.prune_events().await;
+    }
+}
