@@ -13,7 +13,6 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use acs_core::change::Change;
 use acs_core::task::{NewTask, TaskId};
@@ -71,37 +70,8 @@ impl Default for PostgresOptions {
     }
 }
 
-/// What the writer has done since the store was opened, for metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WriterStats {
-    /// Transactions committed.
-    pub transactions: u64,
-    /// Calls committed: `calls / transactions` is the mean group size.
-    pub calls: u64,
-    /// Calls that failed (rolled back alone, or with their whole group).
-    pub failed: u64,
-    /// Event rows pruned after their retention.
-    pub events_pruned: u64,
-}
-
-#[derive(Debug, Default)]
-struct Stats {
-    transactions: AtomicU64,
-    calls: AtomicU64,
-    failed: AtomicU64,
-    events_pruned: AtomicU64,
-}
-
-impl Stats {
-    fn snapshot(&self) -> WriterStats {
-        WriterStats {
-            transactions: self.transactions.load(Ordering::Relaxed),
-            calls: self.calls.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
-            events_pruned: self.events_pruned.load(Ordering::Relaxed),
-        }
-    }
-}
+pub(crate) use crate::shared::WriterCounters as Stats;
+pub use crate::shared::WriterStats;
 
 /// The PostgreSQL implementation of [`Store`]. Cheap to clone: clones share the pool and
 /// the writer, which stops once the last clone is dropped and what was queued is written.

@@ -8,6 +8,8 @@ pub(crate) mod paths;
 pub(crate) mod render;
 pub(crate) mod statements;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use acs_core::DeviceId;
 use serde_json::Value;
 
@@ -34,4 +36,38 @@ pub(crate) fn count(n: i64) -> u64 {
 /// The task id of a task fault channel (`task_<id>`).
 pub(crate) fn channel_task(channel: &str) -> Option<acs_core::task::TaskId> {
     channel.strip_prefix("task_")?.parse().ok()
+}
+
+/// What a store's writer has done since the store was opened, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub transactions: u64,
+    /// Calls committed (`commit` and the other writes): `calls / transactions` is the mean
+    /// group size.
+    pub calls: u64,
+    /// Calls that failed (rolled back alone, or with their whole group).
+    pub failed: u64,
+    /// Event rows pruned after their retention.
+    pub events_pruned: u64,
+}
+
+/// The writer's live counters behind [`WriterStats`].
+#[derive(Debug, Default)]
+pub(crate) struct WriterCounters {
+    pub(crate) transactions: AtomicU64,
+    pub(crate) calls: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) events_pruned: AtomicU64,
+}
+
+impl WriterCounters {
+    pub(crate) fn snapshot(&self) -> WriterStats {
+        WriterStats {
+            transactions: self.transactions.load(Ordering::Relaxed),
+            calls: self.calls.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            events_pruned: self.events_pruned.load(Ordering::Relaxed),
+        }
+    }
 }

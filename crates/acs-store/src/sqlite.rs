@@ -12,7 +12,6 @@
 //! One process owns a database file at a time.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -80,38 +79,8 @@ impl Default for SqliteOptions {
     }
 }
 
-/// What the writer has done since the store was opened, for metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WriterStats {
-    /// Transactions committed.
-    pub transactions: u64,
-    /// Calls committed (`commit` and the other writes): `calls / transactions` is the mean
-    /// group size.
-    pub calls: u64,
-    /// Calls that failed (rolled back alone, or with their whole group).
-    pub failed: u64,
-    /// Event rows pruned after their retention.
-    pub events_pruned: u64,
-}
-
-#[derive(Debug, Default)]
-struct Stats {
-    transactions: AtomicU64,
-    calls: AtomicU64,
-    failed: AtomicU64,
-    events_pruned: AtomicU64,
-}
-
-impl Stats {
-    fn snapshot(&self) -> WriterStats {
-        WriterStats {
-            transactions: self.transactions.load(Ordering::Relaxed),
-            calls: self.calls.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
-            events_pruned: self.events_pruned.load(Ordering::Relaxed),
-        }
-    }
-}
+pub(crate) use crate::shared::WriterCounters as Stats;
+pub use crate::shared::WriterStats;
 
 /// The SQLite implementation of [`Store`]. Cheap to clone: clones share the connections.
 /// The writer thread stops, and the connections close, when the last clone is dropped.
