@@ -71,3 +71,64 @@ impl WriterCounters {
         }
     }
 }
+
+/// When a store's writer prunes events past their retention: one chunk after a group, at
+/// most hourly once caught up, chunk after chunk while behind. The clock is the latest
+/// Inform time written, not the wall clock, so a store replaying old data prunes by it.
+#[derive(Debug)]
+pub(crate) struct EventPruning {
+    retention_ms: Option<i64>,
+    latest_inform: i64,
+    last_prune: Option<i64>,
+    behind: bool,
+}
+
+impl EventPruning {
+    /// Event rows deleted per prune step (a step runs after a group, in its own
+    /// transaction).
+    pub(crate) const CHUNK: i64 = 10_000;
+    /// Pruning starts at most this often once caught up.
+    const INTERVAL_MS: i64 = 3_600_000;
+
+    /// Events kept `retention_days` days; 0: events are not recorded at all.
+    pub(crate) fn new(retention_days: u32) -> EventPruning {
+        EventPruning {
+            retention_ms: (retention_days > 0).then(|| i64::from(retention_days) * 86_400_000),
+            latest_inform: 0,
+            last_prune: None,
+            behind: false,
+        }
+    }
+
+    /// Whether Inform events are recorded.
+    pub(crate) fn records_events(&self) -> bool {
+        self.retention_ms.is_some()
+    }
+
+    /// An Inform of time `at` (ms) was written.
+    pub(crate) fn saw_inform(&mut self, at: i64) {
+        self.latest_inform = self.latest_inform.max(at);
+    }
+
+    /// The cutoff (ms) of the prune step due now, if one is.
+    pub(crate) fn due(&self) -> Option<i64> {
+        let retention = self.retention_ms?;
+        if self.latest_inform == 0 {
+            return None;
+        }
+        let due = self.behind
+            || self
+                .last_prune
+                .is_none_or(|t| self.latest_inform.saturating_sub(t) >= Self::INTERVAL_MS);
+        due.then(|| self.latest_inform.saturating_sub(retention))
+    }
+
+    /// The step deleted `deleted` rows, or failed (`None`: tried again at the next
+    /// interval).
+    pub(crate) fn done(&mut self, deleted: Option<u64>) {
+        self.behind = deleted.is_some_and(|n| i64::try_from(n).unwrap_or(i64::MAX) >= Self::CHUNK);
+        if !self.behind {
+            self.last_prune = Some(self.latest_inform);
+        }
+    }
+}

@@ -23,13 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::{PostgresOptions, Stats};
 use crate::shared::paths::prefix_upper_bound;
 use crate::shared::statements;
-use crate::shared::{channel_task, json_text, stored_device_id};
+use crate::shared::{EventPruning, channel_task, json_text, stored_device_id};
 use crate::{CpeCredential, Result, StoreError, TokenRecord};
-
-/// Event rows deleted per prune step; a step runs after a group, in its own transaction.
-const PRUNE_CHUNK: i64 = 10_000;
-/// Pruning starts at most this often once caught up.
-const PRUNE_INTERVAL_MS: i64 = 3_600_000;
 
 /// A write.
 #[derive(Debug)]
@@ -79,11 +74,7 @@ pub(super) struct WriteCtx {
     /// Device ids looked up in this group (another node may delete a device between
     /// groups).
     devices: HashMap<String, i64>,
-    /// The latest Inform time seen: the clock of event pruning.
-    latest_inform: i64,
-    event_retention_ms: Option<i64>,
-    last_prune: Option<i64>,
-    prune_behind: bool,
+    pruning: EventPruning,
     stats: Arc<Stats>,
 }
 
@@ -158,11 +149,7 @@ impl WriteCtx {
             conn: None,
             paths: HashMap::new(),
             devices: HashMap::new(),
-            latest_inform: 0,
-            event_retention_ms: (options.event_retention_days > 0)
-                .then(|| i64::from(options.event_retention_days) * 86_400_000),
-            last_prune: None,
-            prune_behind: false,
+            pruning: EventPruning::new(options.event_retention_days),
             stats,
         }
     }
@@ -260,45 +247,28 @@ impl WriteCtx {
         }
     }
 
-    /// Deletes one chunk of events older than the retention, at most hourly once caught up.
+    /// Deletes one chunk of events older than the retention when a step is due.
     async fn prune_events(&mut self) {
-        let Some(retention) = self.event_retention_ms else {
+        if self.conn.is_none() {
+            return;
+        }
+        let Some(cutoff) = self.pruning.due() else {
             return;
         };
-        if self.latest_inform == 0 || self.conn.is_none() {
-            return;
-        }
-        let due = self.prune_behind
-            || self
-                .last_prune
-                .is_none_or(|t| self.latest_inform.saturating_sub(t) >= PRUNE_INTERVAL_MS);
-        if !due {
-            return;
-        }
-        let cutoff = self.latest_inform.saturating_sub(retention);
         let deleted = match self.conn() {
             Ok(conn) => sqlx::query(statements::PRUNE_EVENTS)
                 .bind(cutoff)
-                .bind(PRUNE_CHUNK)
+                .bind(EventPruning::CHUNK)
                 .execute(&mut **conn)
                 .await
-                .map(|r| r.rows_affected()),
+                .map(|r| r.rows_affected())
+                .ok(),
             Err(_) => return,
         };
-        match deleted {
-            Ok(n) => {
-                self.stats.events_pruned.fetch_add(n, Ordering::Relaxed);
-                self.prune_behind = i64::try_from(n).unwrap_or(i64::MAX) >= PRUNE_CHUNK;
-                if !self.prune_behind {
-                    self.last_prune = Some(self.latest_inform);
-                }
-            }
-            // Tried again at the next interval.
-            Err(_) => {
-                self.prune_behind = false;
-                self.last_prune = Some(self.latest_inform);
-            }
+        if let Some(n) = deleted {
+            self.stats.events_pruned.fetch_add(n, Ordering::Relaxed);
         }
+        self.pruning.done(deleted);
     }
 
     async fn apply_op(&mut self, op: &Op) -> Result<Out> {
@@ -459,7 +429,7 @@ impl WriteCtx {
 
     async fn inform(&mut self, inform: &InformRecord) -> Result<()> {
         let at = inform.at.millis();
-        self.latest_inform = self.latest_inform.max(at);
+        self.pruning.saw_inform(at);
         let identity = &inform.identity;
         let id: i64 = sqlx::query_scalar(statements::UPSERT_DEVICE)
             .bind(inform.device.as_str())
@@ -488,7 +458,7 @@ impl WriteCtx {
                 .execute(&mut **self.conn()?)
                 .await?;
         }
-        if self.event_retention_ms.is_some() {
+        if self.pruning.records_events() {
             let codes: Vec<[&str; 2]> = inform
                 .events
                 .iter()

@@ -181,7 +181,7 @@ impl WriteCtx {
 
     fn inform(&mut self, inform: &InformRecord) -> Result<()> {
         let at = inform.at.millis();
-        self.latest_inform = self.latest_inform.max(at);
+        self.pruning.saw_inform(at);
         let identity = &inform.identity;
         let id: i64 = self
             .conn
@@ -213,7 +213,7 @@ impl WriteCtx {
                 .prepare_cached(statements::CLEAR_CR_CREDENTIALS)?
                 .execute([id])?;
         }
-        if self.event_retention_ms.is_some() {
+        if self.pruning.records_events() {
             let codes: Vec<[&str; 2]> = inform
                 .events
                 .iter()

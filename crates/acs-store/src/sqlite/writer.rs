@@ -15,13 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{SqliteOptions, Stats};
 use crate::shared::paths::{self, SharedPaths};
-use crate::shared::statements;
+use crate::shared::{EventPruning, statements};
 use crate::{Result, StoreError};
-
-/// Event rows deleted per prune step; a step runs after a group, in its own transaction.
-const PRUNE_CHUNK: i64 = 10_000;
-/// Pruning starts at most this often once caught up.
-const PRUNE_INTERVAL_MS: i64 = 3_600_000;
 
 /// A queued call.
 pub(crate) type Job = Box<dyn Work>;
@@ -93,11 +88,7 @@ pub(crate) struct WriteCtx {
     pub(super) devices: HashMap<Box<str>, i64>,
     /// Paths interned in the current transaction, removed from the map on rollback.
     new_paths: Vec<i64>,
-    /// The latest Inform time seen: the clock of event pruning.
-    pub(super) latest_inform: i64,
-    pub(super) event_retention_ms: Option<i64>,
-    last_prune: Option<i64>,
-    prune_behind: bool,
+    pub(super) pruning: EventPruning,
     stats: Arc<Stats>,
 }
 
@@ -122,11 +113,7 @@ impl WriteCtx {
             paths,
             devices: HashMap::new(),
             new_paths: Vec::new(),
-            latest_inform: 0,
-            event_retention_ms: (options.event_retention_days > 0)
-                .then(|| i64::from(options.event_retention_days) * 86_400_000),
-            last_prune: None,
-            prune_behind: false,
+            pruning: EventPruning::new(options.event_retention_days),
             stats,
         }
     }
@@ -238,42 +225,21 @@ impl WriteCtx {
         }
     }
 
-    /// Deletes one chunk of events older than the retention, at most hourly once caught up.
+    /// Deletes one chunk of events older than the retention when a step is due.
     fn prune_events(&mut self) {
-        let Some(retention) = self.event_retention_ms else {
+        let Some(cutoff) = self.pruning.due() else {
             return;
         };
-        if self.latest_inform == 0 {
-            return;
-        }
-        let due = self.prune_behind
-            || self
-                .last_prune
-                .is_none_or(|t| self.latest_inform.saturating_sub(t) >= PRUNE_INTERVAL_MS);
-        if !due {
-            return;
-        }
-        let cutoff = self.latest_inform.saturating_sub(retention);
         let deleted = self
             .conn
             .prepare_cached(statements::PRUNE_EVENTS)
-            .and_then(|mut stmt| stmt.execute((cutoff, PRUNE_CHUNK)));
-        match deleted {
-            Ok(n) => {
-                self.stats
-                    .events_pruned
-                    .fetch_add(n as u64, Ordering::Relaxed);
-                self.prune_behind = n as i64 >= PRUNE_CHUNK;
-                if !self.prune_behind {
-                    self.last_prune = Some(self.latest_inform);
-                }
-            }
-            // Tried again at the next interval.
-            Err(_) => {
-                self.prune_behind = false;
-                self.last_prune = Some(self.latest_inform);
-            }
+            .and_then(|mut stmt| stmt.execute((cutoff, EventPruning::CHUNK)))
+            .ok()
+            .map(|n| n as u64);
+        if let Some(n) = deleted {
+            self.stats.events_pruned.fetch_add(n, Ordering::Relaxed);
         }
+        self.pruning.done(deleted);
     }
 }
 
