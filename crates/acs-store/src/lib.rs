@@ -21,9 +21,12 @@ use acs_core::task::{NewTask, Task, TaskId};
 use acs_core::{DeviceId, Timestamp};
 use serde_json::Value;
 
+mod any;
 pub mod postgres;
 mod shared;
 pub mod sqlite;
+
+pub use any::AnyStore;
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -238,4 +241,35 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// How many tokens exist (none: first start, create the admin token).
     fn token_count(&self) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Claims the device for a session of `owner` (one ACS node) until `until`: `true` if
+    /// no other owner holds an unexpired claim at `now`. Claiming again renews. Nodes that
+    /// share a database thus never run two sessions of one device at once (TR-069 §3.7.1:
+    /// one session at a time), and a node that dies leaves its claims to expire instead of
+    /// locking its devices out.
+    fn claim_session(
+        &self,
+        device: &DeviceId,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Gives up `owner`'s claim on the device (nothing if the claim is another's now).
+    fn release_session(
+        &self,
+        device: &DeviceId,
+        owner: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Claims the periodic job `name` for one run: `true` for exactly one caller (across all
+    /// nodes sharing the database) whose `now` is past the previous claim's `next`; the job
+    /// is then not due again before this claim's `next`.
+    fn claim_job(
+        &self,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        next: Timestamp,
+    ) -> impl Future<Output = Result<bool>> + Send;
 }

@@ -40,7 +40,10 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// The migrations, in order: (version, SQL). Each runs once, in a transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_initial.sql")),
+    (2, include_str!("../migrations/postgres/0002_cluster.sql")),
+];
 
 /// How the PostgreSQL store runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +86,10 @@ pub struct PostgresStore {
 #[derive(Debug)]
 struct Inner {
     pool: PgPool,
+    /// Connections with `synchronous_commit = off`, for session leases and job claims
+    /// only: their commits need not wait for the disk, since losing the last claims in a
+    /// database crash frees devices whose sessions that crash ended anyway.
+    leases: PgPool,
     jobs: mpsc::Sender<writer::Job>,
     stats: Arc<Stats>,
     connect: PgConnectOptions,
@@ -201,6 +208,31 @@ fn bind_all<'q>(
     query
 }
 
+/// A pool whose connections use the schema and run `setup` first.
+async fn open_pool(
+    connect: &PgConnectOptions,
+    search_path: Option<String>,
+    setup: Option<&'static str>,
+    size: u32,
+) -> Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(size)
+        .after_connect(move |conn, _| {
+            let search_path = search_path.clone();
+            Box::pin(async move {
+                if let Some(sql) = search_path {
+                    conn.execute(sql.as_str()).await?;
+                }
+                if let Some(sql) = setup {
+                    conn.execute(sql).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(connect.clone())
+        .await?)
+}
+
 impl PostgresStore {
     /// Connects to the database at `url` (a `postgres://` URL), applies the pending
     /// migrations, and starts the writer task. Call it inside a tokio runtime.
@@ -212,19 +244,20 @@ impl PostgresStore {
             .schema
             .as_deref()
             .map(|s| format!("SET search_path TO {}", quote_ident(s)));
-        let pool = PgPoolOptions::new()
-            .max_connections(options.pool_size.max(2))
-            .after_connect(move |conn, _| {
-                let search_path = search_path.clone();
-                Box::pin(async move {
-                    if let Some(sql) = search_path {
-                        conn.execute(sql.as_str()).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(connect.clone())
-            .await?;
+        let pool = open_pool(
+            &connect,
+            search_path.clone(),
+            None,
+            options.pool_size.max(2),
+        )
+        .await?;
+        let leases = open_pool(
+            &connect,
+            search_path,
+            Some("SET synchronous_commit TO off"),
+            (options.pool_size / 2).max(1),
+        )
+        .await?;
 
         let stats = Arc::new(Stats::default());
         let (tx, rx) = mpsc::channel(options.queue.max(1));
@@ -233,6 +266,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             inner: Arc::new(Inner {
                 pool,
+                leases,
                 jobs: tx,
                 stats,
                 connect,
@@ -414,6 +448,63 @@ impl Store for PostgresStore {
 
     async fn token_count(&self) -> Result<u64> {
         read::token_count(&self.inner.pool).await
+    }
+
+    async fn claim_session(
+        &self,
+        device: &DeviceId,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool> {
+        // ON CONFLICT ... DO UPDATE ... WHERE locks the row and tests the condition on its
+        // newest version, so of two nodes claiming at once exactly one gets a row back.
+        let claimed = sqlx::query(
+            "INSERT INTO session_leases (device_id, owner, expires) VALUES ($1, $2, $3)
+             ON CONFLICT (device_id) DO UPDATE SET owner = EXCLUDED.owner,
+                 expires = EXCLUDED.expires
+             WHERE session_leases.owner = EXCLUDED.owner OR session_leases.expires <= $4
+             RETURNING 1",
+        )
+        .bind(device.as_str())
+        .bind(owner)
+        .bind(until.millis())
+        .bind(now.millis())
+        .fetch_optional(&self.inner.leases)
+        .await?;
+        Ok(claimed.is_some())
+    }
+
+    async fn release_session(&self, device: &DeviceId, owner: &str) -> Result<()> {
+        sqlx::query("DELETE FROM session_leases WHERE device_id = $1 AND owner = $2")
+            .bind(device.as_str())
+            .bind(owner)
+            .execute(&self.inner.leases)
+            .await?;
+        Ok(())
+    }
+
+    async fn claim_job(
+        &self,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        next: Timestamp,
+    ) -> Result<bool> {
+        let claimed = sqlx::query(
+            "INSERT INTO cluster_jobs (name, owner, next_run) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner,
+                 next_run = EXCLUDED.next_run
+             WHERE cluster_jobs.next_run <= $4
+             RETURNING 1",
+        )
+        .bind(name)
+        .bind(owner)
+        .bind(next.millis())
+        .bind(now.millis())
+        .fetch_optional(&self.inner.leases)
+        .await?;
+        Ok(claimed.is_some())
     }
 }
 

@@ -323,6 +323,34 @@ impl Store for SqliteStore {
     async fn token_count(&self) -> Result<u64> {
         self.read(|conn, _| read::token_count(conn)).await
     }
+
+    /// Always `true`: a SQLite database serves one node, whose own session registry keeps a
+    /// device to one session (the `acs` binary refuses to open a database file another
+    /// process has open).
+    async fn claim_session(
+        &self,
+        _device: &DeviceId,
+        _owner: &str,
+        _now: Timestamp,
+        _until: Timestamp,
+    ) -> Result<bool> {
+        Ok(true)
+    }
+
+    async fn release_session(&self, _device: &DeviceId, _owner: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// Always `true`: one node, whose own schedule is the only one.
+    async fn claim_job(
+        &self,
+        _name: &str,
+        _owner: &str,
+        _now: Timestamp,
+        _next: Timestamp,
+    ) -> Result<bool> {
+        Ok(true)
+    }
 }
 
 impl rusqlite::ToSql for Arg {

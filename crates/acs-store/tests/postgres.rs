@@ -150,11 +150,11 @@ async fn versions(schema: &str) -> i64 {
 async fn migrations_apply_once() {
     with_schema(|schema| async move {
         let opts = options(&schema);
-        assert_eq!(migrate(&url(), &opts).await.unwrap(), [1]);
+        assert_eq!(migrate(&url(), &opts).await.unwrap(), [1, 2]);
         assert_eq!(migrate(&url(), &opts).await.unwrap(), Vec::<i64>::new());
         let store = open(&schema).await;
         assert_eq!(store.migrate().await.unwrap(), Vec::<i64>::new());
-        assert_eq!(versions(&schema).await, 1);
+        assert_eq!(versions(&schema).await, 2);
         // A database from a newer program is refused.
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)")
             .execute(&mut admin(&schema).await)
@@ -182,8 +182,8 @@ async fn concurrent_migrations_apply_once() {
         for run in runs {
             applied.extend(run.await.unwrap().unwrap());
         }
-        assert_eq!(applied, [1]);
-        assert_eq!(versions(&schema).await, 1);
+        assert_eq!(applied, [1, 2]);
+        assert_eq!(versions(&schema).await, 2);
 
         // Stores connecting together on a fresh schema too.
         let other = format!("{schema}_b");
@@ -195,7 +195,7 @@ async fn concurrent_migrations_apply_once() {
         let (a, b) = (a.unwrap(), b.unwrap());
         a.commit(vec![inform(&dev("A"), T, vec![])]).await.unwrap();
         assert!(b.device_summary(&dev("A")).await.unwrap().is_some());
-        assert_eq!(versions(&other).await, 1);
+        assert_eq!(versions(&other).await, 2);
         drop((a, b));
         let mut conn = PgConnection::connect(&url()).await.unwrap();
         conn.execute(format!("DROP SCHEMA \"{other}\" CASCADE").as_str())
@@ -420,6 +420,117 @@ async fn the_writer_survives_a_lost_connection() {
             .unwrap();
         let page = store.query_devices(&suite::query(json!({}))).await.unwrap();
         assert_eq!(page.total, 2);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_is_in_session_on_one_node_at_a_time() {
+    with_schema(|schema| async move {
+        let a = open(&schema).await;
+        let b = open(&schema).await;
+        let d = dev("lease");
+        let t = |s: i64| Timestamp::from_millis(T + s * 1000);
+        assert!(a.claim_session(&d, "node-a", t(0), t(30)).await.unwrap());
+        assert!(!b.claim_session(&d, "node-b", t(1), t(31)).await.unwrap());
+        // Renewing is claiming again.
+        assert!(a.claim_session(&d, "node-a", t(20), t(50)).await.unwrap());
+        assert!(!b.claim_session(&d, "node-b", t(40), t(70)).await.unwrap());
+        // Node a died: its claim expires and b takes the device.
+        assert!(b.claim_session(&d, "node-b", t(50), t(80)).await.unwrap());
+        // a's late release does not free b's claim.
+        a.release_session(&d, "node-a").await.unwrap();
+        assert!(!a.claim_session(&d, "node-a", t(51), t(81)).await.unwrap());
+        b.release_session(&d, "node-b").await.unwrap();
+        assert!(a.claim_session(&d, "node-a", t(52), t(82)).await.unwrap());
+        // Other devices are not affected.
+        assert!(
+            b.claim_session(&dev("other"), "node-b", t(52), t(82))
+                .await
+                .unwrap()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_many_nodes_claiming_at_once_one_wins() {
+    with_schema(|schema| async move {
+        let stores = [open(&schema).await, open(&schema).await];
+        for round in 0..20 {
+            let d = dev(&format!("race{round}"));
+            let claims = (0..8).map(|n| {
+                let store = stores[n % 2].clone();
+                let d = d.clone();
+                tokio::spawn(async move {
+                    store
+                        .claim_session(
+                            &d,
+                            &format!("node-{n}"),
+                            Timestamp::from_millis(T),
+                            Timestamp::from_millis(T + 30_000),
+                        )
+                        .await
+                        .unwrap()
+                })
+            });
+            let mut won = 0;
+            for c in claims.collect::<Vec<_>>() {
+                won += usize::from(c.await.unwrap());
+            }
+            assert_eq!(won, 1, "round {round}");
+            let job = format!("job{round}");
+            let jobs = (0..8).map(|n| {
+                let store = stores[n % 2].clone();
+                let job = job.clone();
+                tokio::spawn(async move {
+                    store
+                        .claim_job(
+                            &job,
+                            &format!("node-{n}"),
+                            Timestamp::from_millis(T),
+                            Timestamp::from_millis(T + 60_000),
+                        )
+                        .await
+                        .unwrap()
+                })
+            });
+            let mut ran = 0;
+            for j in jobs.collect::<Vec<_>>() {
+                ran += usize::from(j.await.unwrap());
+            }
+            assert_eq!(ran, 1, "round {round}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_periodic_job_runs_once_per_period() {
+    with_schema(|schema| async move {
+        let a = open(&schema).await;
+        let b = open(&schema).await;
+        let t = |s: i64| Timestamp::from_millis(T + s * 1000);
+        assert!(a.claim_job("expire", "node-a", t(0), t(60)).await.unwrap());
+        assert!(!b.claim_job("expire", "node-b", t(1), t(61)).await.unwrap());
+        assert!(
+            !a.claim_job("expire", "node-a", t(59), t(119))
+                .await
+                .unwrap()
+        );
+        // Due again: whoever comes first runs it.
+        assert!(
+            b.claim_job("expire", "node-b", t(60), t(120))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !a.claim_job("expire", "node-a", t(61), t(121))
+                .await
+                .unwrap()
+        );
+        // Another job has its own schedule.
+        assert!(a.claim_job("prune", "node-a", t(61), t(121)).await.unwrap());
     })
     .await;
 }
