@@ -2,7 +2,7 @@
 //! particular to PostgreSQL: migrations under the advisory lock, events and their
 //! pruning, group commit.
 //!
-//! The database is `ACS_TEST_POSTGRES_URL`, by default
+//! The database is `TEST_POSTGRES_URL`, by default
 //! `postgres://postgres@127.0.0.1:5432/test`. Each test creates its schema
 //! (`acs_test_<random>`) and drops it at the end, also when the test fails.
 
@@ -25,7 +25,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use suite::{T, dev, inform, inform_record};
 
 fn url() -> String {
-    std::env::var("ACS_TEST_POSTGRES_URL")
+    std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 

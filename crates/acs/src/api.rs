@@ -307,28 +307,94 @@ async fn create_task<S: Store + std::fmt::Debug>(
         p.timeout
             .unwrap_or(state.config.connection_request.default_wait_ms),
     );
-    Ok(match tokio::time::timeout(wait, outcome).await {
-        Ok(Ok(TaskOutcome::Done(result))) => {
-            let mut doc = doc;
-            if let Value::Object(o) = &mut doc
-                && !result.is_null()
-            {
-                o.insert("result".into(), result);
+    Ok(
+        match tokio::time::timeout(wait, task_outcome(&state, &device, task_id, outcome)).await {
+            Ok(Ok(TaskOutcome::Done(result))) => {
+                let mut doc = doc;
+                if let Value::Object(o) = &mut doc
+                    && !result.is_null()
+                {
+                    o.insert("result".into(), result);
+                }
+                with_reason(StatusCode::OK, "OK", doc)
             }
-            with_reason(StatusCode::OK, "OK", doc)
-        }
-        Ok(Ok(TaskOutcome::Faulted(fault))) => {
-            let mut doc = doc;
-            if let Value::Object(o) = &mut doc {
-                o.insert(
+            Ok(Ok(TaskOutcome::Faulted(fault))) => {
+                let mut doc = doc;
+                if let Value::Object(o) = &mut doc {
+                    o.insert(
                     "fault".into(),
                     json!({"code": fault.code, "message": fault.message, "detail": fault.detail}),
                 );
+                }
+                with_reason(StatusCode::ACCEPTED, "Task faulted", doc)
             }
-            with_reason(StatusCode::ACCEPTED, "Task faulted", doc)
+            _ => with_reason(StatusCode::ACCEPTED, "Task queued but not processed", doc),
+        },
+    )
+}
+
+/// How the task ended: told by this node's session with the device, or, when the device
+/// went to another node sharing the store, seen in the store (the task gone: done; a fault
+/// in its channel: faulted). The store is asked every quarter second, which is cheap (one
+/// indexed row) and works on every PostgreSQL-compatible engine (no LISTEN/NOTIFY).
+async fn task_outcome<S: Store + std::fmt::Debug>(
+    state: &AppState<S>,
+    device: &DeviceId,
+    task: acs_core::task::TaskId,
+    mut local: tokio::sync::oneshot::Receiver<TaskOutcome>,
+) -> Result<TaskOutcome, tokio::sync::oneshot::error::RecvError> {
+    let mut poll = tokio::time::interval(Duration::from_millis(250));
+    poll.tick().await;
+    loop {
+        tokio::select! {
+            outcome = &mut local => return outcome,
+            _ = poll.tick() => {}
         }
-        _ => with_reason(StatusCode::ACCEPTED, "Task queued but not processed", doc),
-    })
+        if let Some(outcome) = stored_outcome(state, device, task).await {
+            // Done here after all? This node's own outcome (with the result) is published
+            // right after its commit.
+            return Ok(
+                match tokio::time::timeout(Duration::from_millis(100), &mut local).await {
+                    Ok(Ok(o)) => o,
+                    _ => outcome,
+                },
+            );
+        }
+    }
+}
+
+/// The task's outcome as the store shows it, if it has one.
+async fn stored_outcome<S: Store + std::fmt::Debug>(
+    state: &AppState<S>,
+    device: &DeviceId,
+    task: acs_core::task::TaskId,
+) -> Option<TaskOutcome> {
+    let query = ListQuery {
+        equals: vec![
+            ("device".into(), Value::String(device.to_string())),
+            (
+                "channel".into(),
+                Value::String(acs_core::fault::task_channel(task)),
+            ),
+        ],
+        skip: 0,
+        limit: Some(1),
+    };
+    if let Ok(page) = state.store.list_faults(&query).await
+        && let Some(f) = page.items.first()
+    {
+        return Some(TaskOutcome::Faulted(acs_core::fault::Fault {
+            code: f["code"].as_str().unwrap_or_default().to_owned(),
+            message: f["message"].as_str().unwrap_or_default().to_owned(),
+            detail: Some(f["detail"].clone()).filter(|d| !d.is_null()),
+            timestamp: acs_core::Timestamp::from_millis(0),
+            retries: 0,
+        }));
+    }
+    match state.store.task_device(task).await {
+        Ok(None) => Some(TaskOutcome::Done(Value::Null)),
+        _ => None,
+    }
 }
 
 /// Sends a connection request; the error is a message for the reason phrase.

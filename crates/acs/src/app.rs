@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use acs_core::fault::RetryPolicy;
 use acs_core::session::EngineConfig;
-use acs_store::Store;
+use acs_store::postgres::{PostgresOptions, PostgresStore};
 use acs_store::sqlite::{SqliteOptions, SqliteStore};
+use acs_store::{AnyStore, Store};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::{Backend, Config, redact};
 use crate::state::{AppState, SessionRegistry, Shared, TaskWaiters};
 use crate::{api, conn_req, cwmp_server, metrics, tls, tokens};
 
@@ -60,22 +61,87 @@ pub fn engine_config(config: &Config) -> EngineConfig {
     }
 }
 
-/// Opens the configured store (creating the data directory), running its migrations.
-pub fn open_store(config: &Config) -> Result<SqliteStore, StartError> {
-    let path = config
+/// Opens the configured store (creating the data directory for SQLite), running its
+/// migrations.
+pub async fn open_store(config: &Config) -> Result<AnyStore, StartError> {
+    match config
         .database
-        .sqlite_path(&config.data_dir)
-        .map_err(StartError::Config)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StartError::Config(format!("{}: {e}", dir.display())))?;
+        .backend(&config.data_dir)
+        .map_err(StartError::Config)?
+    {
+        Backend::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StartError::Config(format!("{}: {e}", dir.display())))?;
+            }
+            let options = SqliteOptions {
+                synchronous_full: config.database.synchronous_full,
+                event_retention_days: config.database.event_retention_days,
+                ..SqliteOptions::default()
+            };
+            Ok(SqliteStore::open(&path, options)?.into())
+        }
+        Backend::Postgres(url) => {
+            let options = PostgresOptions {
+                schema: Some(config.database.schema.clone()).filter(|s| !s.is_empty()),
+                pool_size: config.database.pool_size,
+                event_retention_days: config.database.event_retention_days,
+                ..PostgresOptions::default()
+            };
+            let store = PostgresStore::connect(&url, options)
+                .await
+                .map_err(|e| StartError::Config(format!("PostgreSQL at {}: {e}", redact(&url))))?;
+            Ok(store.into())
+        }
     }
-    let options = SqliteOptions {
-        synchronous_full: config.database.synchronous_full,
-        event_retention_days: config.database.event_retention_days,
-        ..SqliteOptions::default()
+}
+
+/// Keeps a second `acs serve` off a SQLite database this one serves: SQLite would let it
+/// in, and two nodes on one file would each think a device's session is theirs alone
+/// (sharing needs PostgreSQL). An advisory lock on `<database>.lock`, held until the
+/// process ends or the ACS stops.
+fn lock_sqlite(config: &Config) -> Result<Option<std::fs::File>, StartError> {
+    let Ok(Backend::Sqlite(path)) = config.database.backend(&config.data_dir) else {
+        return Ok(None);
     };
-    Ok(SqliteStore::open(&path, options)?)
+    let mut name = path.into_os_string();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .map_err(|e| StartError::Config(format!("{}: {e}", name.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::Config(format!(
+            "another acs serves this SQLite database ({} is locked); several nodes need \
+             database.url = \"postgres://...\"",
+            std::path::Path::new(&name).display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(StartError::Config(format!("{}: {e}", name.display())))
+        }
+    }
+}
+
+/// This node's name in leases and claims.
+fn node_id(config: &Config) -> Arc<str> {
+    if !config.cluster.node_id.is_empty() {
+        return config.cluster.node_id.as_str().into();
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "acs".into());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        cwmp_server::random_hex(4)
+    )
+    .into()
 }
 
 /// A running ACS.
@@ -88,9 +154,11 @@ pub struct Running {
     /// The admin token created at this start (first start only), to print once.
     pub admin_token: Option<String>,
     /// The shared state (tests use it).
-    pub state: AppState<SqliteStore>,
+    pub state: AppState<AnyStore>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The SQLite database's lock, released after the last task.
+    _lock: Option<std::fs::File>,
 }
 
 impl Running {
@@ -114,7 +182,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     config
         .check()
         .map_err(|e| StartError::Config(e.to_string()))?;
-    let store = open_store(&config)?;
+    let lock = lock_sqlite(&config)?;
+    let store = open_store(&config).await?;
     let admin_token = tokens::ensure_admin(&store, cwmp_server::now()).await?;
 
     let cwmp_tls = match (&config.cwmp.tls.cert, &config.cwmp.tls.key) {
@@ -149,7 +218,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         );
     }
 
-    let state: AppState<SqliteStore> = Arc::new(Shared {
+    let node = node_id(&config);
+    info!(node = %node, store = store.backend(), "opened the store");
+    let state: AppState<AnyStore> = Arc::new(Shared {
+        node,
         engine: engine_config(&config),
         admission: Arc::new(Semaphore::new(config.cwmp.max_sessions)),
         conn_req: conn_req::ConnectionRequester::new(&config.connection_request),
@@ -184,6 +256,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         state,
         shutdown,
         tasks,
+        _lock: lock,
     })
 }
 
@@ -195,10 +268,24 @@ async fn upkeep<S: Store>(state: AppState<S>, mut stop: watch::Receiver<bool>) {
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
-        match state.store.expire_tasks(cwmp_server::now()).await {
-            Ok(0) => {}
-            Ok(n) => info!(expired = n, "expired tasks removed"),
-            Err(e) => warn!("expiring tasks failed: {e}"),
+        // One node per period does it (a claim in a shared store; always this node's on
+        // SQLite).
+        let now = cwmp_server::now();
+        // Due again a little before this node's next tick, so that the node whose tick
+        // comes first takes each period.
+        let next = now.plus_millis(i64::try_from(every.as_millis() * 9 / 10).unwrap_or(i64::MAX));
+        match state
+            .store
+            .claim_job("expire_tasks", &state.node, now, next)
+            .await
+        {
+            Ok(true) => match state.store.expire_tasks(now).await {
+                Ok(0) => {}
+                Ok(n) => info!(expired = n, "expired tasks removed"),
+                Err(e) => warn!("expiring tasks failed: {e}"),
+            },
+            Ok(false) => {}
+            Err(e) => warn!("claiming the task expiry failed: {e}"),
         }
         if let Ok((tasks, faults)) = state.store.counts().await {
             metrics::queue(tasks, faults);

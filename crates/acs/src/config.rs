@@ -22,6 +22,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// The device store.
     pub database: DatabaseConfig,
+    /// Several nodes sharing a PostgreSQL store.
+    pub cluster: ClusterConfig,
     /// Tasks.
     pub tasks: TasksConfig,
     /// Connection requests to devices.
@@ -37,6 +39,7 @@ impl Default for Config {
             cwmp: CwmpConfig::default(),
             api: ApiConfig::default(),
             database: DatabaseConfig::default(),
+            cluster: ClusterConfig::default(),
             tasks: TasksConfig::default(),
             connection_request: ConnectionRequestConfig::default(),
             log: LogConfig::default(),
@@ -175,10 +178,17 @@ impl Default for ApiConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// `sqlite://PATH` (relative to the working directory), or empty for
-    /// `<data_dir>/acs.db`.
+    /// `sqlite://PATH` (relative to the working directory), empty for
+    /// `<data_dir>/acs.db`, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` for a
+    /// PostgreSQL database that several nodes can share.
     pub url: String,
-    /// fsync every commit (durable across power loss); off trades that for speed.
+    /// PostgreSQL: the schema holding the tables (created if needed); empty for the
+    /// connection's default (`public`).
+    pub schema: String,
+    /// PostgreSQL: connections this node opens (half as many again for session leases).
+    pub pool_size: u32,
+    /// SQLite: fsync every commit (durable across power loss); off trades that for speed.
+    /// PostgreSQL commits as the server's `synchronous_commit` says.
     pub synchronous_full: bool,
     /// Days of Inform event history kept per device.
     pub event_retention_days: u32,
@@ -188,24 +198,75 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             url: String::new(),
+            schema: String::new(),
+            pool_size: 8,
             synchronous_full: true,
             event_retention_days: 7,
         }
     }
 }
 
+/// Which store `database.url` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded store in this file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, by URL.
+    Postgres(String),
+}
+
 impl DatabaseConfig {
-    /// The SQLite file to use.
-    pub fn sqlite_path(&self, data_dir: &Path) -> Result<PathBuf, String> {
+    /// The store to open.
+    pub fn backend(&self, data_dir: &Path) -> Result<Backend, String> {
         if self.url.is_empty() {
-            return Ok(data_dir.join("acs.db"));
+            return Ok(Backend::Sqlite(data_dir.join("acs.db")));
+        }
+        if self.url.starts_with("postgres://") || self.url.starts_with("postgresql://") {
+            return Ok(Backend::Postgres(self.url.clone()));
         }
         match self.url.strip_prefix("sqlite://") {
-            Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+            Some(path) if !path.is_empty() => Ok(Backend::Sqlite(PathBuf::from(path))),
             _ => Err(format!(
-                "database.url {:?}: only sqlite://PATH is supported so far",
-                self.url
+                "database.url {:?}: neither sqlite://PATH nor postgres://...",
+                redact(&self.url)
             )),
+        }
+    }
+}
+
+/// A database URL with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Several nodes on one PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// This node's name in session leases and job claims; empty: `<hostname>-<pid>-<random>`,
+    /// new at each start, so that a restarted node never mistakes a dead one's claims for
+    /// its own.
+    pub node_id: String,
+    /// Seconds a device's session claim lasts without being renewed (each request of the
+    /// session renews it): how long the devices of a node that died stay refused (503)
+    /// by the others. At least `cwmp.session_timeout_secs`.
+    pub session_lease_secs: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            node_id: String::new(),
+            session_lease_secs: 60,
         }
     }
 }
@@ -340,9 +401,16 @@ impl Config {
         if self.cwmp.max_sessions == 0 || self.cwmp.max_body_bytes == 0 {
             return err("cwmp.max_sessions and cwmp.max_body_bytes must be positive".into());
         }
-        self.database
-            .sqlite_path(&self.data_dir)
-            .map_err(ConfigError)?;
+        self.database.backend(&self.data_dir).map_err(ConfigError)?;
+        if self.database.pool_size == 0 {
+            return err("database.pool_size must be positive".into());
+        }
+        if self.cluster.session_lease_secs < self.cwmp.session_timeout_secs {
+            return err(format!(
+                "cluster.session_lease_secs ({}) is shorter than cwmp.session_timeout_secs ({})",
+                self.cluster.session_lease_secs, self.cwmp.session_timeout_secs
+            ));
+        }
         Ok(())
     }
 
@@ -372,8 +440,8 @@ mod tests {
         assert_eq!(c.api.listen.to_string(), "127.0.0.1:7557");
         assert!(c.cwmp.auth.enabled);
         assert_eq!(
-            c.database.sqlite_path(&c.data_dir).unwrap(),
-            PathBuf::from("acs-data/acs.db")
+            c.database.backend(&c.data_dir).unwrap(),
+            Backend::Sqlite(PathBuf::from("acs-data/acs.db"))
         );
     }
 
@@ -417,6 +485,20 @@ mod tests {
     }
 
     #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact("postgres://acs:secret@db:5432/acs"),
+            "postgres://acs:***@db:5432/acs"
+        );
+        assert_eq!(redact("postgres://acs@db/acs"), "postgres://acs@db/acs");
+        let c = DatabaseConfig {
+            url: "mysql://root:hunter2@x".into(),
+            ..DatabaseConfig::default()
+        };
+        assert!(!c.backend(Path::new(".")).unwrap_err().contains("hunter2"));
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.toml");
@@ -428,6 +510,8 @@ mod tests {
             "[cwmp.tls]\ncert = \"/x.pem\"\n",
             "[cwmp.auth]\ndefault_username = \"u\"\n",
             "[database]\nurl = \"mysql://x\"\n",
+            "[database]\npool_size = 0\n",
+            "[cluster]\nsession_lease_secs = 5\n",
         ] {
             std::fs::write(&f, bad).unwrap();
             assert!(Config::load_with_env(Some(&f), no_env()).is_err(), "{bad}");
@@ -446,6 +530,16 @@ mod tests {
             let c = Config::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(c.cwmp.listen.to_string(), "127.0.0.1:2000");
             assert_eq!(c.database.url, "sqlite://x.db");
+            jail.set_env("ACS_DATABASE__URL", "postgres://acs:secret@db:5432/acs");
+            jail.set_env("ACS_DATABASE__SCHEMA", "tenant1");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.database.backend(&c.data_dir),
+                Ok(Backend::Postgres(
+                    "postgres://acs:secret@db:5432/acs".into()
+                ))
+            );
+            assert_eq!(c.database.schema, "tenant1");
             jail.set_env("ACS_CWMP__LISEN", "x");
             assert!(Config::load(None).is_err());
             Ok(())

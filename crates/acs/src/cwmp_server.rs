@@ -25,7 +25,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use tracing::{Instrument, debug, info, warn};
 
 use crate::metrics;
-use crate::state::{AppState, SessionGuard};
+use crate::state::{AppState, SessionGuard, SessionLease};
 
 /// The current time, as the engine takes it.
 pub fn now() -> Timestamp {
@@ -35,7 +35,7 @@ pub fn now() -> Timestamp {
     Timestamp(ms)
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     hex::encode(buf)
@@ -72,9 +72,12 @@ struct Live {
     pending: Option<(&'static str, Instant)>,
     /// Ended (204, reaper, shutdown, store failure).
     closed: bool,
-    /// The device's place in the registry and the admission permit, given back the moment
-    /// the session ends, not when the last reference to it (a connection) goes.
-    held: Option<(SessionGuard, OwnedSemaphorePermit)>,
+    /// The device's place in the registry, its claim in the store and the admission
+    /// permit, given back the moment the session ends, not when the last reference to it
+    /// (a connection) goes.
+    held: Option<(SessionGuard, SessionLease, OwnedSemaphorePermit)>,
+    /// When the store claim was last renewed.
+    claimed: Instant,
 }
 
 impl Live {
@@ -756,7 +759,27 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                 return busy(config.retry_after_secs);
             };
             let now = now();
-            let ctx = match self.context(&device, now, remote).await {
+            // Claimed in the store too, for nodes sharing it; read meanwhile.
+            let (claim, ctx) =
+                tokio::join!(self.claim(&device, now), self.context(&device, now, remote));
+            let lease = match claim {
+                Ok(true) => SessionLease::new(
+                    self.app.store.clone(),
+                    device.clone(),
+                    self.app.node.clone(),
+                ),
+                Ok(false) => {
+                    info!("refused: the device is in session on another node");
+                    metrics::session_ended("busy");
+                    return busy(config.retry_after_secs);
+                }
+                Err(e) => {
+                    warn!("store unavailable: {e}");
+                    metrics::session_ended("error");
+                    return busy(config.retry_after_secs);
+                }
+            };
+            let ctx = match ctx {
                 Ok(ctx) => ctx,
                 Err(e) => {
                     warn!("store unavailable: {e}");
@@ -774,7 +797,8 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                 last: Instant::now(),
                 pending: None,
                 closed: false,
-                held: Some((guard, permit)),
+                held: Some((guard, lease, permit)),
+                claimed: Instant::now(),
             };
             let live = Arc::new(tokio::sync::Mutex::new(live));
             let mut r = self.finish_step(&live, step).await;
@@ -796,6 +820,9 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
         let device = live.lock().await.device.clone();
         let span = tracing::info_span!("session", device = %device);
         async {
+            if let Some(refused) = self.renew(&live).await {
+                return refused;
+            }
             let step = {
                 let mut l = live.lock().await;
                 l.last = Instant::now();
@@ -854,6 +881,47 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
             l.pending = Some((m, Instant::now()));
         }
         reply_response(reply)
+    }
+
+    /// Claims the device in the store for this node, for `cluster.session_lease_secs`.
+    async fn claim(&self, device: &DeviceId, now: Timestamp) -> acs_store::Result<bool> {
+        let lease = i64::try_from(self.app.config.cluster.session_lease_secs).unwrap_or(i64::MAX);
+        self.app
+            .store
+            .claim_session(device, &self.app.node, now, now.plus_secs(lease))
+            .await
+    }
+
+    /// Renews the session's claim once a third of its time has passed; the reply that ends
+    /// the session if the claim was lost (this node stalled past it and another took the
+    /// device) or cannot be renewed.
+    async fn renew(&self, live: &LiveRef) -> Option<Resp> {
+        let every = Duration::from_secs(self.app.config.cluster.session_lease_secs / 3);
+        let device = {
+            let l = live.lock().await;
+            if l.closed || l.claimed.elapsed() < every {
+                return None;
+            }
+            l.device.clone()
+        };
+        let claimed = self.claim(&device, now()).await;
+        let mut l = live.lock().await;
+        match claimed {
+            Ok(true) => {
+                l.claimed = Instant::now();
+                None
+            }
+            outcome => {
+                match outcome {
+                    Err(e) => warn!("store unavailable, session abandoned: {e}"),
+                    _ => warn!("session abandoned: another node took the device"),
+                }
+                l.close();
+                self.sessions.remove(&l.cookie);
+                metrics::session_ended("error");
+                Some(busy(self.app.config.cwmp.retry_after_secs))
+            }
+        }
     }
 
     async fn context(

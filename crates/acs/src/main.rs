@@ -99,8 +99,9 @@ fn main() -> ExitCode {
             })
         }),
         Command::Migrate { config } => load(config).and_then(|config| {
-            acs::app::open_store(&config)
-                .map(|_| println!("schema up to date"))
+            runtime()?
+                .block_on(acs::app::open_store(&config))
+                .map(|store| println!("{} schema up to date", store.backend()))
                 .map_err(|e| {
                     eprintln!("acs: {e}");
                     ExitCode::FAILURE
@@ -110,7 +111,7 @@ fn main() -> ExitCode {
             command: TokenCommand::Create { name, config },
         } => load(config).and_then(|config| {
             runtime()?.block_on(async {
-                let store = acs::app::open_store(&config).map_err(|e| {
+                let store = acs::app::open_store(&config).await.map_err(|e| {
                     eprintln!("acs: {e}");
                     ExitCode::FAILURE
                 })?;

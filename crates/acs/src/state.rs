@@ -14,6 +14,8 @@ use crate::config::Config;
 /// Everything the servers share.
 #[derive(Debug)]
 pub struct Shared<S> {
+    /// This node's name in the store's session leases and job claims.
+    pub node: Arc<str>,
     /// The device store.
     pub store: S,
     /// The configuration.
@@ -143,6 +145,44 @@ impl SessionRegistry {
     /// A receiver of session events, to watch for a device's next session.
     pub fn subscribe(&self) -> broadcast::Receiver<(DeviceId, SessionEvent)> {
         self.events.subscribe()
+    }
+}
+
+/// A device's session claim in the store (other nodes sharing it refuse the device while
+/// it lasts); dropping it gives the claim up, in the background. A node that dies drops
+/// nothing: its claims expire (`cluster.session_lease_secs`).
+pub struct SessionLease {
+    release: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl SessionLease {
+    /// The claim `owner` holds on `device` in `store`.
+    pub fn new<S: acs_store::Store>(store: S, device: DeviceId, owner: Arc<str>) -> Self {
+        SessionLease {
+            release: Some(Box::new(move || {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move {
+                        if let Err(e) = store.release_session(&device, &owner).await {
+                            tracing::debug!(%device, "releasing the session claim failed: {e}");
+                        }
+                    });
+                }
+            })),
+        }
+    }
+}
+
+impl Drop for SessionLease {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
+}
+
+impl std::fmt::Debug for SessionLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionLease")
     }
 }
 

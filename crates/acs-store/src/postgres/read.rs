@@ -461,7 +461,7 @@ mod tests {
     use sqlx::{Connection, Executor};
 
     fn url() -> String {
-        std::env::var("ACS_TEST_POSTGRES_URL")
+        std::env::var("TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
     }
 

@@ -24,6 +24,80 @@ pub struct TestApp {
     pub token: String,
     pub dir: Arc<tempfile::TempDir>,
     pub config: Config,
+    /// The PostgreSQL schema this app's store lives in, dropped with the last app on it.
+    pub schema: Option<Arc<TestSchema>>,
+}
+
+/// The PostgreSQL database tests use: `TEST_POSTGRES_URL`, by default
+/// `postgres://postgres@127.0.0.1:5432/test`.
+pub fn postgres_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Whether the ACS under test runs on PostgreSQL instead of SQLite: in the `on_postgres`
+/// test binary (which includes the api and cwmp tests), or in any with
+/// `TEST_ACS_STORE=postgres`.
+pub fn on_postgres() -> bool {
+    let binary = std::env::current_exe().ok();
+    let name = binary
+        .as_deref()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name.starts_with("on_postgres-")
+        || std::env::var("TEST_ACS_STORE").is_ok_and(|s| s == "postgres")
+}
+
+/// A schema of its own for one test, dropped when the last holder goes (also when the test
+/// failed).
+pub struct TestSchema {
+    pub name: String,
+}
+
+impl TestSchema {
+    pub fn new() -> TestSchema {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        TestSchema {
+            name: format!(
+                "acs_it_{}_{}_{}",
+                std::process::id(),
+                nanos % 1_000_000_000_000,
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
+        }
+    }
+
+    /// Points the configuration at this schema.
+    pub fn configure(&self, c: &mut Config) {
+        c.database.url = postgres_url();
+        c.database.schema = self.name.clone();
+        c.database.pool_size = 4;
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        use sqlx::{Connection, Executor};
+        let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name);
+        // Drop runs inside the test's runtime: a thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_url()).await {
+                    let _ = conn.execute(sql.as_str()).await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 pub const DEFAULT_USER: &str = "fleet";
@@ -56,8 +130,14 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(edit: impl FnOnce(&mut Config)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let mut config = test_config(dir.path());
+    let schema = on_postgres().then(|| Arc::new(TestSchema::new()));
+    if let Some(s) = &schema {
+        s.configure(&mut config);
+    }
     edit(&mut config);
-    start(config, dir).await
+    let mut app = start(config, dir).await;
+    app.schema = schema;
+    app
 }
 
 /// Starts (or restarts, with the same directory) the ACS.
@@ -79,6 +159,7 @@ pub async fn start(config: Config, dir: Arc<tempfile::TempDir>) -> TestApp {
         token,
         dir,
         config,
+        schema: None,
     }
 }
 
@@ -97,6 +178,7 @@ impl TestApp {
         config.api.listen = "127.0.0.1:0".parse().unwrap();
         let mut app = start(config, self.dir.clone()).await;
         app.token = self.token.clone();
+        app.schema = self.schema.clone();
         app
     }
 
