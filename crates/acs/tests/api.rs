@@ -4,21 +4,12 @@
 
 mod common;
 
-use std::convert::Infallible;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use bytes::Bytes;
 use common::*;
 use cwmp::Body;
-use cwmp::auth::digest::{DigestServer, Secret, StoredCredential};
 use http::{Method, StatusCode};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 fn enc(id: &str) -> String {
     urlencode(id)
@@ -684,66 +675,6 @@ async fn tags_queries_projection_sorting_paging_and_deletion() {
     );
     assert!(app.device(&a.id()).await.is_none());
     assert_eq!(app.api(Method::GET, "/tasks", None).await.json(), json!([]));
-}
-
-/// A listening CPE for connection requests: Digest-authenticates the ACS against the
-/// credentials the ACS itself set on the CPE, then reports each accepted request.
-async fn connection_request_listener(
-    username: String,
-    password: String,
-) -> (String, mpsc::UnboundedReceiver<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/cr", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::unbounded_channel();
-    let digest =
-        Arc::new(DigestServer::new("cpe", b"0123456789abcdef0123456789abcdef", 300).unwrap());
-    let creds = Arc::new((username, password));
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (tx, digest, creds) = (tx.clone(), digest.clone(), creds.clone());
-            let service = service_fn(move |req: hyper::Request<Incoming>| {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs();
-                let expected = StoredCredential {
-                    username: &creds.0,
-                    secret: Secret::Password(&creds.1),
-                };
-                let authorized = req
-                    .headers()
-                    .get(http::header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|a| {
-                        digest
-                            .verify_header(
-                                a,
-                                req.method().as_str(),
-                                &req.uri().to_string(),
-                                &expected,
-                                now,
-                            )
-                            .is_ok()
-                    });
-                let mut resp = hyper::Response::new(Full::new(Bytes::new()));
-                if authorized {
-                    let _ = tx.send(());
-                } else {
-                    *resp.status_mut() = StatusCode::UNAUTHORIZED;
-                    for c in digest.challenges(now, &rand::random(), false) {
-                        resp.headers_mut()
-                            .append(http::header::WWW_AUTHENTICATE, c.parse().unwrap());
-                    }
-                }
-                async move { Ok::<_, Infallible>(resp) }
-            });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service),
-            );
-        }
-    });
-    (url, rx)
 }
 
 fn param(cpe: &TestCpe, name: &str) -> String {

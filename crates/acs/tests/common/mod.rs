@@ -317,6 +317,9 @@ pub struct TestCpe {
     /// RPC names received, in order.
     pub log: Vec<String>,
     pub cr_url: String,
+    /// Stops mid-session, without answering, when the ACS sends this RPC (the connection
+    /// is dropped, as when the CPE or the link dies).
+    pub halt_on: Option<String>,
 }
 
 pub struct SessionResult {
@@ -397,6 +400,7 @@ impl TestCpe {
             received: Arc::new(Mutex::new(Vec::new())),
             log: Vec::new(),
             cr_url: "http://127.0.0.1:9/cr".into(),
+            halt_on: None,
         }
     }
 
@@ -512,6 +516,9 @@ impl TestCpe {
             let name = env.body.name().to_owned();
             rpcs.push(name.clone());
             self.log.push(name.clone());
+            if self.halt_on.as_deref() == Some(name.as_str()) {
+                return SessionResult { status, body, rpcs };
+            }
             let answer = self.answer(env.body);
             next = Envelope::new(self.namespace, id, answer)
                 .encode()
@@ -838,4 +845,66 @@ impl SessionClient {
         }
         unreachable!()
     }
+}
+
+/// A listening CPE for connection requests: Digest-authenticates the ACS against the
+/// credentials the ACS itself set on the CPE, then reports each accepted request.
+pub async fn connection_request_listener(
+    username: String,
+    password: String,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/cr", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let digest = Arc::new(
+        cwmp::auth::digest::DigestServer::new("cpe", b"0123456789abcdef0123456789abcdef", 300)
+            .unwrap(),
+    );
+    let creds = Arc::new((username, password));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (tx, digest, creds) = (tx.clone(), digest.clone(), creds.clone());
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                let expected = cwmp::auth::digest::StoredCredential {
+                    username: &creds.0,
+                    secret: cwmp::auth::digest::Secret::Password(&creds.1),
+                };
+                let authorized = req
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|a| {
+                        digest
+                            .verify_header(
+                                a,
+                                req.method().as_str(),
+                                &req.uri().to_string(),
+                                &expected,
+                                now,
+                            )
+                            .is_ok()
+                    });
+                let mut resp = hyper::Response::new(Full::new(Bytes::new()));
+                if authorized {
+                    let _ = tx.send(());
+                } else {
+                    *resp.status_mut() = StatusCode::UNAUTHORIZED;
+                    for c in digest.challenges(now, &rand::random(), false) {
+                        resp.headers_mut()
+                            .append(header::WWW_AUTHENTICATE, c.parse().unwrap());
+                    }
+                }
+                async move { Ok::<_, std::convert::Infallible>(resp) }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+    (url, rx)
 }
