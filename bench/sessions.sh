@@ -8,6 +8,12 @@
 #
 #   bench/sessions.sh                       # baseline, acs, acs with Digest
 #   RUNS="baseline" bench/sessions.sh       # only some of: baseline acs acs-digest
+#                                           #   acs-pg acs-pg-2nodes
+#
+# acs-pg runs the ACS on PostgreSQL (PG_URL, default postgres://postgres@127.0.0.1:5432/test,
+# a schema of its own dropped after; needs psql); acs-pg-2nodes runs two ACS processes on
+# one schema, acs-loadgen sending sessions to each in turn (a round-robin load balancer),
+# and reports their CPU time and peak RSS summed.
 #   CONCURRENCY=16 DURATION=10 bench/sessions.sh
 #
 # Settings (environment): CONCURRENCY (64), PARAMETERS (20), DEVICES (10000), DURATION (20 s,
@@ -30,6 +36,7 @@ RATE=${RATE:-}
 LOADGEN_THREADS=${LOADGEN_THREADS:-}
 LOADGEN_ARGS=${LOADGEN_ARGS:-}
 RUNS=${RUNS:-baseline acs acs-digest}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 BUILD=${BUILD:-1}
 ACS_BIN=${ACS_BIN:-target/release/acs}
 ACS_LOG_LEVEL=${ACS_LOG_LEVEL:-warn}
@@ -43,12 +50,19 @@ OUT=target/bench-sessions
 mkdir -p "$OUT"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/acs-bench.XXXXXX")
 SERVER_PID=""
+SERVER_PIDS=()
+SCHEMAS=()
 
 cleanup() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    for pid in $SERVER_PID ${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
+    for schema in ${SCHEMAS[@]+"${SCHEMAS[@]}"}; do
+        psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null 2>&1 || true
+    done
     if [[ "$KEEP" == 1 ]]; then
         echo "kept $TMP" >&2
     else
@@ -77,11 +91,12 @@ wait_for_port() {
 }
 
 stop_server() {
-    if [[ -n "$SERVER_PID" ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=""
-    fi
+    for pid in $SERVER_PID ${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    SERVER_PID=""
+    SERVER_PIDS=()
 }
 
 has_run() { [[ " $RUNS " == *" $1 "* ]]; }
@@ -91,7 +106,7 @@ if [[ "$BUILD" == 1 ]]; then
     cargo build --release -q -p loadgen
 fi
 ACS_OK=1
-if has_run acs || has_run acs-digest; then
+if has_run acs || has_run acs-digest || has_run acs-pg || has_run acs-pg-2nodes; then
     if [[ "$BUILD" == 1 ]]; then
         log "building acs"
         if ! cargo build --release -q -p acs >"$OUT/acs-build.log" 2>&1; then
@@ -114,9 +129,14 @@ NOTES=()
 measure() {
     local name=$1 port=$2
     shift 2
+    [[ ${#SERVER_PIDS[@]} -eq 0 ]] && SERVER_PIDS=("$SERVER_PID")
     local args=(--url "http://127.0.0.1:$port/" --concurrency "$CONCURRENCY"
         --parameters "$PARAMETERS" --devices "$DEVICES" --duration "$DURATION"
-        --warmup "$WARMUP" --server-pid "$SERVER_PID" --json)
+        --warmup "$WARMUP" --json)
+    local pid
+    for pid in "${SERVER_PIDS[@]}"; do
+        args+=(--server-pid "$pid")
+    done
     [[ -n "$RATE" ]] && args+=(--rate "$RATE")
     [[ -n "$LOADGEN_THREADS" ]] && args+=(--threads "$LOADGEN_THREADS")
     # shellcheck disable=SC2206
@@ -128,8 +148,11 @@ measure() {
         ROWS+=("| $name | acs-loadgen failed (exit $rc) | | | | | | | |")
         return
     fi
-    local hwm
-    hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || true)
+    local hwm=0
+    for pid in "${SERVER_PIDS[@]}"; do
+        hwm=$((hwm + $(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
+    done
+    [[ "$hwm" == 0 ]] && hwm=""
     local out
     out=$(python3 - "$OUT/$name.json" "$name" "${hwm:-}" "$BASELINE_RATE" <<'PY'
 import json, sys
@@ -181,49 +204,66 @@ if has_run baseline; then
     stop_server
 fi
 
-# Starts the ACS with auth on or off, measures it as run $1 with extra loadgen arguments.
+# Starts the ACS with auth on or off on store $3 (sqlite or postgres) with $4 nodes,
+# measures it as run $1 with extra loadgen arguments.
 run_acs() {
-    local name=$1 auth=$2
-    shift 2
+    local name=$1 auth=$2 store=$3 nodes=$4
+    shift 4
     if [[ "$ACS_OK" != 1 ]]; then
         ROWS+=("| $name | not built | | | | | | | |")
         return
     fi
-    local port api dir
-    port=$(free_port)
-    api=$(free_port)
-    dir="$TMP/$name"
-    mkdir -p "$dir/data"
-    {
-        echo "data_dir = \"$dir/data\""
-        echo "cwmp.listen = \"127.0.0.1:$port\""
-        echo "cwmp.auth.enabled = $auth"
-        if [[ "$auth" == true ]]; then
-            echo "cwmp.auth.default_username = \"$DIGEST_USER\""
-            echo "cwmp.auth.default_password = \"$DIGEST_PASSWORD\""
-        fi
-        # Sessions of exactly two exchanges, as with the baseline: do not push Connection
-        # Request credentials to devices met for the first time.
-        echo "cwmp.set_connection_request_credentials = false"
-        echo "api.listen = \"127.0.0.1:$api\""
-        echo "log.level = \"$ACS_LOG_LEVEL\""
-        [[ -n "$ACS_EXTRA_CONFIG" ]] && echo "$ACS_EXTRA_CONFIG"
-    } >"$dir/acs.toml"
-    "$ACS_BIN" serve --config "$dir/acs.toml" >"$OUT/$name.log" 2>&1 &
-    SERVER_PID=$!
-    if wait_for_port "$port" "$SERVER_PID"; then
-        measure "$name" "$port" "$@"
-    else
-        log "$name did not start; last lines of $OUT/$name.log:"
-        tail -n 20 "$OUT/$name.log" >&2 || true
-        ROWS+=("| $name | did not start (see $OUT/$name.log) | | | | | | | |")
+    local schema="bench_sessions_${name//-/_}_$$"
+    if [[ "$store" == postgres ]]; then
+        SCHEMAS+=("$schema")
+        psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null
     fi
+    local ports=() n port api dir also=()
+    for ((n = 1; n <= nodes; n++)); do
+        port=$(free_port)
+        api=$(free_port)
+        dir="$TMP/$name-$n"
+        mkdir -p "$dir/data"
+        {
+            echo "data_dir = \"$dir/data\""
+            echo "cwmp.listen = \"127.0.0.1:$port\""
+            echo "cwmp.auth.enabled = $auth"
+            if [[ "$auth" == true ]]; then
+                echo "cwmp.auth.default_username = \"$DIGEST_USER\""
+                echo "cwmp.auth.default_password = \"$DIGEST_PASSWORD\""
+            fi
+            # Sessions of exactly two exchanges, as with the baseline: do not push Connection
+            # Request credentials to devices met for the first time.
+            echo "cwmp.set_connection_request_credentials = false"
+            echo "api.listen = \"127.0.0.1:$api\""
+            echo "log.level = \"$ACS_LOG_LEVEL\""
+            if [[ "$store" == postgres ]]; then
+                echo "database.url = \"$PG_URL\""
+                echo "database.schema = \"$schema\""
+            fi
+            [[ -n "$ACS_EXTRA_CONFIG" ]] && echo "$ACS_EXTRA_CONFIG"
+        } >"$dir/acs.toml"
+        "$ACS_BIN" serve --config "$dir/acs.toml" >"$OUT/$name-$n.log" 2>&1 &
+        SERVER_PIDS+=("$!")
+        if ! wait_for_port "$port" "$!"; then
+            log "$name did not start; last lines of $OUT/$name-$n.log:"
+            tail -n 20 "$OUT/$name-$n.log" >&2 || true
+            ROWS+=("| $name | did not start (see $OUT/$name-$n.log) | | | | | | | |")
+            stop_server
+            return
+        fi
+        ports+=("$port")
+        ((n > 1)) && also+=(--also-url "http://127.0.0.1:$port/")
+    done
+    measure "$name" "${ports[0]}" ${also[@]+"${also[@]}"} "$@"
     stop_server
 }
 
-has_run acs && run_acs acs false
-has_run acs-digest && run_acs acs-digest true \
+has_run acs && run_acs acs false sqlite 1
+has_run acs-digest && run_acs acs-digest true sqlite 1 \
     --auth digest --username "$DIGEST_USER" --password "$DIGEST_PASSWORD"
+has_run acs-pg && run_acs acs-pg false postgres 1
+has_run acs-pg-2nodes && run_acs acs-pg-2nodes false postgres 2
 
 echo
 echo "Sessions: concurrency $CONCURRENCY, $PARAMETERS parameters, $DEVICES devices," \

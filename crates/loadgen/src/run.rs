@@ -49,8 +49,9 @@ pub struct Config {
     pub limit: Limit,
     /// Target session starts per second, if throttled.
     pub rate: Option<f64>,
-    /// A process whose CPU time and memory to report (the server).
-    pub server_pid: Option<u32>,
+    /// Processes whose CPU time and memory to report, summed (the server, or each node of
+    /// it).
+    pub server_pids: Vec<u32>,
     /// How long sessions still running at the end may take to finish (uncounted).
     pub grace: Duration,
 }
@@ -64,11 +65,19 @@ struct Mark {
 }
 
 impl Mark {
-    fn now(server_pid: Option<u32>) -> Mark {
+    fn now(server_pids: &[u32]) -> Mark {
+        let server_cpu = if server_pids.is_empty() {
+            None
+        } else {
+            server_pids
+                .iter()
+                .map(|p| procstat::cpu_time(Pid::Other(*p)))
+                .sum::<Option<Duration>>()
+        };
         Mark {
             at: Instant::now(),
             own_cpu: procstat::cpu_time(Pid::SelfProcess),
-            server_cpu: server_pid.and_then(|p| procstat::cpu_time(Pid::Other(p))),
+            server_cpu,
         }
     }
 }
@@ -99,7 +108,7 @@ impl Shared {
 
     /// Closes the window (the first call wins) and tells everyone.
     fn stop(&self) {
-        let mark = Mark::now(self.cfg.server_pid);
+        let mark = Mark::now(&self.cfg.server_pids);
         if let Ok(mut end) = self.end.lock() {
             end.get_or_insert(mark);
         }
@@ -108,7 +117,7 @@ impl Shared {
     }
 
     fn set_begin(&self) {
-        let mark = Mark::now(self.cfg.server_pid);
+        let mark = Mark::now(&self.cfg.server_pids);
         if let Ok(mut begin) = self.begin.lock() {
             begin.get_or_insert(mark);
         }
@@ -405,7 +414,7 @@ pub async fn run(cfg: Config) -> Result<Report, Error> {
         (Some(b), Some(e)) => (b, e),
         // Stopped (interrupted) during the warm-up: nothing was measured.
         _ => {
-            let now = Mark::now(shared.cfg.server_pid);
+            let now = Mark::now(&shared.cfg.server_pids);
             (now, now)
         }
     };
@@ -426,10 +435,22 @@ pub async fn run(cfg: Config) -> Result<Report, Error> {
         unmeasured: stats.unmeasured,
         own_cpu: cpu(begin.own_cpu, end.own_cpu),
         server_cpu: cpu(begin.server_cpu, end.server_cpu),
-        server_memory: shared
-            .cfg
-            .server_pid
-            .and_then(|p| procstat::memory(Pid::Other(p))),
+        server_memory: if shared.cfg.server_pids.is_empty() {
+            None
+        } else {
+            shared
+                .cfg
+                .server_pids
+                .iter()
+                .map(|p| procstat::memory(Pid::Other(*p)))
+                .try_fold(Memory::default(), |sum, m| {
+                    let m = m?;
+                    Some(Memory {
+                        peak_rss_kb: sum.peak_rss_kb + m.peak_rss_kb,
+                        rss_kb: sum.rss_kb + m.rss_kb,
+                    })
+                })
+        },
         own_memory: procstat::memory(Pid::SelfProcess),
     })
 }
@@ -542,7 +563,7 @@ impl Report {
             "sessions_unmeasured": self.unmeasured,
             "loadgen_cpu": cpu(self.own_cpu),
             "loadgen_memory": mem(self.own_memory),
-            "server_pid": c.server_pid,
+            "server_pids": c.server_pids,
             "server_cpu": cpu(self.server_cpu),
             "server_memory": mem(self.server_memory),
         })
@@ -646,11 +667,12 @@ impl fmt::Display for Report {
             cpu_line(self.own_cpu),
             rss(self.own_memory)
         )?;
-        if let Some(pid) = c.server_pid {
+        if !c.server_pids.is_empty() {
             writeln!(
                 f,
-                "server CPU    {} (pid {pid}), peak RSS {}",
+                "server CPU    {} (pids {:?}), peak RSS {}",
                 cpu_line(self.server_cpu),
+                c.server_pids,
                 rss(self.server_memory)
             )?;
         }

@@ -49,6 +49,9 @@ pub enum AuthMode {
 pub struct SessionConfig {
     /// Where to connect.
     pub addr: SocketAddr,
+    /// Further nodes of the same ACS (behind no load balancer): session number `n` goes to
+    /// `[addr, also...][n % (1 + also.len())]`.
+    pub also: Vec<SocketAddr>,
     /// `Host` header value.
     pub host: HeaderValue,
     /// Request target (origin form), e.g. `/`.
@@ -70,6 +73,15 @@ pub struct SessionConfig {
 }
 
 impl SessionConfig {
+    /// Where session number `session` connects.
+    pub fn target_for(&self, session: u64) -> SocketAddr {
+        let n = 1 + self.also.len() as u64;
+        match (session % n) as usize {
+            0 => self.addr,
+            k => self.also[k - 1],
+        }
+    }
+
     /// The source address of session number `session`.
     ///
     /// Every session leaves a TIME_WAIT socket on the client side (the client closes
@@ -310,6 +322,7 @@ struct DigestState {
 
 struct Session<'a> {
     cfg: &'a SessionConfig,
+    target: SocketAddr,
     source: Option<IpAddr>,
     deadline: Instant,
     username: String,
@@ -435,7 +448,7 @@ impl Session<'_> {
             self.conn = None;
         }
         if self.conn.is_none() {
-            let open = Conn::open(self.cfg.addr, self.source);
+            let open = Conn::open(self.target, self.source);
             let conn = match timeout_at(self.deadline, open).await {
                 Err(_) => return Err(Self::fail(Stage::Connect, Cause::Timeout)),
                 Ok(Err(e)) => return Err(Self::fail(Stage::Connect, Cause::Connect(e.kind()))),
@@ -615,6 +628,7 @@ pub async fn run_session(cfg: &SessionConfig, template: &InformTemplate, vars: &
     };
     let mut session = Session {
         cfg,
+        target: cfg.target_for(vars.session),
         source: cfg.source_for(vars.session),
         deadline: Instant::now() + cfg.timeout,
         username,
@@ -636,9 +650,27 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn sessions_go_to_the_nodes_in_turn() {
+        let mut c = cfg("127.0.0.1:7547", 1);
+        assert_eq!(c.target_for(5), c.addr);
+        c.also = vec!["127.0.0.1:8547".parse().unwrap()];
+        let targets: Vec<String> = (0..4).map(|s| c.target_for(s).to_string()).collect();
+        assert_eq!(
+            targets,
+            [
+                "127.0.0.1:7547",
+                "127.0.0.1:8547",
+                "127.0.0.1:7547",
+                "127.0.0.1:8547"
+            ]
+        );
+    }
+
     fn cfg(addr: &str, source_addrs: u32) -> SessionConfig {
         SessionConfig {
             addr: addr.parse().unwrap(),
+            also: Vec::new(),
             host: HeaderValue::from_static("h"),
             path: "/".into(),
             auth: AuthMode::None,

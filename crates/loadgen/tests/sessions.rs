@@ -233,6 +233,7 @@ fn config(addr: SocketAddr, auth: AuthMode, limit: Limit) -> Config {
         url: format!("http://{addr}/"),
         session: SessionConfig {
             addr,
+            also: Vec::new(),
             host: HeaderValue::from_str(&addr.to_string()).unwrap(),
             path: "/".into(),
             auth,
@@ -248,7 +249,7 @@ fn config(addr: SocketAddr, auth: AuthMode, limit: Limit) -> Config {
         warmup: Duration::ZERO,
         limit,
         rate: None,
-        server_pid: None,
+        server_pids: Vec::new(),
         grace: Duration::from_secs(2),
     }
 }
@@ -276,7 +277,7 @@ async fn baseline_sessions() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(loadgen::baseline::serve(listener));
     let mut cfg = config(addr, AuthMode::None, Limit::Sessions(300));
-    cfg.server_pid = Some(std::process::id());
+    cfg.server_pids = vec![std::process::id()];
     let report = run(cfg).await.unwrap();
     assert_all_ok(&report, 300, 2);
     assert!(report.server_cpu.is_some() && report.server_memory.is_some());

@@ -28,6 +28,10 @@ struct Args {
     /// The ACS URL (ManagementServer.URL); plain http only.
     #[arg(long, default_value = "http://127.0.0.1:7547/")]
     url: String,
+    /// Another node of the same ACS (repeatable): sessions go to --url and these in turn,
+    /// as a round-robin load balancer would send them.
+    #[arg(long)]
+    also_url: Vec<String>,
     /// Sessions in flight at once.
     #[arg(long, short = 'c', default_value_t = 64)]
     concurrency: usize,
@@ -74,9 +78,10 @@ struct Args {
     /// Seconds that sessions still running when the window closes get to finish.
     #[arg(long, default_value_t = 2.0)]
     grace: f64,
-    /// Process id of the server, to report its CPU time in the window and its memory.
+    /// Process id of the server, to report its CPU time and its memory; repeated for
+    /// several nodes (summed).
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     /// Worker threads of the (multi-threaded) runtime; 0 means one per CPU. One thread
     /// drives 64 sessions at the baseline's full rate on a 2-core machine, and a second one
     /// only adds CPU time (cross-thread wakeups) that the server then lacks.
@@ -112,6 +117,22 @@ async fn config(args: &Args) -> Result<Config, String> {
         .next()
         .ok_or_else(|| format!("--url {}: host has no address", args.url))?;
     let host = HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?;
+    let mut also = Vec::new();
+    for url in &args.also_url {
+        let uri: http::Uri = url.parse().map_err(|e| format!("--also-url {url}: {e}"))?;
+        let authority = uri
+            .authority()
+            .filter(|_| uri.scheme_str() == Some("http"))
+            .ok_or_else(|| format!("--also-url {url}: not an http:// URL with a host"))?;
+        let port = authority.port_u16().unwrap_or(80);
+        also.push(
+            tokio::net::lookup_host((authority.host().trim_matches(['[', ']']), port))
+                .await
+                .map_err(|e| format!("--also-url {url}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("--also-url {url}: host has no address"))?,
+        );
+    }
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
     let limit = match (args.duration, args.sessions) {
         (_, Some(n)) => Limit::Sessions(n),
@@ -132,6 +153,7 @@ async fn config(args: &Args) -> Result<Config, String> {
         url: args.url.clone(),
         session: SessionConfig {
             addr,
+            also,
             host,
             path,
             auth: match args.auth {
@@ -151,7 +173,7 @@ async fn config(args: &Args) -> Result<Config, String> {
         warmup: secs("warmup", args.warmup)?,
         limit,
         rate: args.rate,
-        server_pid: args.server_pid,
+        server_pids: args.server_pid.clone(),
         grace: secs("grace", args.grace)?,
     })
 }
