@@ -9,7 +9,7 @@ use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
 use crate::{
     ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page, Result,
-    SessionData, Store, TokenRecord,
+    SessionClaim, SessionData, Store, TokenRecord,
 };
 
 /// SQLite (one node, the default) or PostgreSQL (several nodes).
@@ -152,15 +152,15 @@ impl Store for AnyStore {
     async fn claim_session(
         &self,
         device: &DeviceId,
-        owner: &str,
+        claim: &SessionClaim,
         now: Timestamp,
         until: Timestamp,
     ) -> Result<bool> {
-        each!(self, s => s.claim_session(device, owner, now, until))
+        each!(self, s => s.claim_session(device, claim, now, until))
     }
 
-    async fn release_session(&self, device: &DeviceId, owner: &str) -> Result<()> {
-        each!(self, s => s.release_session(device, owner))
+    async fn release_session(&self, device: &DeviceId, claim: &SessionClaim) -> Result<()> {
+        each!(self, s => s.release_session(device, claim))
     }
 
     async fn claim_job(

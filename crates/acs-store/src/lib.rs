@@ -144,6 +144,15 @@ pub struct TokenRecord {
     pub created: Timestamp,
 }
 
+/// Who claims a device's session: a node, and which of its sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClaim {
+    /// The node (`cluster.node_id`).
+    pub owner: String,
+    /// The session, unique within the node.
+    pub session: String,
+}
+
 /// The device store.
 ///
 /// Every method is safe to call concurrently. Writes through [`Store::commit`] are durable
@@ -242,24 +251,25 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// How many tokens exist (none: first start, create the admin token).
     fn token_count(&self) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Claims the device for a session of `owner` (one ACS node) until `until`: `true` if
-    /// no other owner holds an unexpired claim at `now`. Claiming again renews. Nodes that
-    /// share a database thus never run two sessions of one device at once (TR-069 §3.7.1:
-    /// one session at a time), and a node that dies leaves its claims to expire instead of
+    /// Claims the device for session `session` of `owner` (one ACS node) until `until`:
+    /// `true` if no other owner holds an unexpired claim at `now` (the owner's own claim is
+    /// taken over, its session being over). Claiming again renews. Nodes that share a
+    /// database thus never run two sessions of one device at once (TR-069 §3.7.1: one
+    /// session at a time), and a node that dies leaves its claims to expire instead of
     /// locking its devices out.
     fn claim_session(
         &self,
         device: &DeviceId,
-        owner: &str,
+        claim: &SessionClaim,
         now: Timestamp,
         until: Timestamp,
     ) -> impl Future<Output = Result<bool>> + Send;
 
-    /// Gives up `owner`'s claim on the device (nothing if the claim is another's now).
+    /// Gives up the claim on the device, if it is still this one's.
     fn release_session(
         &self,
         device: &DeviceId,
-        owner: &str,
+        claim: &SessionClaim,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Claims the periodic job `name` for one run: `true` for exactly one caller (across all

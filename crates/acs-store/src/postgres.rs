@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::shared::filter::Value as Arg;
 use crate::{
     ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page, Result,
-    SessionData, Store, StoreError, TokenRecord,
+    SessionClaim, SessionData, Store, StoreError, TokenRecord,
 };
 
 mod read;
@@ -453,21 +453,23 @@ impl Store for PostgresStore {
     async fn claim_session(
         &self,
         device: &DeviceId,
-        owner: &str,
+        claim: &SessionClaim,
         now: Timestamp,
         until: Timestamp,
     ) -> Result<bool> {
         // ON CONFLICT ... DO UPDATE ... WHERE locks the row and tests the condition on its
         // newest version, so of two nodes claiming at once exactly one gets a row back.
         let claimed = sqlx::query(
-            "INSERT INTO session_leases (device_id, owner, expires) VALUES ($1, $2, $3)
+            "INSERT INTO session_leases (device_id, owner, session, expires)
+             VALUES ($1, $2, $3, $4)
              ON CONFLICT (device_id) DO UPDATE SET owner = EXCLUDED.owner,
-                 expires = EXCLUDED.expires
-             WHERE session_leases.owner = EXCLUDED.owner OR session_leases.expires <= $4
+                 session = EXCLUDED.session, expires = EXCLUDED.expires
+             WHERE session_leases.owner = EXCLUDED.owner OR session_leases.expires <= $5
              RETURNING 1",
         )
         .bind(device.as_str())
-        .bind(owner)
+        .bind(&claim.owner)
+        .bind(&claim.session)
         .bind(until.millis())
         .bind(now.millis())
         .fetch_optional(&self.inner.leases)
@@ -475,12 +477,15 @@ impl Store for PostgresStore {
         Ok(claimed.is_some())
     }
 
-    async fn release_session(&self, device: &DeviceId, owner: &str) -> Result<()> {
-        sqlx::query("DELETE FROM session_leases WHERE device_id = $1 AND owner = $2")
-            .bind(device.as_str())
-            .bind(owner)
-            .execute(&self.inner.leases)
-            .await?;
+    async fn release_session(&self, device: &DeviceId, claim: &SessionClaim) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM session_leases WHERE device_id = $1 AND owner = $2 AND session = $3",
+        )
+        .bind(device.as_str())
+        .bind(&claim.owner)
+        .bind(&claim.session)
+        .execute(&self.inner.leases)
+        .await?;
         Ok(())
     }
 

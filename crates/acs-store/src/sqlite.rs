@@ -24,7 +24,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::{
     ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page, Result,
-    SessionData, Store, StoreError, TokenRecord,
+    SessionClaim, SessionData, Store, StoreError, TokenRecord,
 };
 
 mod apply;
@@ -330,14 +330,14 @@ impl Store for SqliteStore {
     async fn claim_session(
         &self,
         _device: &DeviceId,
-        _owner: &str,
+        _claim: &SessionClaim,
         _now: Timestamp,
         _until: Timestamp,
     ) -> Result<bool> {
         Ok(true)
     }
 
-    async fn release_session(&self, _device: &DeviceId, _owner: &str) -> Result<()> {
+    async fn release_session(&self, _device: &DeviceId, _claim: &SessionClaim) -> Result<()> {
         Ok(())
     }
 

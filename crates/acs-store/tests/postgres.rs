@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use acs_core::Timestamp;
 use acs_core::change::Change;
 use acs_core::device::ValueType;
-use acs_store::Store;
 use acs_store::postgres::{PostgresOptions, PostgresStore, migrate};
+use acs_store::{SessionClaim, Store};
 use serde_json::json;
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -431,21 +431,37 @@ async fn a_device_is_in_session_on_one_node_at_a_time() {
         let b = open(&schema).await;
         let d = dev("lease");
         let t = |s: i64| Timestamp::from_millis(T + s * 1000);
-        assert!(a.claim_session(&d, "node-a", t(0), t(30)).await.unwrap());
-        assert!(!b.claim_session(&d, "node-b", t(1), t(31)).await.unwrap());
+        let claim = |owner: &str, session: &str| SessionClaim {
+            owner: owner.into(),
+            session: session.into(),
+        };
+        let (a1, a2, b1) = (
+            claim("node-a", "1"),
+            claim("node-a", "2"),
+            claim("node-b", "1"),
+        );
+        assert!(a.claim_session(&d, &a1, t(0), t(30)).await.unwrap());
+        assert!(!b.claim_session(&d, &b1, t(1), t(31)).await.unwrap());
         // Renewing is claiming again.
-        assert!(a.claim_session(&d, "node-a", t(20), t(50)).await.unwrap());
-        assert!(!b.claim_session(&d, "node-b", t(40), t(70)).await.unwrap());
+        assert!(a.claim_session(&d, &a1, t(20), t(50)).await.unwrap());
+        assert!(!b.claim_session(&d, &b1, t(40), t(70)).await.unwrap());
         // Node a died: its claim expires and b takes the device.
-        assert!(b.claim_session(&d, "node-b", t(50), t(80)).await.unwrap());
+        assert!(b.claim_session(&d, &b1, t(50), t(80)).await.unwrap());
         // a's late release does not free b's claim.
-        a.release_session(&d, "node-a").await.unwrap();
-        assert!(!a.claim_session(&d, "node-a", t(51), t(81)).await.unwrap());
-        b.release_session(&d, "node-b").await.unwrap();
-        assert!(a.claim_session(&d, "node-a", t(52), t(82)).await.unwrap());
+        a.release_session(&d, &a1).await.unwrap();
+        assert!(!a.claim_session(&d, &a2, t(51), t(81)).await.unwrap());
+        b.release_session(&d, &b1).await.unwrap();
+        assert!(a.claim_session(&d, &a1, t(52), t(82)).await.unwrap());
+        // The device's next session on the same node takes the claim over; the release of
+        // the session before, arriving late, leaves it alone.
+        assert!(a.claim_session(&d, &a2, t(53), t(83)).await.unwrap());
+        a.release_session(&d, &a1).await.unwrap();
+        assert!(!b.claim_session(&d, &b1, t(54), t(84)).await.unwrap());
+        a.release_session(&d, &a2).await.unwrap();
+        assert!(b.claim_session(&d, &b1, t(55), t(85)).await.unwrap());
         // Other devices are not affected.
         assert!(
-            b.claim_session(&dev("other"), "node-b", t(52), t(82))
+            a.claim_session(&dev("other"), &a1, t(55), t(85))
                 .await
                 .unwrap()
         );
@@ -462,11 +478,15 @@ async fn of_many_nodes_claiming_at_once_one_wins() {
             let claims = (0..8).map(|n| {
                 let store = stores[n % 2].clone();
                 let d = d.clone();
+                let claim = SessionClaim {
+                    owner: format!("node-{n}"),
+                    session: "1".into(),
+                };
                 tokio::spawn(async move {
                     store
                         .claim_session(
                             &d,
-                            &format!("node-{n}"),
+                            &claim,
                             Timestamp::from_millis(T),
                             Timestamp::from_millis(T + 30_000),
                         )

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use acs_core::session::{DeviceContext, Reply, Session, Step, read_inform};
 use acs_core::{DeviceId, Timestamp};
-use acs_store::Store;
+use acs_store::{SessionClaim, Store};
 use bytes::Bytes;
 use cwmp::auth::digest::{self, DigestServer, Secret, StoredCredential};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
@@ -76,7 +76,8 @@ struct Live {
     /// permit, given back the moment the session ends, not when the last reference to it
     /// (a connection) goes.
     held: Option<(SessionGuard, SessionLease, OwnedSemaphorePermit)>,
-    /// When the store claim was last renewed.
+    /// The device's claim in the store, and when it was last renewed.
+    claim: SessionClaim,
     claimed: Instant,
 }
 
@@ -759,15 +760,21 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                 return busy(config.retry_after_secs);
             };
             let now = now();
+            let cookie = random_hex(16);
+            // Not the cookie: what is in the database must not open the session.
+            let claim = SessionClaim {
+                owner: self.app.node.to_string(),
+                session: random_hex(8),
+            };
             // Claimed in the store too, for nodes sharing it; read meanwhile.
-            let (claim, ctx) =
-                tokio::join!(self.claim(&device, now), self.context(&device, now, remote));
-            let lease = match claim {
-                Ok(true) => SessionLease::new(
-                    self.app.store.clone(),
-                    device.clone(),
-                    self.app.node.clone(),
-                ),
+            let (claimed, ctx) = tokio::join!(
+                self.claim(&device, &claim, now),
+                self.context(&device, now, remote)
+            );
+            let lease = match claimed {
+                Ok(true) => {
+                    SessionLease::new(self.app.store.clone(), device.clone(), claim.clone())
+                }
                 Ok(false) => {
                     info!("refused: the device is in session on another node");
                     metrics::session_ended("busy");
@@ -788,7 +795,6 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                 }
             };
             let (session, step) = Session::start(now, inform, ctx, &self.app.engine);
-            let cookie = random_hex(16);
             let live = Live {
                 session,
                 device: device.clone(),
@@ -798,6 +804,7 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                 pending: None,
                 closed: false,
                 held: Some((guard, lease, permit)),
+                claim,
                 claimed: Instant::now(),
             };
             let live = Arc::new(tokio::sync::Mutex::new(live));
@@ -884,11 +891,16 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
     }
 
     /// Claims the device in the store for this node, for `cluster.session_lease_secs`.
-    async fn claim(&self, device: &DeviceId, now: Timestamp) -> acs_store::Result<bool> {
+    async fn claim(
+        &self,
+        device: &DeviceId,
+        claim: &SessionClaim,
+        now: Timestamp,
+    ) -> acs_store::Result<bool> {
         let lease = i64::try_from(self.app.config.cluster.session_lease_secs).unwrap_or(i64::MAX);
         self.app
             .store
-            .claim_session(device, &self.app.node, now, now.plus_secs(lease))
+            .claim_session(device, claim, now, now.plus_secs(lease))
             .await
     }
 
@@ -897,14 +909,14 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
     /// device) or cannot be renewed.
     async fn renew(&self, live: &LiveRef) -> Option<Resp> {
         let every = Duration::from_secs(self.app.config.cluster.session_lease_secs / 3);
-        let device = {
+        let (device, claim) = {
             let l = live.lock().await;
             if l.closed || l.claimed.elapsed() < every {
                 return None;
             }
-            l.device.clone()
+            (l.device.clone(), l.claim.clone())
         };
-        let claimed = self.claim(&device, now()).await;
+        let claimed = self.claim(&device, &claim, now()).await;
         let mut l = live.lock().await;
         match claimed {
             Ok(true) => {

@@ -156,13 +156,17 @@ pub struct SessionLease {
 }
 
 impl SessionLease {
-    /// The claim `owner` holds on `device` in `store`.
-    pub fn new<S: acs_store::Store>(store: S, device: DeviceId, owner: Arc<str>) -> Self {
+    /// The claim held on `device` in `store`.
+    pub fn new<S: acs_store::Store>(
+        store: S,
+        device: DeviceId,
+        claim: acs_store::SessionClaim,
+    ) -> Self {
         SessionLease {
             release: Some(Box::new(move || {
                 if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                     runtime.spawn(async move {
-                        if let Err(e) = store.release_session(&device, &owner).await {
+                        if let Err(e) = store.release_session(&device, &claim).await {
                             tracing::debug!(%device, "releasing the session claim failed: {e}");
                         }
                     });
