@@ -184,7 +184,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .map_err(|e| StartError::Config(e.to_string()))?;
     let lock = lock_sqlite(&config)?;
     let store = open_store(&config).await?;
-    let admin_token = tokens::ensure_admin(&store, cwmp_server::now()).await?;
+    let node = node_id(&config);
+    let admin_token = tokens::ensure_admin(&store, &node, cwmp_server::now()).await?;
 
     let cwmp_tls = match (&config.cwmp.tls.cert, &config.cwmp.tls.key) {
         (Some(c), Some(k)) => Some(tokio_rustls::TlsAcceptor::from(
@@ -218,7 +219,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         );
     }
 
-    let node = node_id(&config);
     info!(node = %node, store = store.backend(), "opened the store");
     let state: AppState<AnyStore> = Arc::new(Shared {
         node,

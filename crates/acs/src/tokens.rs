@@ -46,11 +46,19 @@ pub async fn create<S: Store>(store: &S, name: &str, now: Timestamp) -> acs_stor
 }
 
 /// On first start (no token stored), creates the `admin` token and returns its secret.
+/// Of several nodes starting together on a new shared database, one does (the one whose
+/// claim of the once-only job `admin_token` wins; should it die before creating the token,
+/// `acs token create` makes one).
 pub async fn ensure_admin<S: Store>(
     store: &S,
+    node: &str,
     now: Timestamp,
 ) -> acs_store::Result<Option<String>> {
-    if store.token_count().await? > 0 {
+    if store.token_count().await? > 0
+        || !store
+            .claim_job("admin_token", node, now, Timestamp::from_millis(i64::MAX))
+            .await?
+    {
         return Ok(None);
     }
     create(store, ADMIN, now).await.map(Some)
@@ -156,9 +164,9 @@ mod tests {
             SqliteStore::open(&dir.path().join("acs.db"), SqliteOptions::default()).unwrap();
         let now = Timestamp::from_millis(1_700_000_000_000);
 
-        let admin = ensure_admin(&store, now).await.unwrap().unwrap();
+        let admin = ensure_admin(&store, "node", now).await.unwrap().unwrap();
         assert!(admin.starts_with(PREFIX));
-        assert_eq!(ensure_admin(&store, now).await.unwrap(), None);
+        assert_eq!(ensure_admin(&store, "node", now).await.unwrap(), None);
         assert_eq!(store.token_count().await.unwrap(), 1);
 
         let other = create(&store, "ci", now).await.unwrap();

@@ -325,3 +325,29 @@ async fn two_nodes_share_devices_tasks_and_sessions() {
     );
     drop(b);
 }
+
+/// Nodes starting together on a new database: one creates the admin token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_create_one_admin_token() {
+    let schema = TestSchema::new();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let configs: Vec<acs::config::Config> = dirs
+        .iter()
+        .enumerate()
+        .map(|(n, d)| {
+            let mut c = test_config(d.path());
+            schema.configure(&mut c);
+            c.cluster.node_id = format!("node-{n}");
+            c
+        })
+        .collect();
+    let (a, b) = tokio::join!(
+        acs::app::start(configs[0].clone()),
+        acs::app::start(configs[1].clone())
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let tokens = [&a, &b].iter().filter(|r| r.admin_token.is_some()).count();
+    assert_eq!(tokens, 1);
+    a.shutdown().await;
+    b.shutdown().await;
+}
