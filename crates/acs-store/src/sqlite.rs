@@ -360,6 +360,11 @@ impl rusqlite::ToSql for Arg {
             Arg::Integer(n) => ValueRef::Integer(*n),
             Arg::Real(n) => ValueRef::Real(*n),
             Arg::Text(s) => ValueRef::Text(s.as_bytes()),
+            Arg::Integers(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "SQLite has no arrays".into(),
+                ));
+            }
         }))
     }
 }

@@ -117,6 +117,27 @@ suite!(
     projections,
 );
 
+/// The device queries again with every page planned by PostgreSQL (as for more than
+/// `few_matches` matches), not ordered from the matches' ids.
+mod planned_pages {
+    use super::*;
+
+    async fn open(schema: &str) -> PostgresStore {
+        let options = PostgresOptions {
+            few_matches: 0,
+            ..options(schema)
+        };
+        PostgresStore::connect(&url(), options).await.unwrap()
+    }
+
+    suite!(
+        filters,
+        sorting_and_paging,
+        projections,
+        devices_render_as_genieacs_shows_them
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_batch_does_not_affect_the_others() {
     with_schema(|schema| async move {
@@ -150,11 +171,11 @@ async fn versions(schema: &str) -> i64 {
 async fn migrations_apply_once() {
     with_schema(|schema| async move {
         let opts = options(&schema);
-        assert_eq!(migrate(&url(), &opts).await.unwrap(), [1, 2]);
+        assert_eq!(migrate(&url(), &opts).await.unwrap(), [1, 2, 3]);
         assert_eq!(migrate(&url(), &opts).await.unwrap(), Vec::<i64>::new());
         let store = open(&schema).await;
         assert_eq!(store.migrate().await.unwrap(), Vec::<i64>::new());
-        assert_eq!(versions(&schema).await, 2);
+        assert_eq!(versions(&schema).await, 3);
         // A database from a newer program is refused.
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)")
             .execute(&mut admin(&schema).await)
@@ -182,8 +203,8 @@ async fn concurrent_migrations_apply_once() {
         for run in runs {
             applied.extend(run.await.unwrap().unwrap());
         }
-        assert_eq!(applied, [1, 2]);
-        assert_eq!(versions(&schema).await, 2);
+        assert_eq!(applied, [1, 2, 3]);
+        assert_eq!(versions(&schema).await, 3);
 
         // Stores connecting together on a fresh schema too.
         let other = format!("{schema}_b");
@@ -195,7 +216,7 @@ async fn concurrent_migrations_apply_once() {
         let (a, b) = (a.unwrap(), b.unwrap());
         a.commit(vec![inform(&dev("A"), T, vec![])]).await.unwrap();
         assert!(b.device_summary(&dev("A")).await.unwrap().is_some());
-        assert_eq!(versions(&other).await, 2);
+        assert_eq!(versions(&other).await, 3);
         drop((a, b));
         let mut conn = PgConnection::connect(&url()).await.unwrap();
         conn.execute(format!("DROP SCHEMA \"{other}\" CASCADE").as_str())

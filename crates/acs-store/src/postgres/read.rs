@@ -102,18 +102,61 @@ async fn device_id(conn: &mut PgConnection, device: &DeviceId) -> Result<Option<
 }
 
 /// The parameters of devices, by device, those the projection shows (all for `None`).
+/// `text` with LIKE's wildcards (`%`, `_`) and its escape character taken literally.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 async fn params_of(
     conn: &mut PgConnection,
     devices: &[i64],
     projection: Option<&Projection>,
 ) -> Result<HashMap<i64, BTreeMap<String, Param>>> {
-    let rows = sqlx::query(&format!(
-        "SELECT x.device, {PARAM_COLUMNS} FROM params x JOIN paths p ON p.id = x.path \
-         WHERE x.device = ANY($1)"
-    ))
-    .bind(devices)
-    .fetch_all(conn)
-    .await?;
+    let rows = match projection.and_then(|p| p.params.as_ref()) {
+        None => {
+            sqlx::query(&format!(
+                "SELECT x.device, {PARAM_COLUMNS} FROM params x JOIN paths p ON p.id = x.path \
+                 WHERE x.device = ANY($1)"
+            ))
+            .bind(devices)
+            .fetch_all(conn)
+            .await?
+        }
+        // Only the projected paths: their ids first (a small table), then the (device,
+        // path) keys, so that a page of a hundred devices reads the few rows it shows, not
+        // every parameter of every device on it.
+        Some(prefixes) => {
+            let below: Vec<String> = prefixes
+                .iter()
+                .map(|p| format!("{}.%", like_escape(p)))
+                .collect();
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT id FROM paths WHERE path = ANY($1) OR path LIKE ANY($2)",
+            )
+            .bind(prefixes)
+            .bind(&below)
+            .fetch_all(&mut *conn)
+            .await?;
+            if ids.is_empty() {
+                return Ok(HashMap::new());
+            }
+            sqlx::query(&format!(
+                "SELECT x.device, {PARAM_COLUMNS} FROM params x JOIN paths p ON p.id = x.path \
+                 WHERE x.device = ANY($1) AND x.path = ANY($2)"
+            ))
+            .bind(devices)
+            .bind(&ids)
+            .fetch_all(conn)
+            .await?
+        }
+    };
     let mut out: HashMap<i64, BTreeMap<String, Param>> = HashMap::new();
     for r in rows {
         let device: i64 = r.try_get(0)?;
@@ -263,15 +306,17 @@ fn query_error(e: sqlx::Error) -> StoreError {
     }
 }
 
-pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery) -> Result<Page> {
+/// Devices matching a query, a page of them; up to `few` matches, the page is ordered from
+/// the matches' ids.
+pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) -> Result<Page> {
     let projection = Projection::new(&query.projection);
     let condition = filter::compile(&query.filter, &ByName, Dialect::Postgres)?;
     let (joins, order) = filter::order_by(&query.sort, &ByName, Dialect::Postgres)?;
     let (total, page) = lists::paged(
         DEVICE_COLUMNS,
         "devices d",
-        joins,
-        condition,
+        joins.clone(),
+        condition.clone(),
         &order,
         query.skip,
         query.limit,
@@ -284,6 +329,41 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery) -> Result<
         .await
         .map_err(query_error)?
         .try_get(0)?;
+    // Few matches: take them first, then order that page. Asked for the first page of a
+    // filter in `ORDER BY ... LIMIT` form, PostgreSQL may walk the sort key's index and
+    // test each device, which is right when many match and a walk through the whole
+    // table when its estimate of a rare tag or value is off (a tag on 113 of a million
+    // devices: 1 s instead of 3 ms). The exact count is known here, so this does not
+    // depend on estimates.
+    let page = if total <= few {
+        let mut ids = Sql::default();
+        ids.push("SELECT d.id FROM devices d WHERE ");
+        ids.append(condition);
+        let ids_text = ids.numbered();
+        let ids: Vec<i64> = bind_all(sqlx::query(&ids_text), &ids.params)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(query_error)?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<sqlx::Result<_>>()?;
+        let mut by_id = Sql::default();
+        by_id.push("d.id = ANY(");
+        by_id.bind(filter::Value::Integers(ids));
+        by_id.push(")");
+        lists::paged(
+            DEVICE_COLUMNS,
+            "devices d",
+            joins,
+            by_id,
+            &order,
+            query.skip,
+            query.limit,
+        )
+        .1
+    } else {
+        page
+    };
     let page_text = page.numbered();
     let devices = bind_all(sqlx::query(&page_text), &page.params)
         .fetch_all(&mut *tx)

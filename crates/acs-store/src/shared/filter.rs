@@ -21,6 +21,8 @@ pub(crate) enum Value {
     Integer(i64),
     Real(f64),
     Text(String),
+    /// An array of integers (PostgreSQL's `= ANY(?)`; SQLite has no arrays).
+    Integers(Vec<i64>),
 }
 
 /// How the SQL of the two backends differs.
