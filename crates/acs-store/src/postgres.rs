@@ -254,19 +254,26 @@ impl PostgresStore {
             .schema
             .as_deref()
             .map(|s| format!("SET search_path TO {}", quote_ident(s)));
-        // No JIT: the store's statements are short, and compiling them cost more than it
-        // saved (7 ms of a 55 ms read in the million-device benchmark).
+        // No JIT and no parallel workers: the store's statements are many and short, and
+        // in the million-device benchmark compiling them cost more than it saved (84 ms of
+        // a 160 ms read) and a tag's page took 28 ms with two workers, 14 ms without.
+        const SETUP: &[&str] = &["SET jit TO off", "SET max_parallel_workers_per_gather TO 0"];
+        const LEASE_SETUP: &[&str] = &[
+            "SET jit TO off",
+            "SET max_parallel_workers_per_gather TO 0",
+            "SET synchronous_commit TO off",
+        ];
         let pool = open_pool(
             &connect,
             search_path.clone(),
-            &["SET jit TO off"],
+            SETUP,
             options.pool_size.max(2),
         )
         .await?;
         let leases = open_pool(
             &connect,
             search_path,
-            &["SET jit TO off", "SET synchronous_commit TO off"],
+            LEASE_SETUP,
             (options.pool_size / 2).max(1),
         )
         .await?;
