@@ -151,6 +151,20 @@ async fn two_nodes_share_devices_tasks_and_sessions() {
     let config_a = config_file(dir.path(), &schema, "node-a");
     let config_b = config_file(dir.path(), &schema, "node-b");
     let out = acs()
+        .args(["migrate", "--config"])
+        .arg(&config_a)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "postgres schema up to date"
+    );
+    let out = acs()
         .args(["token", "create", "--name", "cluster-test", "--config"])
         .arg(&config_a)
         .output()
