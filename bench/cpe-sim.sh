@@ -41,18 +41,8 @@ cleanup() {
 trap cleanup EXIT
 log() { echo "cpe-sim.sh: $*" >&2; }
 has_run() { [[ " $RUNS " == *" $1 "* ]]; }
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_for_port() {
-    local port=$1 pid=$2 deadline=$((SECONDS + 60))
-    while ((SECONDS < deadline)); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh  # (the working directory is the repository here)
 stop_server() {
     if [[ -n "$SERVER_PID" ]]; then
         kill "$SERVER_PID" 2>/dev/null || true

@@ -73,22 +73,8 @@ trap cleanup EXIT
 
 log() { echo "sessions.sh: $*" >&2; }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Waits until 127.0.0.1:$1 accepts connections while process $2 lives.
-wait_for_port() {
-    local port=$1 pid=$2 deadline=$((SECONDS + START_TIMEOUT))
-    while ((SECONDS < deadline)); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
-}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh  # (the working directory is the repository here)
 
 stop_server() {
     for pid in $SERVER_PID ${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}; do
