@@ -196,14 +196,21 @@ struct ListParams {
     sort: Option<String>,
     skip: Option<u64>,
     limit: Option<u64>,
+    /// `exact`: count every match, however many (`api.count_limit` otherwise).
+    count: Option<String>,
 }
 
-/// A JSON array with the `total` header GenieACS sends.
+/// A JSON array with the `total` header GenieACS sends, and `total-exact`: `false` when
+/// `total` is only a lower bound (more devices match than `api.count_limit`).
 fn page_response(page: Page) -> Response {
     let mut r = Json(Value::Array(page.items)).into_response();
     if let Ok(v) = HeaderValue::from_str(&page.total.to_string()) {
         r.headers_mut().insert("total", v);
     }
+    r.headers_mut().insert(
+        "total-exact",
+        HeaderValue::from_static(if page.total_exact { "true" } else { "false" }),
+    );
     r
 }
 
@@ -221,12 +228,22 @@ async fn list_devices<S: Store + std::fmt::Debug>(
     };
     let projection = parse_projection(p.projection.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let count_limit = match p.count.as_deref() {
+        None => Some(state.config.api.count_limit),
+        Some("exact") => None,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "count must be \"exact\", not {other:?}"
+            )));
+        }
+    };
     let query = DeviceQuery {
         filter,
         projection,
         sort,
         skip: p.skip.unwrap_or(0),
         limit: p.limit,
+        count_limit,
     };
     Ok(page_response(state.store.query_devices(&query).await?))
 }

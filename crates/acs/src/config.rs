@@ -161,6 +161,10 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Serve `/metrics` without a token (for scrapers on a trusted network).
     pub metrics_public: bool,
+    /// `GET /devices` counts matches exactly up to this many; beyond it `total` is a lower
+    /// bound (header `total-exact: false`) unless the request says `count=exact`. Counting
+    /// a broad filter over a million devices takes longer than finding its first page.
+    pub count_limit: u64,
 }
 
 impl Default for ApiConfig {
@@ -170,6 +174,7 @@ impl Default for ApiConfig {
             tls: TlsConfig::default(),
             max_body_bytes: 1024 * 1024,
             metrics_public: false,
+            count_limit: 10_000,
         }
     }
 }

@@ -550,6 +550,35 @@ async fn tasks_expire() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_totals_past_the_count_limit_are_lower_bounds_unless_asked() {
+    let app = spawn_app_with(|c| c.api.count_limit = 1).await;
+    for serial in ["SN3001", "SN3002", "SN3003"] {
+        registered(&app, serial).await;
+    }
+    let r = app.api(Method::GET, "/devices?limit=1", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json().as_array().unwrap().len(), 1);
+    let total: u64 = r.headers["total"].to_str().unwrap().parse().unwrap();
+    match r.headers["total-exact"].to_str().unwrap() {
+        // The store may know more than it was asked to count.
+        "true" => assert_eq!(total, 3),
+        "false" => assert!((2..=3).contains(&total), "{total}"),
+        other => panic!("total-exact: {other}"),
+    }
+    let r = app
+        .api(Method::GET, "/devices?limit=1&count=exact", None)
+        .await;
+    assert_eq!(r.headers["total"], "3");
+    assert_eq!(r.headers["total-exact"], "true");
+    let r = app.api(Method::GET, "/devices?count=most", None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("count"), "{}", r.text());
+    // Lists of tasks count exactly.
+    let r = app.api(Method::GET, "/tasks", None).await;
+    assert_eq!(r.headers["total-exact"], "true");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_queries_projection_sorting_paging_and_deletion() {
     let app = spawn_app().await;
     let a = registered(&app, "SN2001").await;

@@ -320,6 +320,7 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
         &order,
         query.skip,
         query.limit,
+        query.count_limit,
     );
 
     let mut tx = snapshot(pool).await?;
@@ -342,8 +343,8 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
         .iter()
         .map(|r| r.try_get(0))
         .collect::<sqlx::Result<_>>()?;
-    let (total, page) = if i64::try_from(ids.len()).unwrap_or(i64::MAX) <= few {
-        let total = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+    let matched = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+    let ((total, total_exact), page) = if matched <= few {
         let mut by_id = Sql::default();
         by_id.push("d.id = ANY(");
         by_id.bind(filter::Value::Integers(ids));
@@ -356,9 +357,16 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
             &order,
             query.skip,
             query.limit,
+            None,
         )
         .1;
-        (total, page)
+        ((count(matched), true), page)
+    } else if query
+        .count_limit
+        .is_some_and(|limit| i64::try_from(limit).unwrap_or(i64::MAX) < matched)
+    {
+        // More than the count limit match, as the ids just showed.
+        ((count(matched), false), page)
     } else {
         let total_text = total.numbered();
         let total: i64 = bind_all(sqlx::query(&total_text), &total.params)
@@ -366,7 +374,7 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
             .await
             .map_err(query_error)?
             .try_get(0)?;
-        (total, page)
+        (lists::counted(total, query.count_limit), page)
     };
     let page_text = page.numbered();
     let devices = bind_all(sqlx::query(&page_text), &page.params)
@@ -405,7 +413,8 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
         .collect();
     Ok(Page {
         items,
-        total: count(total),
+        total,
+        total_exact,
     })
 }
 
@@ -426,6 +435,7 @@ async fn list_page(
         order,
         query.skip,
         query.limit,
+        None,
     );
     let mut tx = snapshot(pool).await?;
     let total_text = total.numbered();
@@ -439,10 +449,7 @@ async fn list_page(
         .await?;
     tx.commit().await?;
     let items = rows.iter().map(item).collect::<Result<_>>()?;
-    Ok(Page {
-        items,
-        total: count(total),
-    })
+    Ok(Page::exact(items, count(total)))
 }
 
 pub(super) async fn list_tasks(pool: &PgPool, query: &ListQuery) -> Result<Page> {

@@ -12,8 +12,10 @@ fn sql_i64(n: u64) -> Value {
     Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-/// The count and the page of a list: `SELECT COUNT(*) FROM {from} WHERE {condition}` and
+/// The count and the page of a list: `SELECT COUNT(*) FROM {from} WHERE {condition}` (with
+/// `count_limit`, of at most `count_limit + 1` matches: see [`counted`]) and
 /// `SELECT {select} FROM {from}{joins} WHERE {condition} ORDER BY {order} LIMIT OFFSET`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn paged(
     select: &str,
     from: &str,
@@ -22,10 +24,24 @@ pub(crate) fn paged(
     order: &str,
     skip: u64,
     limit: Option<u64>,
+    count_limit: Option<u64>,
 ) -> (Sql, Sql) {
     let mut total = Sql::default();
-    total.push(&format!("SELECT COUNT(*) FROM {from} WHERE "));
-    total.append(condition.clone());
+    match count_limit {
+        None => {
+            total.push(&format!("SELECT COUNT(*) FROM {from} WHERE "));
+            total.append(condition.clone());
+        }
+        Some(n) => {
+            total.push(&format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE "
+            ));
+            total.append(condition.clone());
+            total.push(" LIMIT ");
+            total.bind(sql_i64(n.saturating_add(1)));
+            total.push(") AS counted");
+        }
+    }
     let mut page = Sql::default();
     page.push(&format!("SELECT {select} FROM {from}"));
     page.append(joins);
@@ -36,6 +52,13 @@ pub(crate) fn paged(
     page.push(" OFFSET ");
     page.bind(sql_i64(skip));
     (total, page)
+}
+
+/// The `total` and `total_exact` of a page from what a count statement of [`paged`]
+/// returned: more than `count_limit` is a lower bound.
+pub(crate) fn counted(n: i64, count_limit: Option<u64>) -> (u64, bool) {
+    let n = super::count(n);
+    (n, count_limit.is_none_or(|limit| n <= limit))
 }
 
 /// An equality on a list's field: a string (`_id` of a task may be a number).

@@ -260,6 +260,7 @@ pub(super) fn query_devices(
         &order,
         query.skip,
         query.limit,
+        query.count_limit,
     );
     let tx = conn.unchecked_transaction()?;
     let total: i64 = conn
@@ -313,9 +314,11 @@ pub(super) fn query_devices(
         .zip(loaded.iter().zip(trees.iter()))
         .map(|(d, ((tags, _), tree))| projection.apply(render::device_json(d, tags, tree)))
         .collect();
+    let (total, total_exact) = lists::counted(total, query.count_limit);
     Ok(Page {
         items,
-        total: count(total),
+        total,
+        total_exact,
     })
 }
 
@@ -336,6 +339,7 @@ fn list_page(
         order,
         query.skip,
         query.limit,
+        None,
     );
     let tx = conn.unchecked_transaction()?;
     let total: i64 = conn
@@ -350,10 +354,7 @@ fn list_page(
     drop(rows);
     drop(stmt);
     drop(tx);
-    Ok(Page {
-        items,
-        total: count(total),
-    })
+    Ok(Page::exact(items, count(total)))
 }
 
 pub(super) fn list_tasks(conn: &Connection, query: &ListQuery) -> Result<Page> {

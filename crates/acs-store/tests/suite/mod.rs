@@ -114,6 +114,7 @@ pub fn query(filter: Value) -> DeviceQuery {
         sort: Vec::new(),
         skip: 0,
         limit: None,
+        count_limit: None,
     }
 }
 
@@ -1272,6 +1273,42 @@ pub async fn sorting_and_paging<S: Store>(store: S) {
         page.total,
         matching(&store, json!({up: {"$gte": 3}})).await.len() as u64
     );
+    assert!(page.total_exact);
+    // With a count limit, counting may stop past it: `total` is then a lower bound above
+    // the limit; at or under the limit it is exact.
+    for count_limit in [0, 1, 5, 22, 23, 24, 1000] {
+        let page = store
+            .query_devices(&DeviceQuery {
+                limit: Some(2),
+                count_limit: Some(count_limit),
+                ..query(json!({}))
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 2, "{count_limit}");
+        if page.total_exact {
+            assert_eq!(page.total, 23, "{count_limit}");
+        } else {
+            assert!(count_limit < 23, "{count_limit}: not exact");
+            assert!(
+                page.total > count_limit && page.total <= 23,
+                "{count_limit}: {}",
+                page.total
+            );
+        }
+        if count_limit >= 23 {
+            assert!(page.total_exact, "{count_limit}");
+        }
+    }
+    // Nothing matching counts 0, exactly.
+    let none = store
+        .query_devices(&DeviceQuery {
+            count_limit: Some(0),
+            ..query(json!({up: 99}))
+        })
+        .await
+        .unwrap();
+    assert_eq!((none.total, none.total_exact), (0, true));
 }
 
 pub async fn devices_render_as_genieacs_shows_them<S: Store>(store: S) {
