@@ -11,6 +11,7 @@ pub mod device;
 pub mod fault;
 pub mod id;
 mod plan;
+pub mod provision;
 pub mod query;
 pub mod session;
 pub mod task;

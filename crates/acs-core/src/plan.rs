@@ -472,79 +472,17 @@ impl TaskRun {
     ) -> Result<Vec<Change>, Box<Fault>> {
         let mut changes = Vec::new();
         match (sent, response) {
-            (Body::GetParameterValues(req), Body::GetParameterValuesResponse(r)) => {
-                let updates = apply_values(known, &r.parameter_list, now);
-                // Values missing below a requested object no longer exist.
-                let returned: std::collections::HashSet<&str> =
-                    r.parameter_list.iter().map(|p| p.name.as_ref()).collect();
-                let mut gone = Vec::new();
-                for name in &req.parameter_names {
-                    if name.ends_with('.') {
-                        for (path, p) in known.below(name) {
-                            if !p.object && !returned.contains(path.as_str()) {
-                                gone.push(path.clone());
-                            }
-                        }
-                    }
-                }
-                for g in &gone {
-                    known.params.remove(g);
-                }
-                changes.extend(params_changes(device, updates, gone));
+            (Body::GetParameterValues(_), _)
+            | (Body::GetParameterNames(_), _)
+            | (Body::SetParameterValues(_), _)
+            | (Body::DeleteObject(_), _)
+            | (Body::GetParameterAttributes(_), _)
+            | (Body::SetParameterAttributes(_), _)
+                if apply_data_matches(sent, response) =>
+            {
+                changes.extend(apply_data(device, sent, response, known, now).unwrap_or_default());
             }
-            (Body::GetParameterNames(req), Body::GetParameterNamesResponse(r)) => {
-                let prefix = req.parameter_path.as_ref();
-                let mut updates = Vec::with_capacity(r.parameter_list.len());
-                let mut seen = std::collections::HashSet::new();
-                for info in &r.parameter_list {
-                    let name = info.name.as_ref();
-                    let object = name.ends_with('.');
-                    seen.insert(name.to_owned());
-                    let entry = known.params.entry(name.to_owned()).or_default();
-                    entry.object = object;
-                    entry.writable = Some(info.writable);
-                    if object {
-                        entry.ts = now;
-                    }
-                    updates.push(ParamUpdate {
-                        path: name.to_owned(),
-                        object,
-                        writable: Some(info.writable),
-                        ts: object.then_some(now),
-                        ..ParamUpdate::default()
-                    });
-                }
-                // Everything known below the path that the device no longer lists is gone;
-                // whatever the path itself names was just enumerated.
-                let gone: Vec<String> = known
-                    .below(prefix)
-                    .map(|(k, _)| k.clone())
-                    .filter(|k| !seen.contains(k) && k.as_str() != prefix)
-                    .collect();
-                for g in &gone {
-                    known.params.remove(g);
-                }
-                if !prefix.is_empty() && prefix.ends_with('.') {
-                    let entry = known.params.entry(prefix.to_owned()).or_default();
-                    entry.object = true;
-                    entry.ts = now;
-                    updates.push(ParamUpdate {
-                        path: prefix.to_owned(),
-                        object: true,
-                        ts: Some(now),
-                        ..ParamUpdate::default()
-                    });
-                }
-                changes.extend(params_changes(device, updates, gone));
-            }
-            (Body::SetParameterValues(req), Body::SetParameterValuesResponse(_)) => {
-                let updates = apply_values(known, &req.parameter_list, now);
-                changes.push(Change::Params {
-                    device: device.clone(),
-                    updates,
-                });
-            }
-            (Body::AddObject(req), Body::AddObjectResponse(r)) => {
+            (Body::AddObject(_), Body::AddObjectResponse(r)) => {
                 if r.instance_number == 0 {
                     return Err(Box::new(acs_fault(
                         "protocol",
@@ -554,38 +492,10 @@ impl TaskRun {
                     )));
                 }
                 self.instance = Some(r.instance_number);
-                let path = format!("{}{}.", req.object_name, r.instance_number);
-                known.params.insert(
-                    path.clone(),
-                    Param {
-                        object: true,
-                        writable: Some(true),
-                        ..Param::default()
-                    },
-                );
-                changes.push(Change::Params {
-                    device: device.clone(),
-                    updates: vec![ParamUpdate {
-                        path,
-                        object: true,
-                        writable: Some(true),
-                        ..ParamUpdate::default()
-                    }],
-                });
+                changes.extend(apply_data(device, sent, response, known, now).unwrap_or_default());
                 changes.push(Change::TaskProgress {
                     task: self.task.id,
                     progress: json!({ "instance": r.instance_number }),
-                });
-            }
-            (Body::DeleteObject(req), Body::DeleteObjectResponse(_)) => {
-                let path = req.object_name.to_string();
-                let gone: Vec<String> = known.below(&path).map(|(k, _)| k.clone()).collect();
-                for g in &gone {
-                    known.params.remove(g);
-                }
-                changes.push(Change::DeleteParams {
-                    device: device.clone(),
-                    paths: vec![path],
                 });
             }
             (Body::Reboot(_), Body::RebootResponse(_))
@@ -661,62 +571,6 @@ impl TaskRun {
                         .map(|m| Value::String(m.to_string()))
                         .collect(),
                 ));
-            }
-            (Body::GetParameterAttributes(_), Body::GetParameterAttributesResponse(r)) => {
-                let mut updates = Vec::new();
-                for a in &r.parameter_list {
-                    let attrs = Attributes {
-                        notification: a.notification as u8,
-                        access_list: a.access_list.iter().map(|s| s.to_string()).collect(),
-                    };
-                    known
-                        .params
-                        .entry(a.name.to_string())
-                        .or_default()
-                        .attributes = Some((attrs.clone(), now));
-                    updates.push(ParamUpdate {
-                        path: a.name.to_string(),
-                        object: a.name.ends_with('.'),
-                        attributes: Some((attrs, now)),
-                        ..ParamUpdate::default()
-                    });
-                }
-                changes.push(Change::Params {
-                    device: device.clone(),
-                    updates,
-                });
-            }
-            (Body::SetParameterAttributes(req), Body::SetParameterAttributesResponse(_)) => {
-                let mut updates = Vec::new();
-                for s in &req.parameter_list {
-                    // The attributes are now what was set where they changed; where they did
-                    // not, what was known (or the defaults) stays.
-                    let entry = known.params.entry(s.name.to_string()).or_default();
-                    let (mut attrs, _) = entry.attributes.clone().unwrap_or((
-                        Attributes {
-                            notification: 0,
-                            access_list: Vec::new(),
-                        },
-                        Timestamp::ZERO,
-                    ));
-                    if s.notification_change {
-                        attrs.notification = s.notification as u8;
-                    }
-                    if s.access_list_change {
-                        attrs.access_list = s.access_list.iter().map(|a| a.to_string()).collect();
-                    }
-                    entry.attributes = Some((attrs.clone(), now));
-                    updates.push(ParamUpdate {
-                        path: s.name.to_string(),
-                        object: s.name.ends_with('.'),
-                        attributes: Some((attrs, now)),
-                        ..ParamUpdate::default()
-                    });
-                }
-                changes.push(Change::Params {
-                    device: device.clone(),
-                    updates,
-                });
             }
             (sent, got) => {
                 return Err(Box::new(acs_fault(
@@ -825,6 +679,208 @@ fn params_changes(
         updates,
     })
     .chain(deleted)
+}
+
+/// Whether `response` answers `sent` and [`apply_data`] applies it.
+fn apply_data_matches(sent: &Body<'_>, response: &Body<'_>) -> bool {
+    matches!(
+        (sent, response),
+        (
+            Body::GetParameterValues(_),
+            Body::GetParameterValuesResponse(_)
+        ) | (
+            Body::GetParameterNames(_),
+            Body::GetParameterNamesResponse(_)
+        ) | (
+            Body::SetParameterValues(_),
+            Body::SetParameterValuesResponse(_)
+        ) | (Body::AddObject(_), Body::AddObjectResponse(_))
+            | (Body::DeleteObject(_), Body::DeleteObjectResponse(_))
+            | (
+                Body::GetParameterAttributes(_),
+                Body::GetParameterAttributesResponse(_)
+            )
+            | (
+                Body::SetParameterAttributes(_),
+                Body::SetParameterAttributesResponse(_)
+            )
+    )
+}
+
+/// What the answer to a data RPC (names, values, attributes read or set, an instance added
+/// or deleted) tells of the device: `known` is updated and the changes to persist returned.
+/// `None` when `response` is not the answer to such a `sent`. Tasks and provisions share it.
+pub(crate) fn apply_data(
+    device: &DeviceId,
+    sent: &Body<'_>,
+    response: &Body<'_>,
+    known: &mut DeviceData,
+    now: Timestamp,
+) -> Option<Vec<Change>> {
+    let mut changes = Vec::new();
+    match (sent, response) {
+        (Body::GetParameterValues(req), Body::GetParameterValuesResponse(r)) => {
+            let updates = apply_values(known, &r.parameter_list, now);
+            // Values missing below a requested object no longer exist.
+            let returned: std::collections::HashSet<&str> =
+                r.parameter_list.iter().map(|p| p.name.as_ref()).collect();
+            let mut gone = Vec::new();
+            for name in &req.parameter_names {
+                if name.ends_with('.') {
+                    for (path, p) in known.below(name) {
+                        if !p.object && !returned.contains(path.as_str()) {
+                            gone.push(path.clone());
+                        }
+                    }
+                }
+            }
+            for g in &gone {
+                known.params.remove(g);
+            }
+            changes.extend(params_changes(device, updates, gone));
+        }
+        (Body::GetParameterNames(req), Body::GetParameterNamesResponse(r)) => {
+            let prefix = req.parameter_path.as_ref();
+            let mut updates = Vec::with_capacity(r.parameter_list.len());
+            let mut seen = std::collections::HashSet::new();
+            for info in &r.parameter_list {
+                let name = info.name.as_ref();
+                let object = name.ends_with('.');
+                seen.insert(name.to_owned());
+                let entry = known.params.entry(name.to_owned()).or_default();
+                entry.object = object;
+                entry.writable = Some(info.writable);
+                if object {
+                    entry.ts = now;
+                }
+                updates.push(ParamUpdate {
+                    path: name.to_owned(),
+                    object,
+                    writable: Some(info.writable),
+                    ts: object.then_some(now),
+                    ..ParamUpdate::default()
+                });
+            }
+            // Everything known below the path that the device no longer lists is gone;
+            // whatever the path itself names was just enumerated.
+            let gone: Vec<String> = known
+                .below(prefix)
+                .map(|(k, _)| k.clone())
+                .filter(|k| !seen.contains(k) && k.as_str() != prefix)
+                .collect();
+            for g in &gone {
+                known.params.remove(g);
+            }
+            if !prefix.is_empty() && prefix.ends_with('.') {
+                let entry = known.params.entry(prefix.to_owned()).or_default();
+                entry.object = true;
+                entry.ts = now;
+                updates.push(ParamUpdate {
+                    path: prefix.to_owned(),
+                    object: true,
+                    ts: Some(now),
+                    ..ParamUpdate::default()
+                });
+            }
+            changes.extend(params_changes(device, updates, gone));
+        }
+        (Body::SetParameterValues(req), Body::SetParameterValuesResponse(_)) => {
+            let updates = apply_values(known, &req.parameter_list, now);
+            changes.push(Change::Params {
+                device: device.clone(),
+                updates,
+            });
+        }
+        (Body::AddObject(req), Body::AddObjectResponse(r)) if r.instance_number > 0 => {
+            let path = format!("{}{}.", req.object_name, r.instance_number);
+            known.params.insert(
+                path.clone(),
+                Param {
+                    object: true,
+                    writable: Some(true),
+                    ..Param::default()
+                },
+            );
+            changes.push(Change::Params {
+                device: device.clone(),
+                updates: vec![ParamUpdate {
+                    path,
+                    object: true,
+                    writable: Some(true),
+                    ..ParamUpdate::default()
+                }],
+            });
+        }
+        (Body::DeleteObject(req), Body::DeleteObjectResponse(_)) => {
+            let path = req.object_name.to_string();
+            let gone: Vec<String> = known.below(&path).map(|(k, _)| k.clone()).collect();
+            for g in &gone {
+                known.params.remove(g);
+            }
+            changes.push(Change::DeleteParams {
+                device: device.clone(),
+                paths: vec![path],
+            });
+        }
+        (Body::GetParameterAttributes(_), Body::GetParameterAttributesResponse(r)) => {
+            let mut updates = Vec::new();
+            for a in &r.parameter_list {
+                let attrs = Attributes {
+                    notification: a.notification as u8,
+                    access_list: a.access_list.iter().map(|s| s.to_string()).collect(),
+                };
+                known
+                    .params
+                    .entry(a.name.to_string())
+                    .or_default()
+                    .attributes = Some((attrs.clone(), now));
+                updates.push(ParamUpdate {
+                    path: a.name.to_string(),
+                    object: a.name.ends_with('.'),
+                    attributes: Some((attrs, now)),
+                    ..ParamUpdate::default()
+                });
+            }
+            changes.push(Change::Params {
+                device: device.clone(),
+                updates,
+            });
+        }
+        (Body::SetParameterAttributes(req), Body::SetParameterAttributesResponse(_)) => {
+            let mut updates = Vec::new();
+            for s in &req.parameter_list {
+                // The attributes are now what was set where they changed; where they did
+                // not, what was known (or the defaults) stays.
+                let entry = known.params.entry(s.name.to_string()).or_default();
+                let (mut attrs, _) = entry.attributes.clone().unwrap_or((
+                    Attributes {
+                        notification: 0,
+                        access_list: Vec::new(),
+                    },
+                    Timestamp::ZERO,
+                ));
+                if s.notification_change {
+                    attrs.notification = s.notification as u8;
+                }
+                if s.access_list_change {
+                    attrs.access_list = s.access_list.iter().map(|a| a.to_string()).collect();
+                }
+                entry.attributes = Some((attrs.clone(), now));
+                updates.push(ParamUpdate {
+                    path: s.name.to_string(),
+                    object: s.name.ends_with('.'),
+                    attributes: Some((attrs, now)),
+                    ..ParamUpdate::default()
+                });
+            }
+            changes.push(Change::Params {
+                device: device.clone(),
+                updates,
+            });
+        }
+        _ => return None,
+    }
+    Some(changes)
 }
 
 /// Stores values read or set, with `now` as their time; returns the updates to persist.

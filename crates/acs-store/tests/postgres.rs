@@ -171,7 +171,7 @@ async fn versions(schema: &str) -> i64 {
 async fn migrations_apply_once() {
     with_schema(|schema| async move {
         let opts = options(&schema);
-        assert_eq!(migrate(&url(), &opts).await.unwrap(), [1, 2, 3]);
+        assert_eq!(migrate(&url(), &opts).await.unwrap(), [1, 2, 3, 4]);
         assert_eq!(migrate(&url(), &opts).await.unwrap(), Vec::<i64>::new());
         let store = open(&schema).await;
         assert_eq!(store.migrate().await.unwrap(), Vec::<i64>::new());
@@ -203,7 +203,7 @@ async fn concurrent_migrations_apply_once() {
         for run in runs {
             applied.extend(run.await.unwrap().unwrap());
         }
-        assert_eq!(applied, [1, 2, 3]);
+        assert_eq!(applied, [1, 2, 3, 4]);
         assert_eq!(versions(&schema).await, 3);
 
         // Stores connecting together on a fresh schema too.
