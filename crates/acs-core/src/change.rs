@@ -150,6 +150,15 @@ pub enum Change {
         /// The transfer.
         transfer: PendingTransfer,
     },
+    /// Tags added to and removed from a device (by a provision).
+    Tags {
+        /// The device.
+        device: DeviceId,
+        /// Tags to add.
+        add: Vec<String>,
+        /// Tags to remove.
+        remove: Vec<String>,
+    },
     /// A transfer completed (TransferComplete, DUStateChangeComplete): forgotten.
     TransferCompleted {
         /// The device.
@@ -172,6 +181,7 @@ impl Change {
             | Change::ClearFault { device, .. }
             | Change::ConnectionRequestCredentials { device, .. }
             | Change::TransferStarted { device, .. }
+            | Change::Tags { device, .. }
             | Change::TransferCompleted { device, .. } => Some(device),
             Change::TaskProgress { .. } => None,
         }

@@ -47,7 +47,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgres/0003_last_inform_order.sql"),
     ),
-    (4, include_str!("../migrations/postgres/0004_tags_by_tag.sql")),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_tags_by_tag.sql"),
+    ),
 ];
 
 /// How the PostgreSQL store runs.

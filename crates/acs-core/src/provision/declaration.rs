@@ -174,12 +174,17 @@ impl Declaration {
                         continue;
                     }
                     match k.as_str() {
-                        "path" => wanted.path = Some(count(v).ok_or_else(|| {
-                            bad("path must be a count or [min, max] of instances".into())
-                        })?),
-                        "value" => wanted.value = Some(value(v).ok_or_else(|| {
-                            bad("value must be a string, number, boolean or [value, type]".into())
-                        })?),
+                        "path" => {
+                            wanted.path = Some(count(v).ok_or_else(|| {
+                                bad("path must be a count or [min, max] of instances".into())
+                            })?)
+                        }
+                        "value" => {
+                            wanted.value = Some(value(v).ok_or_else(|| {
+                                bad("value must be a string, number, boolean or [value, type]"
+                                    .into())
+                            })?)
+                        }
                         "notification" => {
                             wanted.notification = Some(
                                 v.as_u64()
@@ -219,7 +224,10 @@ impl Declaration {
 }
 
 fn count(v: &Json) -> Option<(u32, u32)> {
-    let n = |v: &Json| v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f <= 1e6);
+    let n = |v: &Json| {
+        v.as_f64()
+            .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f <= 1e6)
+    };
     match v {
         Json::Array(a) if a.len() == 2 => {
             let (lo, hi) = (n(&a[0])? as u32, n(&a[1])? as u32);
@@ -272,9 +280,12 @@ mod tests {
                 value_type: Some(ValueType::String)
             })
         );
-        let d =
-            Declaration::parse("A.B.*", &Json::Null, &json!({"path": [1, 3], "value": null}))
-                .unwrap();
+        let d = Declaration::parse(
+            "A.B.*",
+            &Json::Null,
+            &json!({"path": [1, 3], "value": null}),
+        )
+        .unwrap();
         assert_eq!(d.wanted.path, Some((1, 3)));
         assert_eq!(
             Declaration::parse("A.B.[]", &Json::Null, &json!({"path": 0}))
@@ -308,7 +319,10 @@ mod tests {
         };
         assert_eq!(v(json!(300)).stored(None), None);
         assert_eq!(
-            v(json!(300)).stored(Some(&ValueType::UnsignedInt)).unwrap().text,
+            v(json!(300))
+                .stored(Some(&ValueType::UnsignedInt))
+                .unwrap()
+                .text,
             "300"
         );
         assert_eq!(
@@ -316,7 +330,10 @@ mod tests {
             "true"
         );
         assert_eq!(
-            v(json!("0")).stored(Some(&ValueType::Boolean)).unwrap().text,
+            v(json!("0"))
+                .stored(Some(&ValueType::Boolean))
+                .unwrap()
+                .text,
             "false"
         );
         assert_eq!(

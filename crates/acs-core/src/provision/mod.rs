@@ -8,3 +8,9 @@ pub mod path;
 
 pub use declaration::{Declaration, Freshness, InvalidDeclaration, Wanted, WantedValue};
 pub use path::{InvalidPattern, Matches, PathPattern, Segment};
+pub mod engine;
+
+pub use engine::{
+    Action, Active, DeviceFacts, ExtAnswer, ExtCall, Flow, Host, Instance, Limits, Next, NoScripts,
+    Provisioning, RunOutcome, Runner,
+};

@@ -149,13 +149,11 @@ impl PathPattern {
                     Segment::Name(name) => {
                         let object = format!("{prefix}{name}.");
                         let param = format!("{prefix}{name}");
-                        if i < last {
-                            if known.params.contains_key(&object) {
-                                next.push(object);
-                            }
-                        } else if known.params.contains_key(&param) {
+                        // An object is known when anything below it is (an Inform's
+                        // parameters come without their objects' rows).
+                        if i == last && known.params.contains_key(&param) {
                             next.push(param);
-                        } else if known.params.contains_key(&object) {
+                        } else if known.below(&object).next().is_some() {
                             next.push(object);
                         }
                     }
@@ -308,7 +306,9 @@ mod tests {
             PathPattern::parse("Device.WiFi.").unwrap(),
             PathPattern::parse("Device.WiFi").unwrap()
         );
-        for bad in ["", ".", "A..B", "A.[x", "A.[x].", "A.[x]B", "A.[:v]", "A.b c", "A.[k]"] {
+        for bad in [
+            "", ".", "A..B", "A.[x", "A.[x].", "A.[x]B", "A.[:v]", "A.b c", "A.[k]",
+        ] {
             assert!(PathPattern::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -328,26 +328,33 @@ mod tests {
             ("Device.WiFi.SSID.10.", None),
         ]);
         let m = |p: &str| PathPattern::parse(p).unwrap().matches(&d);
-        assert_eq!(m("Device.WiFi.SSID.*.SSID").paths, [
-            "Device.WiFi.SSID.1.SSID",
-            "Device.WiFi.SSID.2.SSID"
-        ]);
-        assert_eq!(m("Device.WiFi.SSID.*").paths, [
-            "Device.WiFi.SSID.1.",
-            "Device.WiFi.SSID.10.",
-            "Device.WiFi.SSID.2."
-        ]);
+        assert_eq!(
+            m("Device.WiFi.SSID.*.SSID").paths,
+            ["Device.WiFi.SSID.1.SSID", "Device.WiFi.SSID.2.SSID"]
+        );
+        assert_eq!(
+            m("Device.WiFi.SSID.*").paths,
+            [
+                "Device.WiFi.SSID.1.",
+                "Device.WiFi.SSID.10.",
+                "Device.WiFi.SSID.2."
+            ]
+        );
         let guest = m("Device.WiFi.SSID.[SSID:guest].Enable");
         assert_eq!(guest.paths, ["Device.WiFi.SSID.2.Enable"]);
         assert_eq!(guest.enumerated, ["Device.WiFi.SSID."]);
-        assert_eq!(guest.filter_params, [
-            "Device.WiFi.SSID.1.SSID",
-            "Device.WiFi.SSID.10.SSID",
-            "Device.WiFi.SSID.2.SSID"
-        ]);
-        assert_eq!(m("Device.WiFi.SSID.[Enable:true]").paths, [
-            "Device.WiFi.SSID.1."
-        ]);
+        assert_eq!(
+            guest.filter_params,
+            [
+                "Device.WiFi.SSID.1.SSID",
+                "Device.WiFi.SSID.10.SSID",
+                "Device.WiFi.SSID.2.SSID"
+            ]
+        );
+        assert_eq!(
+            m("Device.WiFi.SSID.[Enable:true]").paths,
+            ["Device.WiFi.SSID.1."]
+        );
         assert_eq!(m("Device.WiFi").paths, ["Device.WiFi."]);
         assert!(m("Device.WiFi.Radio.*.Enable").paths.is_empty());
         assert!(m("Device.Nope").paths.is_empty());

@@ -415,6 +415,19 @@ impl WriteCtx {
                 let id = self.existing(device).await?;
                 self.transfer_started(id, transfer).await
             }
+            Change::Tags {
+                device,
+                add,
+                remove,
+            } => {
+                for t in add {
+                    self.tag(device, t, true).await?;
+                }
+                for t in remove {
+                    self.tag(device, t, false).await?;
+                }
+                Ok(())
+            }
             Change::TransferCompleted {
                 device,
                 command_key,

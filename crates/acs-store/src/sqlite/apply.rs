@@ -166,6 +166,19 @@ impl WriteCtx {
                 let id = self.existing(device)?;
                 self.transfer_started(id, transfer)
             }
+            Change::Tags {
+                device,
+                add,
+                remove,
+            } => {
+                for t in add {
+                    self.tag(device, t, true)?;
+                }
+                for t in remove {
+                    self.tag(device, t, false)?;
+                }
+                Ok(())
+            }
             Change::TransferCompleted {
                 device,
                 command_key,

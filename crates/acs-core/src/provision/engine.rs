@@ -1,0 +1,1334 @@
+//! The provisioning engine: runs a session's provisions, gathers their declarations,
+//! compares them with what is known of the device and chooses the next RPC that closes
+//! the gap — discovery first (GetParameterNames), then reads (one GetParameterValues for
+//! everything stale), then writes (DeleteObject, AddObject, one SetParameterValues for all
+//! values, SetParameterAttributes, FactoryReset, Reboot) — and runs the provisions again on
+//! what the answer taught, until every declaration is met. GenieACS's model: scripts are
+//! re-run from the top, so what they see is always the data as known now, and the data
+//! model's operations are idempotent.
+//!
+//! Faults are per channel (each preset names one): a CPE fault on an RPC is recorded for
+//! the channels whose declarations asked for it, and those channels' provisions stop for
+//! the session; the others go on.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use cwmp::{Body, ParameterValueStruct};
+use serde_json::{Value as Json, json};
+
+use super::declaration::{Declaration, Freshness};
+use super::path::{PathPattern, Segment};
+use crate::change::{Change, ParamUpdate};
+use crate::device::{DeviceData, DeviceIdentity, Param, StoredValue, ValueType};
+use crate::fault::Fault;
+use crate::id::DeviceId;
+use crate::plan::apply_data;
+use crate::time::Timestamp;
+
+/// What the engine knows of the device besides its parameters: the special roots
+/// `DeviceID.*`, `Tags.*` and `Events.*`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceFacts {
+    /// The device.
+    pub id: DeviceId,
+    /// Its Inform identity.
+    pub identity: DeviceIdentity,
+    /// Its tags.
+    pub tags: BTreeSet<String>,
+    /// This session's Inform.
+    pub inform: Timestamp,
+    /// The last `1 BOOT` and `0 BOOTSTRAP`, if any.
+    pub last_boot: Option<Timestamp>,
+    /// The last bootstrap.
+    pub last_bootstrap: Option<Timestamp>,
+    /// When the device was first seen.
+    pub registered: Option<Timestamp>,
+}
+
+/// One provision to run in this session: from a preset of `channel`, with its arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Active {
+    /// The preset's channel: faults are recorded there.
+    pub channel: String,
+    /// The provision's name (built-in or script).
+    pub provision: String,
+    /// Its arguments.
+    pub args: Vec<Json>,
+}
+
+/// An extension call a provision made: `ext(name, function, ...args)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExtCall {
+    /// The extension.
+    pub name: String,
+    /// The function.
+    pub function: String,
+    /// The arguments, as JSON text (so calls can be keys).
+    pub args: String,
+}
+
+/// Whether a script may go on after `commit()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Everything declared so far is met.
+    Continue,
+    /// RPCs are needed first: stop the run; it starts again from the top after them.
+    Yield,
+}
+
+/// The answer to `ext()`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExtAnswer {
+    /// The result (of an earlier call in this session).
+    Value(Json),
+    /// Not called yet: stop the run; it starts again once the result is in.
+    Yield,
+}
+
+/// One match of a declaration as a script sees it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Instance {
+    /// Its path (objects without the trailing `.`, as GenieACS shows them).
+    pub path: String,
+    /// Whether it is an object, if known.
+    pub object: Option<bool>,
+    /// Writable, if known.
+    pub writable: Option<bool>,
+    /// `[value, type]`, if known.
+    pub value: Option<(Json, String)>,
+    /// Notification, if known.
+    pub notification: Option<u8>,
+    /// Access list, if known.
+    pub access_list: Option<Vec<String>>,
+}
+
+/// How a provision run ended, besides yielding (which the [`Host`] records).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    /// It ran to the end (or to a yield); a virtual parameter's script returns its value.
+    Finished(Json),
+    /// It failed: a script error (with script, line and column in the message), a runaway
+    /// script, an unknown provision. Recorded as a fault of the channel.
+    Failed {
+        /// `script.error`, `script.timeout`, `script.memory`, `provision.unknown`...
+        code: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// Runs provisions that are not built in (JavaScript, in a sandbox the caller owns).
+pub trait Runner {
+    /// Runs provision script `name` with `args` against `host`; `None` when there is no
+    /// such script.
+    fn run_provision(
+        &mut self,
+        name: &str,
+        args: &[Json],
+        host: &mut Host<'_>,
+    ) -> Option<RunOutcome>;
+}
+
+/// A runner with no scripts: only built-in provisions exist.
+#[derive(Debug, Default)]
+pub struct NoScripts;
+
+impl Runner for NoScripts {
+    fn run_provision(&mut self, _: &str, _: &[Json], _: &mut Host<'_>) -> Option<RunOutcome> {
+        None
+    }
+}
+
+/// What one run of one provision sees and does: `declare`, `clear`, `commit`, `ext`,
+/// `log` (the script API), against the data as known when the run started.
+#[derive(Debug)]
+pub struct Host<'a> {
+    known: &'a DeviceData,
+    facts: &'a DeviceFacts,
+    ext: &'a HashMap<ExtCall, Json>,
+    /// The session's time (`Date.now()`).
+    pub now: Timestamp,
+    declarations: Vec<Declaration>,
+    met: usize,
+    ext_wanted: Vec<ExtCall>,
+    clears: Vec<(PathPattern, Timestamp)>,
+    logs: Vec<String>,
+    yielded: bool,
+}
+
+impl<'a> Host<'a> {
+    fn new(
+        known: &'a DeviceData,
+        facts: &'a DeviceFacts,
+        ext: &'a HashMap<ExtCall, Json>,
+        now: Timestamp,
+    ) -> Host<'a> {
+        Host {
+            known,
+            facts,
+            ext,
+            now,
+            declarations: Vec::new(),
+            met: 0,
+            ext_wanted: Vec::new(),
+            clears: Vec::new(),
+            logs: Vec::new(),
+            yielded: false,
+        }
+    }
+
+    /// Whether the run asked to stop (an unmet commit, an ext result not in yet).
+    pub fn yielded(&self) -> bool {
+        self.yielded
+    }
+
+    /// `declare(path, timestamps, values)`: records the declaration and returns what
+    /// matches it now. An invalid declaration is an error thrown into the script.
+    pub fn declare(
+        &mut self,
+        path: &str,
+        timestamps: &Json,
+        values: &Json,
+    ) -> Result<Vec<Instance>, String> {
+        if self.yielded {
+            return Err("the run has yielded".into());
+        }
+        let d = Declaration::parse(path, timestamps, values).map_err(|e| e.to_string())?;
+        let out = instances(&d, self.known, self.facts);
+        self.declarations.push(d);
+        Ok(out)
+    }
+
+    /// `clear(path, timestamp)`: what is known at or below `path` and older than
+    /// `timestamp` is forgotten (read again when next declared).
+    pub fn clear(&mut self, path: &str, timestamp: Timestamp) -> Result<(), String> {
+        if self.yielded {
+            return Err("the run has yielded".into());
+        }
+        let p = PathPattern::parse(path).map_err(|e| e.to_string())?;
+        self.clears.push((p, timestamp));
+        Ok(())
+    }
+
+    /// `commit()`: goes on when everything declared since the last commit is met.
+    pub fn commit(&mut self) -> Flow {
+        if self.yielded {
+            return Flow::Yield;
+        }
+        let unmet = self.declarations[self.met..]
+            .iter()
+            .any(|d| !needs(d, self.known, self.facts, &[], self.now).is_empty());
+        if unmet {
+            self.yielded = true;
+            Flow::Yield
+        } else {
+            self.met = self.declarations.len();
+            Flow::Continue
+        }
+    }
+
+    /// `ext(name, function, ...args)`: the result of an earlier call, or a yield while
+    /// the engine's caller makes it.
+    pub fn ext(&mut self, name: &str, function: &str, args: &[Json]) -> ExtAnswer {
+        let call = ExtCall {
+            name: name.to_owned(),
+            function: function.to_owned(),
+            args: Json::Array(args.to_vec()).to_string(),
+        };
+        if let Some(v) = self.ext.get(&call) {
+            return ExtAnswer::Value(v.clone());
+        }
+        self.yielded = true;
+        self.ext_wanted.push(call);
+        ExtAnswer::Yield
+    }
+
+    /// `log(message)`.
+    pub fn log(&mut self, message: &str) {
+        self.logs.push(message.chars().take(2000).collect());
+    }
+}
+
+/// What a declaration matches now, as the script sees it.
+fn instances(d: &Declaration, known: &DeviceData, facts: &DeviceFacts) -> Vec<Instance> {
+    match d.path.root() {
+        Some("Tags") => {
+            let name = d.path.segments().get(1);
+            facts
+                .tags
+                .iter()
+                .filter(|t| match name {
+                    Some(Segment::Name(n)) => n == *t,
+                    Some(Segment::Wildcard) => true,
+                    _ => false,
+                })
+                .map(|t| Instance {
+                    path: format!("Tags.{t}"),
+                    object: Some(false),
+                    writable: Some(true),
+                    value: Some((Json::Bool(true), "xsd:boolean".into())),
+                    ..Instance::default()
+                })
+                .collect()
+        }
+        Some("DeviceID") => {
+            let i = &facts.identity;
+            let all = [
+                ("ID", facts.id.as_str()),
+                ("Manufacturer", i.manufacturer.as_str()),
+                ("OUI", i.oui.as_str()),
+                ("ProductClass", i.product_class.as_str()),
+                ("SerialNumber", i.serial_number.as_str()),
+            ];
+            let name = d.path.segments().get(1);
+            all.iter()
+                .filter(|(n, _)| match name {
+                    Some(Segment::Name(x)) => x == n,
+                    Some(Segment::Wildcard) => true,
+                    _ => false,
+                })
+                .map(|(n, v)| Instance {
+                    path: format!("DeviceID.{n}"),
+                    object: Some(false),
+                    writable: Some(false),
+                    value: Some((Json::String((*v).to_owned()), "xsd:string".into())),
+                    ..Instance::default()
+                })
+                .collect()
+        }
+        Some("Events") => {
+            let all = [
+                ("Inform", Some(facts.inform)),
+                ("1_BOOT", facts.last_boot),
+                ("0_BOOTSTRAP", facts.last_bootstrap),
+                ("Registered", facts.registered),
+            ];
+            let name = d.path.segments().get(1);
+            all.iter()
+                .filter_map(|(n, t)| Some((n, (*t)?)))
+                .filter(|(n, _)| match name {
+                    Some(Segment::Name(x)) => x == *n,
+                    Some(Segment::Wildcard) => true,
+                    _ => false,
+                })
+                .map(|(n, t)| Instance {
+                    path: format!("Events.{n}"),
+                    object: Some(false),
+                    writable: Some(false),
+                    value: Some((Json::from(t.0), "xsd:dateTime".into())),
+                    ..Instance::default()
+                })
+                .collect()
+        }
+        _ => d
+            .path
+            .matches(known)
+            .paths
+            .iter()
+            .filter_map(|p| known.params.get(p).map(|param| (p, param)))
+            .map(|(p, param)| instance(p, param))
+            .collect(),
+    }
+}
+
+fn instance(path: &str, p: &Param) -> Instance {
+    let value = p.value.as_ref().map(|v| {
+        let j = match v.value_type {
+            ValueType::Boolean => Json::Bool(v.text == "true" || v.text == "1"),
+            ValueType::Int | ValueType::UnsignedInt | ValueType::Long | ValueType::UnsignedLong => {
+                v.text
+                    .parse::<i64>()
+                    .map(Json::from)
+                    .unwrap_or_else(|_| Json::String(v.text.clone()))
+            }
+            ValueType::DateTime => v
+                .number()
+                .map(|ms| Json::from(ms as i64))
+                .unwrap_or_else(|| Json::String(v.text.clone())),
+            _ => Json::String(v.text.clone()),
+        };
+        (j, v.value_type.xsi_name().to_owned())
+    });
+    Instance {
+        path: path.strip_suffix('.').unwrap_or(path).to_owned(),
+        object: Some(p.object),
+        writable: p.writable,
+        value,
+        notification: p.attributes.as_ref().map(|(a, _)| a.notification),
+        access_list: p.attributes.as_ref().map(|(a, _)| a.access_list.clone()),
+    }
+}
+
+/// What the declarations still need, by kind of RPC.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Needs {
+    /// Objects to enumerate (GetParameterNames, whole subtree).
+    enumerate: BTreeSet<String>,
+    /// Parameters or objects to read (GetParameterValues).
+    read: BTreeSet<String>,
+    /// Attributes to read (GetParameterAttributes).
+    read_attributes: BTreeSet<String>,
+    /// Instances to delete.
+    delete: BTreeSet<String>,
+    /// Objects to add an instance to, with the alias values the new instance must get.
+    add: Vec<(String, Vec<(String, String)>)>,
+    /// Values to set.
+    set: BTreeMap<String, StoredValue>,
+    /// Attributes to set: notification, access list.
+    set_attributes: BTreeMap<String, (Option<u8>, Option<Vec<String>>)>,
+    /// Tags to add (true) or remove (false).
+    tags: BTreeMap<String, bool>,
+    reboot: bool,
+    factory_reset: bool,
+}
+
+impl Needs {
+    fn is_empty(&self) -> bool {
+        *self == Needs::default()
+    }
+
+    fn merge(&mut self, other: Needs) {
+        self.enumerate.extend(other.enumerate);
+        self.read.extend(other.read);
+        self.read_attributes.extend(other.read_attributes);
+        self.delete.extend(other.delete);
+        for a in other.add {
+            if !self.add.contains(&a) {
+                self.add.push(a);
+            }
+        }
+        self.set.extend(other.set);
+        self.set_attributes.extend(other.set_attributes);
+        self.tags.extend(other.tags);
+        self.reboot |= other.reboot;
+        self.factory_reset |= other.factory_reset;
+    }
+}
+
+/// The time of the last command on a special root (`Reboot`, `FactoryReset`), kept in the
+/// known data as a dateTime parameter of that name.
+fn last_command(known: &DeviceData, root: &str) -> Timestamp {
+    known
+        .params
+        .get(root)
+        .and_then(|p| p.value.as_ref())
+        .and_then(StoredValue::number)
+        .map_or(Timestamp::ZERO, |ms| Timestamp(ms as i64))
+}
+
+/// A declared value as a time (milliseconds, or a date-time string).
+fn as_time(v: &Json) -> Option<Timestamp> {
+    match v {
+        Json::Number(n) => n.as_f64().map(|f| Timestamp(f as i64)),
+        Json::String(s) => cwmp::DateTime::parse(s).ok().map(Timestamp::from_datetime),
+        _ => None,
+    }
+}
+
+/// Whether two values are the same for their type: numbers, booleans and date-times by
+/// meaning (`1` and `true`; `...00Z` and `...00.000Z`), everything else by text.
+fn same_value(a: &StoredValue, b: &StoredValue) -> bool {
+    if a.text == b.text {
+        return true;
+    }
+    match (a.number(), b.number()) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// The enumeration time of object `path` (`Device.WiFi.`): when its subtree was last
+/// listed, by itself or by an ancestor.
+fn enumerated_at(known: &DeviceData, object: &str) -> Timestamp {
+    let mut best = Timestamp::ZERO;
+    let mut end = 0;
+    while let Some(i) = object[end..].find('.') {
+        end += i + 1;
+        if let Some(p) = known.params.get(&object[..end])
+            && p.object
+            && p.ts > best
+        {
+            best = p.ts;
+        }
+    }
+    best
+}
+
+/// What declaration `d` still needs, given the known data; `created` lists instances this
+/// session added for alias filters (their filter values are set as part of the need).
+fn needs(
+    d: &Declaration,
+    known: &DeviceData,
+    facts: &DeviceFacts,
+    created: &[(String, Vec<(String, String)>)],
+    now: Timestamp,
+) -> Needs {
+    let mut out = Needs::default();
+    match d.path.root() {
+        Some("Tags") => {
+            if let (Some(Segment::Name(tag)), Some(want)) =
+                (d.path.segments().get(1), d.wanted.value.as_ref())
+            {
+                let on = match &want.value {
+                    Json::Bool(b) => *b,
+                    Json::String(s) => s == "true" || s == "1",
+                    Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+                    _ => false,
+                };
+                if on != facts.tags.contains(tag) {
+                    out.tags.insert(tag.clone(), on);
+                }
+            }
+            return out;
+        }
+        Some("DeviceID" | "Events") => return out,
+        Some(root @ ("Reboot" | "FactoryReset")) => {
+            if let Some(want) = d.wanted.value.as_ref().and_then(|w| as_time(&w.value)) {
+                // A command is due when the declared time is later than the last one sent;
+                // a time in the future is capped at now, so it is sent once.
+                let want = want.min(now);
+                if want > last_command(known, root) {
+                    if root == "Reboot" {
+                        out.reboot = true;
+                    } else {
+                        out.factory_reset = true;
+                    }
+                }
+            }
+            return out;
+        }
+        _ => {}
+    }
+
+    // Existence: every object a wildcard or filter lists, or that must hold a named path
+    // not known yet, must have been enumerated at or after the path timestamp. Without one,
+    // any enumeration will do for paths not known at all; known paths are taken as they
+    // are (an Inform's parameters need no GetParameterNames to be used).
+    let wants_anything = d.freshness != Freshness::default()
+        || d.wanted.value.is_some()
+        || d.wanted.path.is_some()
+        || d.wanted.notification.is_some()
+        || d.wanted.access_list.is_some();
+    if !wants_anything {
+        return out;
+    }
+    let path_ts = d.freshness.path.unwrap_or(Timestamp(1)).min(now);
+    let mut current: Vec<String> = vec![String::new()];
+    let segments = d.path.segments();
+    let last = segments.len() - 1;
+    for (i, segment) in segments.iter().enumerate() {
+        let mut next = Vec::new();
+        for prefix in &current {
+            let listed = prefix.is_empty() || enumerated_at(known, prefix) >= path_ts;
+            match segment {
+                Segment::Name(name) => {
+                    let object = format!("{prefix}{name}.");
+                    let param = format!("{prefix}{name}");
+                    let explicit = d.freshness.path.is_some();
+                    if i == last && known.params.contains_key(&param) {
+                        // A parameter: its existence is as fresh as its parent's listing.
+                        if explicit && !listed {
+                            out.enumerate.insert(prefix.clone());
+                        }
+                        next.push(param);
+                    } else if known.below(&object).next().is_some() {
+                        // An object: asked to be fresh, it is listed itself (its subtree).
+                        if explicit && i == last && enumerated_at(known, &object) < path_ts {
+                            out.enumerate.insert(object.clone());
+                        }
+                        next.push(object);
+                    } else if !listed {
+                        // Not known: the parent's listing will tell whether it exists.
+                        out.enumerate.insert(prefix.clone());
+                    }
+                }
+                Segment::Wildcard | Segment::Alias(_) => {
+                    if !listed {
+                        out.enumerate.insert(prefix.clone());
+                    }
+                    for (path, p) in known.below(prefix) {
+                        let rest = &path[prefix.len()..];
+                        let Some(name) = rest.strip_suffix('.') else {
+                            continue;
+                        };
+                        if !p.object || name.is_empty() || name.contains('.') {
+                            continue;
+                        }
+                        if let Segment::Alias(pairs) = segment {
+                            let mut all = true;
+                            for (k, v) in pairs {
+                                let fp = format!("{path}{k}");
+                                match known.params.get(&fp) {
+                                    Some(Param {
+                                        value: Some(sv),
+                                        ts,
+                                        ..
+                                    }) if *ts >= path_ts => {
+                                        all &= alias_matches(&sv.text, v);
+                                    }
+                                    _ => {
+                                        // When values below the instance are wanted too,
+                                        // the whole instance is read at once: its
+                                        // filter values and the wanted ones' types.
+                                        if d.wanted.value.is_some() || d.freshness.value.is_some() {
+                                            out.read.insert(path.clone());
+                                        } else if known.params.contains_key(&fp) || listed {
+                                            out.read.insert(fp);
+                                        }
+                                        all = false;
+                                    }
+                                }
+                            }
+                            if !all {
+                                continue;
+                            }
+                        }
+                        next.push(path.clone());
+                    }
+                }
+            }
+        }
+        current = next;
+    }
+    // Paths still being discovered are not judged further: their needs show once known.
+    if !out.enumerate.is_empty() {
+        // Objects listed under an object that is itself to be listed are covered by it.
+        return out;
+    }
+
+    // Instance counts, per parent object.
+    if let (Some((lo, hi)), Some(parent)) = (d.wanted.path, d.path.parent()) {
+        let alias = match segments.last() {
+            Some(Segment::Alias(pairs)) => pairs.clone(),
+            _ => Vec::new(),
+        };
+        for p in parent.matches(known).paths {
+            if !p.ends_with('.') {
+                continue;
+            }
+            let mut mine: Vec<&String> = current.iter().filter(|m| m.starts_with(&p)).collect();
+            // Instances this session added for this filter count before their filter
+            // values are set (else each round would add another).
+            for (instance, pairs) in created {
+                if instance.starts_with(&p)
+                    && !alias.is_empty()
+                    && *pairs == alias
+                    && !mine.contains(&instance)
+                {
+                    mine.push(instance);
+                }
+            }
+            let n = u32::try_from(mine.len()).unwrap_or(u32::MAX);
+            if n < lo {
+                for _ in n..lo {
+                    out.add.push((p.clone(), alias.clone()));
+                }
+            } else if n > hi {
+                // The newest (highest-numbered) instances go first.
+                mine.sort_by_key(|m| instance_number(m));
+                for m in mine.iter().rev().take((n - hi) as usize) {
+                    out.delete.insert((*m).clone());
+                }
+            }
+        }
+    }
+    for (instance, pairs) in created {
+        if current.iter().any(|m| m == instance) || d.wanted.path.is_none() {
+            continue;
+        }
+        // An instance this session added for this filter gets the filter's values.
+        if segments.last() == Some(&Segment::Alias(pairs.clone())) {
+            for (k, v) in pairs {
+                let p = format!("{instance}{k}");
+                match known.params.get(&p) {
+                    Some(Param {
+                        value: Some(sv), ..
+                    }) => {
+                        let want = StoredValue {
+                            text: v.clone(),
+                            value_type: sv.value_type.clone(),
+                        };
+                        if !same_value(sv, &want) {
+                            out.set.insert(p, want);
+                        }
+                    }
+                    _ if enumerated_at(known, instance) > Timestamp::ZERO => {
+                        out.read.insert(p);
+                    }
+                    _ => {
+                        out.enumerate.insert(instance.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    for m in &current {
+        let param = known.params.get(m);
+        let object = m.ends_with('.');
+        if let Some(t) = d.freshness.value.map(|t| t.min(now)) {
+            if object {
+                let stale = known.below(m).any(|(_, p)| !p.object && p.ts < t)
+                    || enumerated_at(known, m) < t;
+                if stale {
+                    out.read.insert(m.clone());
+                }
+            } else if param.is_none_or(|p| p.value.is_none() || p.ts < t) {
+                out.read.insert(m.clone());
+            }
+        }
+        for t in [d.freshness.writable, d.freshness.object]
+            .into_iter()
+            .flatten()
+        {
+            let parent = parent_object(m);
+            if enumerated_at(known, &parent) < t.min(now) {
+                out.enumerate.insert(parent);
+            }
+        }
+        if let Some(t) = [d.freshness.notification, d.freshness.access_list]
+            .into_iter()
+            .flatten()
+            .max()
+            .map(|t| t.min(now))
+            && param
+                .and_then(|p| p.attributes.as_ref())
+                .is_none_or(|(_, at)| *at < t)
+        {
+            out.read_attributes.insert(m.clone());
+        }
+        if let Some(want) = &d.wanted.value {
+            if object {
+                continue;
+            }
+            let known_value = param.and_then(|p| p.value.as_ref());
+            match want.stored(known_value.map(|v| &v.value_type)) {
+                // The type is not known yet: read first.
+                None => {
+                    out.read.insert(m.clone());
+                }
+                Some(stored) => {
+                    if known_value.is_none_or(|k| !same_value(k, &stored)) {
+                        out.set.insert(m.clone(), stored);
+                    }
+                }
+            }
+        }
+        if d.wanted.notification.is_some() || d.wanted.access_list.is_some() {
+            match param.and_then(|p| p.attributes.as_ref()) {
+                None => {
+                    out.read_attributes.insert(m.clone());
+                }
+                Some((a, _)) => {
+                    let n = d.wanted.notification.filter(|n| *n != a.notification);
+                    let l = d.wanted.access_list.clone().filter(|l| *l != a.access_list);
+                    if n.is_some() || l.is_some() {
+                        out.set_attributes.insert(m.clone(), (n, l));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn alias_matches(stored: &str, wanted: &str) -> bool {
+    let b = |s: &str| match s {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    };
+    stored == wanted || (b(stored).is_some() && b(stored) == b(wanted))
+}
+
+fn instance_number(path: &str) -> u64 {
+    path.trim_end_matches('.')
+        .rsplit('.')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The object holding `path` (`Device.A.B` → `Device.A.`; `Device.A.` → `Device.`).
+fn parent_object(path: &str) -> String {
+    let body = path.strip_suffix('.').unwrap_or(path);
+    match body.rfind('.') {
+        Some(i) => body[..=i].to_owned(),
+        None => String::new(),
+    }
+}
+
+/// Bounds on a session's provisioning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Rounds (runs of every provision, then one RPC or tag change) per session: a
+    /// provision that keeps declaring something new cannot keep the session.
+    pub max_rounds: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_rounds: 64 }
+    }
+}
+
+/// What the engine wants next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send this RPC; its answer goes to [`Provisioning::on_response`] or
+    /// [`Provisioning::on_fault`].
+    Send(Body<'static>),
+    /// Make these extension calls, hand each result to [`Provisioning::on_ext`], then ask
+    /// again.
+    Ext(Vec<ExtCall>),
+    /// Nothing (more) to do in this session.
+    Done,
+}
+
+/// A step of the engine: the action, the changes to persist now (tags, faults, ...), and
+/// the provisions' log lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Next {
+    /// What to do.
+    pub action: Action,
+    /// Changes to persist before the action's message leaves.
+    pub changes: Vec<Change>,
+    /// `log()` lines, with their channel.
+    pub logs: Vec<(String, String)>,
+}
+
+/// A session's provisioning.
+#[derive(Debug)]
+pub struct Provisioning {
+    device: DeviceId,
+    /// The session's start: `Date.now()` for every run, so that what was read in this
+    /// session meets a `{value: Date.now()}` declaration in every later round.
+    start: Timestamp,
+    active: Vec<Active>,
+    /// Channels with a fault when the session started: cleared if they now run cleanly.
+    old_faults: BTreeSet<String>,
+    /// The AddObject in flight: its object and the alias values the instance must get.
+    adding: Option<(String, Vec<(String, String)>)>,
+    limits: Limits,
+    faulted: BTreeSet<String>,
+    ext: HashMap<ExtCall, Json>,
+    created: Vec<(String, Vec<(String, String)>)>,
+    rounds: u32,
+    /// The channels whose declarations the RPC in flight serves.
+    in_flight: BTreeSet<String>,
+    /// The values each channel wanted set when the RPC in flight was chosen: a
+    /// SetParameterValues fault naming parameters faults only the channels that wanted them.
+    in_flight_sets: Vec<(String, BTreeSet<String>)>,
+    /// Channels that ran cleanly in this session (their old faults are cleared at the end).
+    clean: BTreeSet<String>,
+}
+
+impl Provisioning {
+    /// Provisioning for a session that started at `start`: `active` are the provisions of
+    /// the presets that apply, in order; `old_faults` the channels with a recorded fault.
+    pub fn new(
+        device: DeviceId,
+        start: Timestamp,
+        active: Vec<Active>,
+        old_faults: BTreeSet<String>,
+        limits: Limits,
+    ) -> Provisioning {
+        Provisioning {
+            device,
+            start,
+            active,
+            old_faults,
+            adding: None,
+            limits,
+            faulted: BTreeSet::new(),
+            ext: HashMap::new(),
+            created: Vec::new(),
+            rounds: 0,
+            in_flight: BTreeSet::new(),
+            in_flight_sets: Vec::new(),
+            clean: BTreeSet::new(),
+        }
+    }
+
+    /// The next step at time `now`: runs every provision against the known data, and
+    /// returns the RPC that closes the first gap, the extension calls to make, or `Done`.
+    pub fn next(
+        &mut self,
+        known: &mut DeviceData,
+        facts: &mut DeviceFacts,
+        now: Timestamp,
+        runner: &mut dyn Runner,
+    ) -> Next {
+        let start = self.start;
+        let mut changes = Vec::new();
+        let mut logs = Vec::new();
+        loop {
+            self.rounds += 1;
+            if self.rounds > self.limits.max_rounds {
+                let channels: BTreeSet<String> = self
+                    .active
+                    .iter()
+                    .map(|a| a.channel.clone())
+                    .filter(|c| !self.faulted.contains(c))
+                    .collect();
+                for c in channels {
+                    changes.push(self.fault(
+                        &c,
+                        "too_many_rounds",
+                        format!(
+                            "provisioning did not settle after {} rounds (a provision keeps declaring something new)",
+                            self.limits.max_rounds
+                        ),
+                        now,
+                    ));
+                }
+                return Next {
+                    action: Action::Done,
+                    changes,
+                    logs,
+                };
+            }
+            let mut all = Needs::default();
+            let mut owners: Vec<(String, Needs)> = Vec::new();
+            let mut ext_wanted = Vec::new();
+            let mut clears = Vec::new();
+            let mut failed = Vec::new();
+            for a in &self.active {
+                if self.faulted.contains(&a.channel) {
+                    continue;
+                }
+                let mut host = Host::new(known, facts, &self.ext, start);
+                let outcome = match builtin(&a.provision, &a.args, &mut host) {
+                    Some(o) => Some(o),
+                    None => runner.run_provision(&a.provision, &a.args, &mut host),
+                };
+                match outcome {
+                    None => failed.push((
+                        a.channel.clone(),
+                        "provision.unknown".to_owned(),
+                        format!("no provision named {:?}", a.provision),
+                    )),
+                    Some(RunOutcome::Failed { code, message }) => {
+                        failed.push((a.channel.clone(), code, message));
+                    }
+                    Some(RunOutcome::Finished(_)) => {}
+                }
+                for l in host.logs.drain(..) {
+                    logs.push((a.channel.clone(), l));
+                }
+                ext_wanted.append(&mut host.ext_wanted);
+                clears.append(&mut host.clears);
+                let mut mine = Needs::default();
+                for d in &host.declarations {
+                    mine.merge(needs(d, known, facts, &self.created, start));
+                }
+                all.merge(mine.clone());
+                owners.push((a.channel.clone(), mine));
+            }
+            for (channel, code, message) in failed {
+                if !self.faulted.contains(&channel) {
+                    changes.push(self.fault(&channel, &code, message, now));
+                }
+            }
+            if !clears.is_empty() && self.apply_clears(known, &clears) {
+                continue;
+            }
+            if !ext_wanted.is_empty() {
+                ext_wanted.dedup();
+                return Next {
+                    action: Action::Ext(ext_wanted),
+                    changes,
+                    logs,
+                };
+            }
+            // Tags change without an RPC; then everything runs again on the new tags.
+            if !all.tags.is_empty() {
+                let (add, remove): (Vec<_>, Vec<_>) = all.tags.iter().partition(|(_, on)| **on);
+                let add: Vec<String> = add.into_iter().map(|(t, _)| t.clone()).collect();
+                let remove: Vec<String> = remove.into_iter().map(|(t, _)| t.clone()).collect();
+                for t in &add {
+                    facts.tags.insert(t.clone());
+                }
+                for t in &remove {
+                    facts.tags.remove(t);
+                }
+                changes.push(Change::Tags {
+                    device: self.device.clone(),
+                    add,
+                    remove,
+                });
+                continue;
+            }
+            let Some((body, serves)) = self.choose(&all) else {
+                // Everything met: the channels that had a fault and ran cleanly now are
+                // cleared.
+                for a in &self.active {
+                    if self.old_faults.contains(&a.channel)
+                        && !self.faulted.contains(&a.channel)
+                        && self.clean.insert(a.channel.clone())
+                    {
+                        changes.push(Change::ClearFault {
+                            device: self.device.clone(),
+                            channel: a.channel.clone(),
+                        });
+                    }
+                }
+                return Next {
+                    action: Action::Done,
+                    changes,
+                    logs,
+                };
+            };
+            if let Body::AddObject(_) = &body {
+                self.adding = all.add.first().cloned();
+            }
+            self.in_flight = owners
+                .iter()
+                .filter(|(_, n)| serves(n))
+                .map(|(c, _)| c.clone())
+                .collect();
+            self.in_flight_sets = owners
+                .iter()
+                .map(|(c, n)| (c.clone(), n.set.keys().cloned().collect()))
+                .collect();
+            if let Body::Reboot(_) | Body::FactoryReset(_) = &body {
+                // Remembered when sent: the device may reboot before the session ends.
+                let root = if matches!(body, Body::Reboot(_)) {
+                    "Reboot"
+                } else {
+                    "FactoryReset"
+                };
+                let v = StoredValue {
+                    text: now.to_rfc3339(),
+                    value_type: ValueType::DateTime,
+                };
+                known.params.insert(
+                    root.to_owned(),
+                    Param {
+                        value: Some(v.clone()),
+                        ts: now,
+                        writable: Some(true),
+                        ..Param::default()
+                    },
+                );
+                changes.push(Change::Params {
+                    device: self.device.clone(),
+                    updates: vec![ParamUpdate {
+                        path: root.to_owned(),
+                        value: Some(v),
+                        ts: Some(now),
+                        writable: Some(true),
+                        ..ParamUpdate::default()
+                    }],
+                });
+            }
+            return Next {
+                action: Action::Send(body),
+                changes,
+                logs,
+            };
+        }
+    }
+
+    /// The RPC for the first kind of need, in the order reads before writes, and a test of
+    /// which channels' needs it serves.
+    #[allow(clippy::type_complexity)]
+    fn choose(&self, all: &Needs) -> Option<(Body<'static>, Box<dyn Fn(&Needs) -> bool>)> {
+        if let Some(first) = outermost(&all.enumerate).into_iter().next() {
+            let f = first.clone();
+            return Some((
+                Body::GetParameterNames(cwmp::GetParameterNames {
+                    parameter_path: first.into(),
+                    next_level: false,
+                }),
+                Box::new(move |n: &Needs| n.enumerate.iter().any(|e| e.starts_with(&f))),
+            ));
+        }
+        if !all.read.is_empty() {
+            let names: Vec<String> = outermost(&all.read);
+            return Some((
+                Body::GetParameterValues(cwmp::GetParameterValues {
+                    parameter_names: names.into_iter().map(Into::into).collect(),
+                }),
+                Box::new(|n: &Needs| !n.read.is_empty()),
+            ));
+        }
+        if !all.read_attributes.is_empty() {
+            return Some((
+                Body::GetParameterAttributes(cwmp::GetParameterAttributes {
+                    parameter_names: all
+                        .read_attributes
+                        .iter()
+                        .cloned()
+                        .map(Into::into)
+                        .collect(),
+                }),
+                Box::new(|n: &Needs| !n.read_attributes.is_empty()),
+            ));
+        }
+        if let Some(first) = all.delete.iter().next_back() {
+            let f = first.clone();
+            return Some((
+                Body::DeleteObject(cwmp::DeleteObject {
+                    object_name: first.clone().into(),
+                    parameter_key: "".into(),
+                }),
+                Box::new(move |n: &Needs| n.delete.contains(&f)),
+            ));
+        }
+        if let Some((object, _)) = all.add.first() {
+            let o = object.clone();
+            return Some((
+                Body::AddObject(cwmp::AddObject {
+                    object_name: object.clone().into(),
+                    parameter_key: "".into(),
+                }),
+                Box::new(move |n: &Needs| n.add.iter().any(|(x, _)| *x == o)),
+            ));
+        }
+        if !all.set.is_empty() {
+            let mut list = Vec::with_capacity(all.set.len());
+            for (path, v) in &all.set {
+                let value = v.to_cwmp().unwrap_or_else(|| cwmp::ParameterValue::Other {
+                    xsi_type: v.value_type.xsi_name().to_owned().into(),
+                    text: v.text.clone().into(),
+                });
+                list.push(ParameterValueStruct::new(path.clone(), value));
+            }
+            return Some((
+                Body::SetParameterValues(cwmp::SetParameterValues {
+                    parameter_list: list,
+                    parameter_key: "".into(),
+                }),
+                Box::new(|n: &Needs| !n.set.is_empty()),
+            ));
+        }
+        if !all.set_attributes.is_empty() {
+            let list = all
+                .set_attributes
+                .iter()
+                .map(|(path, (n, l))| cwmp::SetParameterAttributesStruct {
+                    name: path.clone().into(),
+                    notification_change: n.is_some(),
+                    notification: n
+                        .and_then(|n| cwmp::Notification::from_code(i64::from(n)))
+                        .unwrap_or(cwmp::Notification::Off),
+                    access_list_change: l.is_some(),
+                    access_list: l
+                        .clone()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(Into::into)
+                        .collect(),
+                })
+                .collect();
+            return Some((
+                Body::SetParameterAttributes(cwmp::SetParameterAttributes {
+                    parameter_list: list,
+                }),
+                Box::new(|n: &Needs| !n.set_attributes.is_empty()),
+            ));
+        }
+        if all.factory_reset {
+            return Some((
+                Body::FactoryReset(cwmp::FactoryReset {}),
+                Box::new(|n: &Needs| n.factory_reset),
+            ));
+        }
+        if all.reboot {
+            return Some((
+                Body::Reboot(cwmp::Reboot {
+                    command_key: "provision".into(),
+                }),
+                Box::new(|n: &Needs| n.reboot),
+            ));
+        }
+        None
+    }
+
+    /// Forgets what `clears` invalidate; true when something was forgotten.
+    fn apply_clears(&self, known: &mut DeviceData, clears: &[(PathPattern, Timestamp)]) -> bool {
+        let mut any = false;
+        for (pattern, t) in clears {
+            let prefix = if pattern.is_concrete() {
+                pattern.to_string()
+            } else {
+                continue;
+            };
+            let object = format!("{prefix}.");
+            for (path, p) in known.params.iter_mut() {
+                if (path == &prefix || path.starts_with(&object))
+                    && p.ts < *t
+                    && p.ts > Timestamp::ZERO
+                {
+                    p.ts = Timestamp::ZERO;
+                    any = true;
+                }
+            }
+        }
+        any
+    }
+
+    /// The device's answer to the RPC the engine sent: updates `known`, returns the changes.
+    pub fn on_response(
+        &mut self,
+        sent: &Body<'_>,
+        response: &Body<'_>,
+        known: &mut DeviceData,
+        now: Timestamp,
+    ) -> Vec<Change> {
+        if let (Body::AddObject(req), Body::AddObjectResponse(r)) = (sent, response) {
+            let pairs = self
+                .adding
+                .take()
+                .map(|(_, pairs)| pairs)
+                .unwrap_or_default();
+            if r.instance_number > 0 {
+                let instance = format!("{}{}.", req.object_name, r.instance_number);
+                self.created.push((instance, pairs));
+            }
+        }
+        apply_data(&self.device, sent, response, known, now).unwrap_or_default()
+    }
+
+    /// A CWMP fault (or a wrong answer) for the RPC the engine sent: recorded for the
+    /// channels it served, whose provisions then stop for this session. A
+    /// SetParameterValues fault that names its parameters (SetParameterValuesFault) is
+    /// recorded only for the channels that wanted those set; the others go on (their
+    /// values are sent again without the refused ones).
+    pub fn on_fault(&mut self, fault: Fault) -> Vec<Change> {
+        let mut channels = std::mem::take(&mut self.in_flight);
+        let named: BTreeSet<String> = fault
+            .detail
+            .as_ref()
+            .and_then(Json::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.get("parameterName")?.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !named.is_empty() {
+            let culprits: BTreeSet<String> = self
+                .in_flight_sets
+                .iter()
+                .filter(|(_, set)| !set.is_disjoint(&named))
+                .map(|(c, _)| c.clone())
+                .collect();
+            if !culprits.is_empty() {
+                channels = culprits;
+            }
+        }
+        let mut out = Vec::new();
+        for c in channels {
+            self.faulted.insert(c.clone());
+            out.push(Change::DeviceFault {
+                device: self.device.clone(),
+                channel: c,
+                fault: fault.clone(),
+            });
+        }
+        out
+    }
+
+    /// The result of an extension call: an error becomes the fault of the channels that
+    /// made the call.
+    pub fn on_ext(&mut self, call: ExtCall, result: Result<Json, String>) {
+        match result {
+            Ok(v) => {
+                self.ext.insert(call, v);
+            }
+            Err(message) => {
+                // Kept as an error object the script can see.
+                self.ext.insert(call, json!({ "error": message }));
+            }
+        }
+    }
+
+    fn fault(&mut self, channel: &str, code: &str, message: String, now: Timestamp) -> Change {
+        self.faulted.insert(channel.to_owned());
+        Change::DeviceFault {
+            device: self.device.clone(),
+            channel: channel.to_owned(),
+            fault: Fault {
+                code: code.to_owned(),
+                message,
+                detail: None,
+                timestamp: now,
+                retries: 0,
+            },
+        }
+    }
+}
+
+/// The paths of a set that no other path of the set contains (objects end with `.`).
+fn outermost(set: &BTreeSet<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in set {
+        if out
+            .iter()
+            .any(|o: &String| o.ends_with('.') && p.starts_with(o.as_str()))
+        {
+            continue;
+        }
+        out.push(p.clone());
+    }
+    out
+}
+
+/// The built-in provisions: `refresh(path, age_secs?)`, `value(path, value)`,
+/// `tag(name, on?)`, `reboot()`, `reset()`, `instances(path, count)`.
+fn builtin(name: &str, args: &[Json], host: &mut Host<'_>) -> Option<RunOutcome> {
+    let arg_str = |i: usize| args.get(i).and_then(Json::as_str);
+    let bad = |m: &str| RunOutcome::Failed {
+        code: "provision.args".into(),
+        message: format!("{name}: {m}"),
+    };
+    let result = match name {
+        "refresh" => {
+            let Some(path) = arg_str(0) else {
+                return Some(bad("refresh(path, maxAgeSeconds?) needs a path"));
+            };
+            let age = args.get(1).and_then(Json::as_f64).unwrap_or(0.0).max(0.0);
+            let t = Timestamp(host.now.0 - (age * 1000.0) as i64);
+            host.declare(path, &json!({"path": t.0, "value": t.0}), &Json::Null)
+        }
+        "value" => {
+            let (Some(path), Some(v)) = (arg_str(0), args.get(1)) else {
+                return Some(bad("value(path, value) needs a path and a value"));
+            };
+            host.declare(path, &Json::Null, &json!({ "value": v }))
+        }
+        "tag" => {
+            let Some(tag) = arg_str(0) else {
+                return Some(bad("tag(name, on?) needs a name"));
+            };
+            let on = args.get(1).and_then(Json::as_bool).unwrap_or(true);
+            host.declare(&format!("Tags.{tag}"), &Json::Null, &json!({ "value": on }))
+        }
+        "reboot" => host.declare("Reboot", &Json::Null, &json!({ "value": host.now.0 })),
+        "reset" => host.declare("FactoryReset", &Json::Null, &json!({ "value": host.now.0 })),
+        "instances" => {
+            let (Some(path), Some(n)) = (arg_str(0), args.get(1)) else {
+                return Some(bad("instances(path, count) needs a path and a count"));
+            };
+            let path = if path.ends_with('*') || path.ends_with(']') {
+                path.to_owned()
+            } else {
+                format!("{}.*", path.trim_end_matches('.'))
+            };
+            host.declare(&path, &json!({"path": 1}), &json!({ "path": n }))
+        }
+        _ => return None,
+    };
+    Some(match result {
+        Ok(_) => {
+            host.commit();
+            RunOutcome::Finished(Json::Null)
+        }
+        Err(e) => bad(&e),
+    })
+}
+
+#[cfg(test)]
+mod tests;
