@@ -23,6 +23,7 @@ use crate::device::{DeviceData, DeviceIdentity, Param, StoredValue};
 use crate::fault::{Fault, RetryPolicy, task_channel};
 use crate::id::DeviceId;
 use crate::plan::{Next, TaskRun, acs_fault, cwmp_fault, string_value};
+use crate::provision::{Action, Active, DeviceFacts, ExtCall, Limits, Provisioning, Runner};
 use crate::task::{Task, TaskId};
 use crate::time::Timestamp;
 
@@ -73,6 +74,10 @@ pub enum Reply {
     NoContent,
     /// 400 with this message: not something a SOAP fault can answer.
     BadRequest(String),
+    /// No reply yet: a provision called extensions. Make these calls (the I/O is the
+    /// caller's), commit the step's changes, and hand the results to [`Session::on_ext`],
+    /// whose step holds the reply.
+    Wait(Vec<ExtCall>),
 }
 
 /// How a task ended in this step, for API callers waiting on it.
@@ -96,6 +101,8 @@ pub struct Step {
     /// The CWMP message the reply carries (`InformResponse`, `GetParameterValues`, ...)
     /// or that was answered, for logs and metrics.
     pub message: Option<&'static str>,
+    /// Provisions' `log()` lines: (channel, line).
+    pub logs: Vec<(String, String)>,
 }
 
 impl Step {
@@ -105,6 +112,7 @@ impl Step {
             reply,
             task_outcomes: Vec::new(),
             message: None,
+            logs: Vec::new(),
         }
     }
 }
@@ -254,6 +262,39 @@ pub struct DeviceContext {
     pub remote_address: Option<String>,
     /// The session's work was loaded (tasks or transfers exist).
     pub loaded: bool,
+    /// The provisions of the presets that apply to this session, if any.
+    pub provisioning: Option<ProvisioningSetup>,
+}
+
+/// What provisioning needs from the caller: the provisions to run (from the presets that
+/// apply, in order), what the store knows beyond parameters, and the runner of scripts.
+#[derive(Debug, Clone)]
+pub struct ProvisioningSetup {
+    /// The provisions, with their channels and arguments.
+    pub active: Vec<Active>,
+    /// Channels with a recorded fault (cleared when they run cleanly).
+    pub old_faults: std::collections::BTreeSet<String>,
+    /// The device's tags.
+    pub tags: std::collections::BTreeSet<String>,
+    /// Its last `1 BOOT`, `0 BOOTSTRAP`, and its registration.
+    pub last_boot: Option<Timestamp>,
+    /// Last bootstrap.
+    pub last_bootstrap: Option<Timestamp>,
+    /// First seen.
+    pub registered: Option<Timestamp>,
+    /// Runs provision scripts.
+    pub runner: std::sync::Arc<dyn Runner>,
+    /// Bounds.
+    pub limits: Limits,
+}
+
+/// A session's provisioning in progress.
+#[derive(Debug)]
+struct ProvisioningRun {
+    engine: Provisioning,
+    facts: DeviceFacts,
+    runner: std::sync::Arc<dyn Runner>,
+    done: bool,
 }
 
 /// The state of a session, named for what it expects next.
@@ -282,6 +323,7 @@ pub struct Pending {
 enum Owner {
     Task(usize),
     CrCredentials,
+    Provisioning,
 }
 
 /// Setting the connection-request credentials the ACS will use.
@@ -307,6 +349,7 @@ pub struct Session {
     cr: Option<CrCredentials>,
     transfers: Vec<PendingTransfer>,
     requests_sent: usize,
+    provisioning: Option<ProvisioningRun>,
 }
 
 /// The methods an ACS implements (GetRPCMethods from a CPE).
@@ -372,9 +415,10 @@ impl Session {
             ctx.data
         };
         let params = crate::plan::apply_values(&mut known, &inf.parameter_list, now);
+        let inform_identity = inform.identity;
         let changes = vec![Change::Inform(InformRecord {
             device: device.clone(),
-            identity: inform.identity,
+            identity: inform_identity.clone(),
             at: now,
             events,
             retry_count: inf.retry_count,
@@ -424,7 +468,32 @@ impl Session {
         };
         header.use_cwmp_version = negotiated.use_cwmp_version;
         let runs: Vec<TaskRun> = ctx.tasks.into_iter().map(TaskRun::new).collect();
-        let hold = config.hold_requests && (cr.is_some() || !runs.is_empty());
+        let provisioning = ctx.provisioning.map(|setup| ProvisioningRun {
+            engine: Provisioning::new(
+                device.clone(),
+                now,
+                setup.active,
+                setup.old_faults,
+                setup.limits,
+            ),
+            facts: DeviceFacts {
+                id: device.clone(),
+                identity: inform_identity.clone(),
+                tags: setup.tags,
+                inform: now,
+                last_boot: if boot { Some(now) } else { setup.last_boot },
+                last_bootstrap: if bootstrap {
+                    Some(now)
+                } else {
+                    setup.last_bootstrap
+                },
+                registered: setup.registered.or(Some(now)),
+            },
+            runner: setup.runner,
+            done: false,
+        });
+        let hold =
+            config.hold_requests && (cr.is_some() || !runs.is_empty() || provisioning.is_some());
         if hold {
             header.hold_requests = Some(true);
         }
@@ -459,6 +528,7 @@ impl Session {
             cr,
             transfers: ctx.transfers,
             requests_sent: 0,
+            provisioning,
         };
         (
             session,
@@ -467,6 +537,7 @@ impl Session {
                 reply,
                 task_outcomes: Vec::new(),
                 message: Some("InformResponse"),
+                logs: Vec::new(),
             },
         )
     }
@@ -483,6 +554,7 @@ impl Session {
             cr: None,
             transfers: Vec::new(),
             requests_sent: 0,
+            provisioning: None,
         }
     }
 
@@ -589,6 +661,22 @@ impl Session {
             }
             _ => self.on_cpe_request(now, &env, config),
         }
+    }
+
+    /// The results of the extension calls a [`Reply::Wait`] asked for (an error is the
+    /// message of a failed call: timeout, exit status, HTTP error): provisioning goes on.
+    pub fn on_ext(
+        &mut self,
+        now: Timestamp,
+        results: Vec<(ExtCall, Result<Value, String>)>,
+        config: &EngineConfig,
+    ) -> Step {
+        if let Some(p) = self.provisioning.as_mut() {
+            for (call, result) in results {
+                p.engine.on_ext(call, result);
+            }
+        }
+        self.plan(now, config, Step::reply(Reply::NoContent))
     }
 
     /// A request from the CPE (after the InformResponse).
@@ -714,6 +802,7 @@ impl Session {
             reply,
             task_outcomes: Vec::new(),
             message,
+            logs: Vec::new(),
         }
     }
 
@@ -771,7 +860,7 @@ impl Session {
         if let Body::Fault(f) = &env.body {
             let retries = match pending.owner {
                 Owner::Task(i) => self.runs.get(i).map_or(0, |r| r.task.retries),
-                Owner::CrCredentials => 0,
+                Owner::CrCredentials | Owner::Provisioning => 0,
             };
             self.fail_owner(
                 pending.owner,
@@ -783,6 +872,16 @@ impl Session {
             return self.plan(now, config, step);
         }
         match pending.owner {
+            Owner::Provisioning => {
+                if let Some(p) = self.provisioning.as_mut() {
+                    step.changes.extend(p.engine.on_response(
+                        &pending.sent,
+                        &env.body,
+                        &mut self.known,
+                        now,
+                    ));
+                }
+            }
             Owner::Task(i) => {
                 let result = match self.runs.get_mut(i) {
                     Some(run) => run.on_response(
@@ -882,6 +981,11 @@ impl Session {
                     fault,
                 });
             }
+            Owner::Provisioning => {
+                if let Some(p) = self.provisioning.as_mut() {
+                    step.changes.extend(p.engine.on_fault(fault));
+                }
+            }
         }
     }
 
@@ -910,6 +1014,30 @@ impl Session {
                 });
                 if let Some(done) = self.send(now, body, Owner::CrCredentials, config, &mut step) {
                     return done;
+                }
+                continue;
+            }
+            // Then provisioning: the presets' intent comes before one-off tasks.
+            if let Some(p) = self.provisioning.as_mut().filter(|p| !p.done) {
+                let runner = p.runner.clone();
+                let next = p
+                    .engine
+                    .next(&mut self.known, &mut p.facts, now, runner.as_ref());
+                step.changes.extend(next.changes);
+                step.logs.extend(next.logs);
+                match next.action {
+                    Action::Send(body) => {
+                        if let Some(done) =
+                            self.send(now, body, Owner::Provisioning, config, &mut step)
+                        {
+                            return done;
+                        }
+                    }
+                    Action::Ext(calls) => {
+                        step.reply = Reply::Wait(calls);
+                        return step;
+                    }
+                    Action::Done => p.done = true,
                 }
                 continue;
             }

@@ -225,6 +225,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         engine: engine_config(&config),
         admission: Arc::new(Semaphore::new(config.cwmp.max_sessions)),
         conn_req: conn_req::ConnectionRequester::new(&config.connection_request),
+        extensions: crate::ext::Extensions::new(&config.provisioning),
         metrics: metrics::install(),
         sessions: Arc::new(SessionRegistry::default()),
         waiters: TaskWaiters::default(),

@@ -3,6 +3,7 @@
 //! Unknown keys are errors, so a misspelt setting never silently does nothing.
 //! `acs.example.toml` documents every key; a test loads it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,8 @@ pub struct Config {
     pub tasks: TasksConfig,
     /// Connection requests to devices.
     pub connection_request: ConnectionRequestConfig,
+    /// Provisioning: limits and the extensions scripts may call.
+    pub provisioning: ProvisioningConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -42,9 +45,50 @@ impl Default for Config {
             cluster: ClusterConfig::default(),
             tasks: TasksConfig::default(),
             connection_request: ConnectionRequestConfig::default(),
+            provisioning: ProvisioningConfig::default(),
             log: LogConfig::default(),
         }
     }
+}
+
+/// Provisioning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProvisioningConfig {
+    /// Rounds (every provision run, then one RPC) per session before the channels still
+    /// working are faulted (`too_many_rounds`).
+    pub max_rounds: u32,
+    /// Longest time an extension call may take, in seconds.
+    pub ext_timeout_secs: u64,
+    /// Extension calls running at once on this node (more wait).
+    pub ext_max_concurrent: usize,
+    /// The extensions scripts may call with `ext(name, function, ...args)`, by name.
+    pub ext: BTreeMap<String, ExtensionConfig>,
+}
+
+impl Default for ProvisioningConfig {
+    fn default() -> Self {
+        ProvisioningConfig {
+            max_rounds: 64,
+            ext_timeout_secs: 10,
+            ext_max_concurrent: 32,
+            ext: BTreeMap::new(),
+        }
+    }
+}
+
+/// One extension: a program (run without a shell; the call as JSON on its standard input,
+/// the result as JSON on its standard output) or an HTTP endpoint (the call POSTed as
+/// JSON, the result as the JSON body of a 2xx answer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionConfig {
+    /// The program and its first arguments.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Or the endpoint: `http://host:port/path`.
+    #[serde(default)]
+    pub url: String,
 }
 
 /// TLS for a listener: both files, or neither.
@@ -409,6 +453,29 @@ impl Config {
         self.database.backend(&self.data_dir).map_err(ConfigError)?;
         if self.database.pool_size == 0 {
             return err("database.pool_size must be positive".into());
+        }
+        let p = &self.provisioning;
+        if p.max_rounds == 0 || p.ext_timeout_secs == 0 || p.ext_max_concurrent == 0 {
+            return err(
+                "provisioning.max_rounds, ext_timeout_secs and ext_max_concurrent must be positive"
+                    .into(),
+            );
+        }
+        for (name, e) in &p.ext {
+            match (e.command.is_empty(), e.url.is_empty()) {
+                (false, true) => {}
+                (true, false) if e.url.starts_with("http://") => {}
+                (true, false) => {
+                    return err(format!(
+                        "provisioning.ext.{name}.url: only http:// endpoints (a local sidecar) are supported"
+                    ));
+                }
+                _ => {
+                    return err(format!(
+                        "provisioning.ext.{name} needs exactly one of command and url"
+                    ));
+                }
+            }
         }
         if self.cluster.session_lease_secs < self.cwmp.session_timeout_secs {
             return err(format!(

@@ -183,6 +183,8 @@ fn reply_response(reply: Reply) -> Resp {
         // TR-069 §3.4.6: an empty response is a 204.
         Reply::NoContent => response(StatusCode::NO_CONTENT, Bytes::new()),
         Reply::BadRequest(msg) => text(StatusCode::BAD_REQUEST, msg),
+        // finish_step makes the calls and replies with what follows them.
+        Reply::Wait(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "unfinished step"),
     }
 }
 
@@ -849,25 +851,53 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
     }
 
     /// Commits a step's changes, publishes task outcomes, and builds the reply; ends the
-    /// session when the engine did.
-    async fn finish_step(&self, live: &LiveRef, step: Step) -> Resp {
+    /// session when the engine did. A step that waits on extension calls is committed,
+    /// the calls are made, and the session goes on with their results.
+    async fn finish_step(&self, live: &LiveRef, mut step: Step) -> Resp {
+        loop {
+            let (changes, calls) = {
+                let changes = std::mem::take(&mut step.changes);
+                for (channel, line) in std::mem::take(&mut step.logs) {
+                    info!(channel, "provision: {line}");
+                }
+                match &mut step.reply {
+                    Reply::Wait(calls) => (changes, Some(std::mem::take(calls))),
+                    _ => (changes, None),
+                }
+            };
+            if !changes.is_empty()
+                && let Err(e) = self.app.store.commit(changes).await
+            {
+                // Nothing the CPE would forget was acknowledged: it retries the session later.
+                warn!("commit failed, session abandoned: {e}");
+                let mut l = live.lock().await;
+                l.close();
+                self.sessions.remove(&l.cookie);
+                metrics::session_ended("error");
+                return busy(self.app.config.cwmp.retry_after_secs);
+            }
+            let Some(calls) = calls else { break };
+            for (task, outcome) in &step.task_outcomes {
+                self.app.waiters.publish(*task, outcome);
+            }
+            let results = self.app.extensions.call_all(calls).await;
+            for (call, result) in &results {
+                if let Err(e) = result {
+                    warn!(extension = %call.name, function = %call.function, "extension call failed: {e}");
+                }
+            }
+            step = live
+                .lock()
+                .await
+                .session
+                .on_ext(now(), results, &self.app.engine);
+        }
         let Step {
-            changes,
             reply,
             task_outcomes,
             message,
+            ..
         } = step;
-        if !changes.is_empty()
-            && let Err(e) = self.app.store.commit(changes).await
-        {
-            // Nothing the CPE would forget was acknowledged: it retries the session later.
-            warn!("commit failed, session abandoned: {e}");
-            let mut l = live.lock().await;
-            l.close();
-            self.sessions.remove(&l.cookie);
-            metrics::session_ended("error");
-            return busy(self.app.config.cwmp.retry_after_secs);
-        }
         for (task, outcome) in &task_outcomes {
             self.app.waiters.publish(*task, outcome);
         }

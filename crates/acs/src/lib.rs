@@ -7,6 +7,7 @@ pub mod app;
 pub mod config;
 pub mod conn_req;
 pub mod cwmp_server;
+pub mod ext;
 pub mod metrics;
 pub mod soap;
 pub mod state;

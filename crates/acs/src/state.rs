@@ -30,6 +30,8 @@ pub struct Shared<S> {
     pub admission: Arc<Semaphore>,
     /// Sends connection requests.
     pub conn_req: crate::conn_req::ConnectionRequester,
+    /// Makes provisions' extension calls.
+    pub extensions: crate::ext::Extensions,
     /// Renders `/metrics`.
     pub metrics: crate::metrics::Handle,
 }

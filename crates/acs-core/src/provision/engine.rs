@@ -117,16 +117,13 @@ pub enum RunOutcome {
     },
 }
 
-/// Runs provisions that are not built in (JavaScript, in a sandbox the caller owns).
-pub trait Runner {
+/// Runs provisions that are not built in (JavaScript, in a sandbox the caller owns). It is
+/// shared by the sessions of a server (`&self`, `Send + Sync`): a JavaScript runner keeps
+/// its engine per thread.
+pub trait Runner: Send + Sync + std::fmt::Debug {
     /// Runs provision script `name` with `args` against `host`; `None` when there is no
     /// such script.
-    fn run_provision(
-        &mut self,
-        name: &str,
-        args: &[Json],
-        host: &mut Host<'_>,
-    ) -> Option<RunOutcome>;
+    fn run_provision(&self, name: &str, args: &[Json], host: &mut Host<'_>) -> Option<RunOutcome>;
 }
 
 /// A runner with no scripts: only built-in provisions exist.
@@ -134,7 +131,7 @@ pub trait Runner {
 pub struct NoScripts;
 
 impl Runner for NoScripts {
-    fn run_provision(&mut self, _: &str, _: &[Json], _: &mut Host<'_>) -> Option<RunOutcome> {
+    fn run_provision(&self, _: &str, _: &[Json], _: &mut Host<'_>) -> Option<RunOutcome> {
         None
     }
 }
@@ -857,7 +854,7 @@ impl Provisioning {
         known: &mut DeviceData,
         facts: &mut DeviceFacts,
         now: Timestamp,
-        runner: &mut dyn Runner,
+        runner: &dyn Runner,
     ) -> Next {
         let start = self.start;
         let mut changes = Vec::new();

@@ -270,7 +270,7 @@ fn session(
     facts: &mut DeviceFacts,
     start: Timestamp,
     provisions: Vec<Active>,
-    runner: &mut dyn Runner,
+    runner: &dyn Runner,
 ) -> (Vec<String>, Vec<Change>) {
     let mut p = Provisioning::new(
         facts.id.clone(),
@@ -327,7 +327,7 @@ fn a_value_from_the_inform_is_set_in_one_rpc() {
             "value",
             json!(["Device.ManagementServer.PeriodicInformInterval", 300]),
         )],
-        &mut NoScripts,
+        &NoScripts,
     );
     assert_eq!(sent, ["SetParameterValues"]);
     assert_eq!(
@@ -345,7 +345,7 @@ fn a_value_from_the_inform_is_set_in_one_rpc() {
             "value",
             json!(["Device.ManagementServer.PeriodicInformInterval", 300]),
         )],
-        &mut NoScripts,
+        &NoScripts,
     );
     assert!(sent.is_empty(), "{sent:?}");
     assert!(changes.is_empty(), "{changes:?}");
@@ -367,7 +367,7 @@ fn an_unknown_parameter_is_discovered_read_then_set() {
             "value",
             json!(["Device.ManagementServer.PeriodicInformEnable", true]),
         )],
-        &mut NoScripts,
+        &NoScripts,
     );
     // Listing Device.ManagementServer. tells it exists (and is writable), reading its
     // value tells its type, then it is set.
@@ -398,7 +398,7 @@ fn reads_of_several_provisions_go_in_one_get_parameter_values() {
         &mut facts(),
         start,
         vec![active("a", "refresh", json!(["Device.DeviceInfo"]))],
-        &mut NoScripts,
+        &NoScripts,
     );
     assert_eq!(sent, ["GetParameterNames", "GetParameterValues"]);
     let later = Timestamp(5_000_000);
@@ -416,7 +416,7 @@ fn reads_of_several_provisions_go_in_one_get_parameter_values() {
             active("b", "refresh", json!(["Device.WiFi.SSID.1.SSID", 3600])),
             active("c", "refresh", json!(["Device.DeviceInfo.ModelName", 3600])),
         ],
-        &mut NoScripts,
+        &NoScripts,
     );
     // DeviceInfo was read within the hour; the Wi-Fi tree was never listed.
     assert_eq!(sent, ["GetParameterNames", "GetParameterValues"]);
@@ -427,14 +427,10 @@ fn alias_filters_select_instances_by_their_values() {
     let mut cpe = Cpe::gateway();
     let start = Timestamp(1_000_000);
     let mut known = informed(&cpe, start);
+    #[derive(Debug)]
     struct Guest;
     impl Runner for Guest {
-        fn run_provision(
-            &mut self,
-            _: &str,
-            _: &[Json],
-            host: &mut Host<'_>,
-        ) -> Option<RunOutcome> {
+        fn run_provision(&self, _: &str, _: &[Json], host: &mut Host<'_>) -> Option<RunOutcome> {
             let r = host.declare(
                 "Device.WiFi.SSID.[SSID:guest].Enable",
                 &Json::Null,
@@ -450,7 +446,7 @@ fn alias_filters_select_instances_by_their_values() {
         &mut facts(),
         start,
         vec![active("default", "guest", json!([]))],
-        &mut Guest,
+        &Guest,
     );
     assert_eq!(
         sent,
@@ -469,14 +465,10 @@ fn instance_counts_add_with_filter_values_and_delete_extra_instances() {
     let mut cpe = Cpe::gateway();
     let start = Timestamp(1_000_000);
     let mut known = informed(&cpe, start);
+    #[derive(Debug)]
     struct Rules(&'static str, Json);
     impl Runner for Rules {
-        fn run_provision(
-            &mut self,
-            _: &str,
-            _: &[Json],
-            host: &mut Host<'_>,
-        ) -> Option<RunOutcome> {
+        fn run_provision(&self, _: &str, _: &[Json], host: &mut Host<'_>) -> Option<RunOutcome> {
             host.declare(self.0, &json!({"path": 1}), &json!({"path": self.1}))
                 .unwrap();
             Some(RunOutcome::Finished(Json::Null))
@@ -488,7 +480,7 @@ fn instance_counts_add_with_filter_values_and_delete_extra_instances() {
         &mut facts(),
         start,
         vec![active("fw", "rules", json!([]))],
-        &mut Rules("Device.Firewall.Rule.[Name:ssh,Enable:true]", json!(1)),
+        &Rules("Device.Firewall.Rule.[Name:ssh,Enable:true]", json!(1)),
     );
     assert_eq!(
         sent,
@@ -508,7 +500,7 @@ fn instance_counts_add_with_filter_values_and_delete_extra_instances() {
         &mut facts(),
         Timestamp(2_000_000),
         vec![active("fw", "rules", json!([]))],
-        &mut Rules("Device.Firewall.Rule.[Name:ssh,Enable:true]", json!(1)),
+        &Rules("Device.Firewall.Rule.[Name:ssh,Enable:true]", json!(1)),
     );
     assert!(sent.is_empty(), "{sent:?}");
     // Two more plain instances, then none at all.
@@ -518,7 +510,7 @@ fn instance_counts_add_with_filter_values_and_delete_extra_instances() {
         &mut facts(),
         Timestamp(3_000_000),
         vec![active("fw", "rules", json!([]))],
-        &mut Rules("Device.Firewall.Rule.*", json!(3)),
+        &Rules("Device.Firewall.Rule.*", json!(3)),
     );
     assert_eq!(sent, ["AddObject", "AddObject"]);
     let (sent, _) = session(
@@ -527,7 +519,7 @@ fn instance_counts_add_with_filter_values_and_delete_extra_instances() {
         &mut facts(),
         Timestamp(4_000_000),
         vec![active("fw", "rules", json!([]))],
-        &mut Rules("Device.Firewall.Rule.[]", json!(0)),
+        &Rules("Device.Firewall.Rule.[]", json!(0)),
     );
     assert_eq!(sent, ["DeleteObject", "DeleteObject", "DeleteObject"]);
     assert_eq!(cpe.below("Device.Firewall.Rule.").count(), 0);
@@ -550,7 +542,7 @@ fn tags_change_without_rpcs_and_reboot_once_per_declared_time() {
             active("t", "tag", json!(["old", false])),
             active("r", "reboot", json!([])),
         ],
-        &mut NoScripts,
+        &NoScripts,
     );
     assert_eq!(sent, ["Reboot"]);
     assert_eq!(cpe.rebooted, 1);
@@ -562,14 +554,10 @@ fn tags_change_without_rpcs_and_reboot_once_per_declared_time() {
         if add == &["new"] && remove == &["old"]))
     );
     // Declaring "reboot if not rebooted in the last 300 s" right after: nothing.
+    #[derive(Debug)]
     struct Recent;
     impl Runner for Recent {
-        fn run_provision(
-            &mut self,
-            _: &str,
-            _: &[Json],
-            host: &mut Host<'_>,
-        ) -> Option<RunOutcome> {
+        fn run_provision(&self, _: &str, _: &[Json], host: &mut Host<'_>) -> Option<RunOutcome> {
             let t = host.now.0 - 300_000;
             host.declare("Reboot", &Json::Null, &json!({ "value": t }))
                 .unwrap();
@@ -582,7 +570,7 @@ fn tags_change_without_rpcs_and_reboot_once_per_declared_time() {
         &mut f,
         Timestamp(start.0 + 60_000),
         vec![active("r", "recent", json!([]))],
-        &mut Recent,
+        &Recent,
     );
     assert!(sent.is_empty(), "{sent:?}");
     let (sent, _) = session(
@@ -591,7 +579,7 @@ fn tags_change_without_rpcs_and_reboot_once_per_declared_time() {
         &mut f,
         Timestamp(start.0 + 600_000),
         vec![active("r", "recent", json!([]))],
-        &mut Recent,
+        &Recent,
     );
     assert_eq!(sent, ["Reboot"]);
 }
@@ -617,7 +605,7 @@ fn a_fault_stops_only_its_channel() {
             active("good", "tag", json!(["configured"])),
             active("good", "value", json!(["Device.WiFi.SSID.1.SSID", "home2"])),
         ],
-        &mut NoScripts,
+        &NoScripts,
     );
     // The SetParameterValues for both channels faults; the bad channel stops, the good
     // one's value is set on its own.
@@ -647,14 +635,10 @@ fn a_runaway_provision_becomes_a_fault_not_a_stuck_session() {
     let start = Timestamp(1_000_000);
     let mut known = informed(&cpe, start);
     // Each run wants the interval to differ from what it is now.
+    #[derive(Debug)]
     struct Flip;
     impl Runner for Flip {
-        fn run_provision(
-            &mut self,
-            _: &str,
-            _: &[Json],
-            host: &mut Host<'_>,
-        ) -> Option<RunOutcome> {
+        fn run_provision(&self, _: &str, _: &[Json], host: &mut Host<'_>) -> Option<RunOutcome> {
             let now = host
                 .declare(
                     "Device.ManagementServer.PeriodicInformInterval",
@@ -678,7 +662,7 @@ fn a_runaway_provision_becomes_a_fault_not_a_stuck_session() {
         &mut facts(),
         start,
         vec![active("loop", "flip", json!([]))],
-        &mut Flip,
+        &Flip,
     );
     assert!(sent.len() < 70, "{}", sent.len());
     assert!(
@@ -694,14 +678,10 @@ fn ext_results_are_fetched_then_the_run_starts_again() {
     let mut cpe = Cpe::gateway();
     let start = Timestamp(1_000_000);
     let mut known = informed(&cpe, start);
+    #[derive(Debug)]
     struct Lookup;
     impl Runner for Lookup {
-        fn run_provision(
-            &mut self,
-            _: &str,
-            _: &[Json],
-            host: &mut Host<'_>,
-        ) -> Option<RunOutcome> {
+        fn run_provision(&self, _: &str, _: &[Json], host: &mut Host<'_>) -> Option<RunOutcome> {
             let serial = host.declare("DeviceID.SerialNumber", &json!({"value": 1}), &Json::Null);
             let serial = serial.unwrap()[0].value.clone().unwrap().0;
             match host.ext("db", "ssid", &[serial]) {
@@ -724,7 +704,7 @@ fn ext_results_are_fetched_then_the_run_starts_again() {
         &mut facts(),
         start,
         vec![active("default", "lookup", json!([]))],
-        &mut Lookup,
+        &Lookup,
     );
     assert_eq!(
         sent,
@@ -752,7 +732,7 @@ fn an_unknown_provision_is_a_fault() {
         &mut facts(),
         start,
         vec![active("x", "nope", json!([]))],
-        &mut NoScripts,
+        &NoScripts,
     );
     assert!(sent.is_empty());
     assert!(
