@@ -1061,3 +1061,136 @@ fn no_hold_without_work() {
     assert_eq!(s.handle(T0, b"", &config).reply, Reply::NoContent);
     assert!(s.is_ended());
 }
+
+/// A runner whose one script looks the serial up in an extension and sets the periodic
+/// interval from it.
+#[derive(Debug)]
+struct LookupScript;
+
+impl acs_core::provision::Runner for LookupScript {
+    fn run_provision(
+        &self,
+        name: &str,
+        _: &[serde_json::Value],
+        host: &mut acs_core::provision::Host<'_>,
+    ) -> Option<acs_core::provision::RunOutcome> {
+        use acs_core::provision::{ExtAnswer, RunOutcome};
+        if name != "lookup" {
+            return None;
+        }
+        let serial = host
+            .declare("DeviceID.SerialNumber", &json!({"value": 1}), &json!(null))
+            .unwrap()[0]
+            .value
+            .clone()
+            .unwrap()
+            .0;
+        if let ExtAnswer::Value(v) = host.ext("db", "interval", &[serial]) {
+            host.declare(
+                "Device.ManagementServer.PeriodicInformInterval",
+                &json!(null),
+                &json!({ "value": [v, "xsd:unsignedInt"] }),
+            )
+            .unwrap();
+        }
+        Some(RunOutcome::Finished(json!(null)))
+    }
+}
+
+#[test]
+fn provisioning_runs_before_tasks_and_waits_for_extensions() {
+    use acs_core::provision::{Active, Limits};
+    use acs_core::session::ProvisioningSetup;
+    let mut sent = Sent::default();
+    let ctx = DeviceContext {
+        tasks: vec![task(7, json!({"name": "reboot"}))],
+        provisioning: Some(ProvisioningSetup {
+            active: vec![
+                Active {
+                    channel: "default".into(),
+                    provision: "tag".into(),
+                    args: vec![json!("provisioned")],
+                },
+                Active {
+                    channel: "default".into(),
+                    provision: "lookup".into(),
+                    args: Vec::new(),
+                },
+            ],
+            old_faults: Default::default(),
+            tags: Default::default(),
+            last_boot: None,
+            last_bootstrap: None,
+            registered: None,
+            runner: std::sync::Arc::new(LookupScript),
+            limits: Limits::default(),
+        }),
+        ..known_ctx()
+    };
+    let (mut s, step) = start(ctx, &inform(Namespace::Cwmp1_0, &["1 BOOT"], |_| {}));
+    sent.take(&step).unwrap();
+    // The tag is a change without an RPC; then the script needs its extension.
+    let step = s.handle(T0, b"", &EngineConfig::default());
+    assert!(
+        step.changes
+            .iter()
+            .any(|c| matches!(c, Change::Tags { add, .. } if add == &["provisioned"]))
+    );
+    let Reply::Wait(calls) = &step.reply else {
+        panic!("{:?}", step.reply)
+    };
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        (calls[0].name.as_str(), calls[0].args.as_str()),
+        ("db", "[\"SN000001\"]")
+    );
+    let step = s.on_ext(
+        T0,
+        vec![(calls[0].clone(), Ok(json!(900)))],
+        &EngineConfig::default(),
+    );
+    // The parameter is not known yet: its object is listed first.
+    let req = sent.take(&step).unwrap();
+    let Body::GetParameterNames(gpn) = &req.body else {
+        panic!("{:?}", req.body)
+    };
+    assert_eq!(gpn.parameter_path, "Device.ManagementServer.");
+    let step = s.handle(
+        T0,
+        &cpe(
+            &request_id(&req),
+            cwmp::GetParameterNamesResponse {
+                parameter_list: ["ConnectionRequestURL", "PeriodicInformInterval"]
+                    .iter()
+                    .map(|n| cwmp::ParameterInfoStruct {
+                        name: format!("Device.ManagementServer.{n}").into(),
+                        writable: true,
+                    })
+                    .collect(),
+            },
+        ),
+        &EngineConfig::default(),
+    );
+    // Its value's type is declared: set without reading it first.
+    let req = sent.take(&step).unwrap();
+    let Body::SetParameterValues(spv) = &req.body else {
+        panic!("{:?}", req.body)
+    };
+    assert_eq!(
+        spv.parameter_list[0].value,
+        ParameterValue::UnsignedInt(900)
+    );
+    let step = s.handle(
+        T0,
+        &cpe(
+            &request_id(&req),
+            cwmp::SetParameterValuesResponse {
+                status: cwmp::ApplyStatus::Applied,
+            },
+        ),
+        &EngineConfig::default(),
+    );
+    // Provisioning is done: the task follows.
+    let req = sent.take(&step).unwrap();
+    assert!(matches!(req.body, Body::Reboot(_)), "{:?}", req.body);
+}

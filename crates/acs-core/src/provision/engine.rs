@@ -930,14 +930,6 @@ impl Provisioning {
             if !clears.is_empty() && self.apply_clears(known, &clears) {
                 continue;
             }
-            if !ext_wanted.is_empty() {
-                ext_wanted.dedup();
-                return Next {
-                    action: Action::Ext(ext_wanted),
-                    changes,
-                    logs,
-                };
-            }
             // Tags change without an RPC; then everything runs again on the new tags.
             if !all.tags.is_empty() {
                 let (add, remove): (Vec<_>, Vec<_>) = all.tags.iter().partition(|(_, on)| **on);
@@ -955,6 +947,14 @@ impl Provisioning {
                     remove,
                 });
                 continue;
+            }
+            if !ext_wanted.is_empty() {
+                ext_wanted.dedup();
+                return Next {
+                    action: Action::Ext(ext_wanted),
+                    changes,
+                    logs,
+                };
             }
             let Some((body, serves)) = self.choose(&all) else {
                 // Everything met: the channels that had a fault and ran cleanly now are
