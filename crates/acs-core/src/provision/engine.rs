@@ -124,6 +124,19 @@ pub trait Runner: Send + Sync + std::fmt::Debug {
     /// Runs provision script `name` with `args` against `host`; `None` when there is no
     /// such script.
     fn run_provision(&self, name: &str, args: &[Json], host: &mut Host<'_>) -> Option<RunOutcome>;
+
+    /// Runs the script of virtual parameter `name`; `args` are GenieACS's four: the
+    /// current attribute timestamps and values, the declared timestamps and values. It
+    /// returns `{writable, value: [value, type]}`. `None` when there is no such script.
+    fn run_virtual_parameter(
+        &self,
+        name: &str,
+        args: &[Json],
+        host: &mut Host<'_>,
+    ) -> Option<RunOutcome> {
+        let _ = (name, args, host);
+        None
+    }
 }
 
 /// A runner with no scripts: only built-in provisions exist.
@@ -377,6 +390,9 @@ struct Needs {
     tags: BTreeMap<String, bool>,
     reboot: bool,
     factory_reset: bool,
+    /// Virtual parameters to compute: name → (declared timestamps, declared values), as
+    /// the script's `args[2]` and `args[3]`.
+    virtual_parameters: BTreeMap<String, (Json, Json)>,
 }
 
 impl Needs {
@@ -399,6 +415,7 @@ impl Needs {
         self.tags.extend(other.tags);
         self.reboot |= other.reboot;
         self.factory_reset |= other.factory_reset;
+        self.virtual_parameters.extend(other.virtual_parameters);
     }
 }
 
@@ -479,6 +496,46 @@ fn needs(
             return out;
         }
         Some("DeviceID" | "Events") => return out,
+        Some("VirtualParameters") => {
+            let Some(Segment::Name(name)) = d.path.segments().get(1) else {
+                return out;
+            };
+            let path = format!("VirtualParameters.{name}");
+            let current = known.params.get(&path);
+            let stale = d
+                .freshness
+                .value
+                .is_some_and(|t| current.is_none_or(|p| p.value.is_none() || p.ts < t.min(now)));
+            let differs = d.wanted.value.as_ref().is_some_and(|w| {
+                let known_value = current.and_then(|p| p.value.as_ref());
+                match w.stored(
+                    known_value
+                        .map(|v| &v.value_type)
+                        .or(Some(&ValueType::String)),
+                ) {
+                    Some(want) => known_value.is_none_or(|k| !same_value(k, &want)),
+                    None => true,
+                }
+            });
+            if stale || differs {
+                let ts = json!({ "value": d.freshness.value.map(|t| t.0) });
+                let values = match &d.wanted.value {
+                    Some(w) if differs => {
+                        let t = w
+                            .value_type
+                            .as_ref()
+                            .or(current
+                                .and_then(|p| p.value.as_ref())
+                                .map(|v| &v.value_type))
+                            .map_or("xsd:string", ValueType::xsi_name);
+                        json!({ "value": [w.value, t] })
+                    }
+                    _ => json!({}),
+                };
+                out.virtual_parameters.insert(name.clone(), (ts, values));
+            }
+            return out;
+        }
         Some(root @ ("Reboot" | "FactoryReset")) => {
             if let Some(want) = d.wanted.value.as_ref().and_then(|w| as_time(&w.value)) {
                 // A command is due when the declared time is later than the last one sent;
@@ -922,10 +979,86 @@ impl Provisioning {
                 all.merge(mine.clone());
                 owners.push((a.channel.clone(), mine));
             }
+            // Virtual parameters the provisions want computed: each script runs like a
+            // provision (its declarations join this round's, under the channels that
+            // asked); a run that finishes gives the value, stored like a parameter's.
+            let mut computed = false;
+            for (name, (ts, values)) in std::mem::take(&mut all.virtual_parameters) {
+                let path = format!("VirtualParameters.{name}");
+                let asking: Vec<String> = owners
+                    .iter()
+                    .filter(|(_, n)| n.virtual_parameters.contains_key(&name))
+                    .map(|(c, _)| c.clone())
+                    .collect();
+                let current = known.params.get(&path);
+                let args = [
+                    json!({ "value": current.map(|p| p.ts.0) }),
+                    json!({ "value": current
+                        .and_then(|p| p.value.as_ref())
+                        .map(|v| json!([v.text, v.value_type.xsi_name()])) }),
+                    ts,
+                    values,
+                ];
+                let mut host = Host::new(known, facts, &self.ext, start);
+                let outcome = runner.run_virtual_parameter(&name, &args, &mut host);
+                for l in host.logs.drain(..) {
+                    logs.push((format!("VirtualParameters.{name}"), l));
+                }
+                ext_wanted.append(&mut host.ext_wanted);
+                let mut mine = Needs::default();
+                for d in &host.declarations {
+                    mine.merge(needs(d, known, facts, &self.created, start));
+                }
+                all.merge(mine.clone());
+                for c in &asking {
+                    owners.push((c.clone(), mine.clone()));
+                }
+                let stored = match outcome {
+                    None => Err(("virtual_parameter.unknown".to_owned(), format!("no virtual parameter named {name:?}"))),
+                    Some(RunOutcome::Failed { code, message }) => Err((code, message)),
+                    Some(RunOutcome::Finished(_)) if host.yielded || !mine.is_empty() => Ok(None),
+                    Some(RunOutcome::Finished(v)) => virtual_value(&v)
+                        .map(Some)
+                        .ok_or_else(|| ("virtual_parameter.result".to_owned(), format!("VirtualParameters.{name} must return {{writable, value: [value, type]}}, not {v}"))),
+                };
+                match stored {
+                    Ok(None) => {}
+                    Ok(Some((value, writable))) => {
+                        known.params.insert(
+                            path.clone(),
+                            Param {
+                                value: Some(value.clone()),
+                                writable: Some(writable),
+                                ts: now,
+                                ..Param::default()
+                            },
+                        );
+                        changes.push(Change::Params {
+                            device: self.device.clone(),
+                            updates: vec![ParamUpdate {
+                                path,
+                                value: Some(value),
+                                writable: Some(writable),
+                                ts: Some(now),
+                                ..ParamUpdate::default()
+                            }],
+                        });
+                        computed = true;
+                    }
+                    Err((code, message)) => {
+                        for c in asking {
+                            failed.push((c, code.clone(), message.clone()));
+                        }
+                    }
+                }
+            }
             for (channel, code, message) in failed {
                 if !self.faulted.contains(&channel) {
                     changes.push(self.fault(&channel, &code, message, now));
                 }
+            }
+            if computed {
+                continue;
             }
             if !clears.is_empty() && self.apply_clears(known, &clears) {
                 continue;
@@ -1256,6 +1389,31 @@ impl Provisioning {
             },
         }
     }
+}
+
+/// A virtual parameter script's result, `{writable, value: [value, type]}` (or a bare
+/// value), as a stored value and its writable flag.
+fn virtual_value(v: &Json) -> Option<(StoredValue, bool)> {
+    let writable = v.get("writable").and_then(Json::as_bool).unwrap_or(false);
+    let value = v.get("value")?;
+    let (scalar, t) = match value {
+        Json::Array(a) if a.len() == 2 => (&a[0], a[1].as_str().map(ValueType::from_xsi_name)),
+        Json::Array(a) if a.len() == 1 => (&a[0], None),
+        other => (other, None),
+    };
+    if scalar.is_array() || scalar.is_object() {
+        return None;
+    }
+    let inferred = match scalar {
+        Json::Bool(_) => ValueType::Boolean,
+        Json::Number(n) if n.is_i64() || n.is_u64() => ValueType::Int,
+        _ => ValueType::String,
+    };
+    let wanted = super::declaration::WantedValue {
+        value: scalar.clone(),
+        value_type: Some(t.unwrap_or(inferred)),
+    };
+    Some((wanted.stored(None)?, writable))
 }
 
 /// The paths of a set that no other path of the set contains (objects end with `.`).

@@ -739,3 +739,96 @@ fn an_unknown_provision_is_a_fault() {
         matches!(&changes[..], [Change::DeviceFault { fault, .. }] if fault.code == "provision.unknown")
     );
 }
+
+#[test]
+fn virtual_parameters_are_computed_by_their_scripts_and_stored() {
+    let mut cpe = Cpe::gateway();
+    let start = Timestamp(1_000_000);
+    let mut known = informed(&cpe, start);
+    // A provision reads VirtualParameters.model and writes it into the SSID; the virtual
+    // parameter's script reads the model name from the device.
+    #[derive(Debug)]
+    struct Scripts;
+    impl Runner for Scripts {
+        fn run_provision(&self, _: &str, _: &[Json], host: &mut Host<'_>) -> Option<RunOutcome> {
+            let now = host.now.0;
+            let m = host
+                .declare(
+                    "VirtualParameters.model",
+                    &json!({ "value": now }),
+                    &Json::Null,
+                )
+                .unwrap();
+            if host.commit() == Flow::Continue {
+                let v = m[0].value.clone().unwrap().0;
+                host.declare(
+                    "Device.WiFi.SSID.1.SSID",
+                    &Json::Null,
+                    &json!({ "value": v }),
+                )
+                .unwrap();
+            }
+            Some(RunOutcome::Finished(Json::Null))
+        }
+        fn run_virtual_parameter(
+            &self,
+            name: &str,
+            args: &[Json],
+            host: &mut Host<'_>,
+        ) -> Option<RunOutcome> {
+            assert_eq!(name, "model");
+            assert_eq!(args.len(), 4);
+            let now = host.now.0;
+            let m = host
+                .declare(
+                    "Device.DeviceInfo.ModelName",
+                    &json!({ "value": now }),
+                    &Json::Null,
+                )
+                .unwrap();
+            let v = m
+                .first()
+                .and_then(|i| i.value.clone())
+                .map_or(json!(""), |(v, _)| v);
+            Some(RunOutcome::Finished(
+                json!({"writable": false, "value": [format!("net-{}", v.as_str().unwrap_or("")), "xsd:string"]}),
+            ))
+        }
+    }
+    let (sent, changes) = session(
+        &mut cpe,
+        &mut known,
+        &mut facts(),
+        start,
+        vec![active("default", "ssid", json!([]))],
+        &Scripts,
+    );
+    // ModelName is found and read for the virtual parameter; then, with its value, the
+    // provision's SSID is found, its type read, and it is set.
+    assert_eq!(
+        sent,
+        [
+            "GetParameterNames",
+            "GetParameterValues",
+            "GetParameterNames",
+            "GetParameterValues",
+            "SetParameterValues"
+        ]
+    );
+    assert_eq!(cpe.value("Device.WiFi.SSID.1.SSID"), Some("net-GW"));
+    assert!(
+        changes
+            .iter()
+            .any(|c| matches!(c, Change::Params { updates, .. }
+        if updates.iter().any(|u| u.path == "VirtualParameters.model"
+            && u.value.as_ref().is_some_and(|v| v.text == "net-GW"))))
+    );
+    assert_eq!(
+        known.params["VirtualParameters.model"]
+            .value
+            .as_ref()
+            .unwrap()
+            .text,
+        "net-GW"
+    );
+}
