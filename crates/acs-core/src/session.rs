@@ -23,7 +23,7 @@ use crate::device::{DeviceData, DeviceIdentity, Param, StoredValue};
 use crate::fault::{Fault, RetryPolicy, task_channel};
 use crate::id::DeviceId;
 use crate::plan::{Next, TaskRun, acs_fault, cwmp_fault, string_value};
-use crate::provision::{Action, Active, DeviceFacts, ExtCall, Limits, Provisioning, Runner};
+use crate::provision::{Action, Active, DeviceFacts, ExtCall, Options, Provisioning, Runner};
 use crate::task::{Task, TaskId};
 use crate::time::Timestamp;
 
@@ -284,8 +284,8 @@ pub struct ProvisioningSetup {
     pub registered: Option<Timestamp>,
     /// Runs provision scripts.
     pub runner: std::sync::Arc<dyn Runner>,
-    /// Bounds.
-    pub limits: Limits,
+    /// Bounds and settings.
+    pub options: Options,
 }
 
 /// A session's provisioning in progress.
@@ -474,7 +474,7 @@ impl Session {
                 now,
                 setup.active,
                 setup.old_faults,
-                setup.limits,
+                setup.options,
             ),
             facts: DeviceFacts {
                 id: device.clone(),

@@ -1099,7 +1099,7 @@ impl acs_core::provision::Runner for LookupScript {
 
 #[test]
 fn provisioning_runs_before_tasks_and_waits_for_extensions() {
-    use acs_core::provision::{Active, Limits};
+    use acs_core::provision::{Active, Options};
     use acs_core::session::ProvisioningSetup;
     let mut sent = Sent::default();
     let ctx = DeviceContext {
@@ -1123,7 +1123,7 @@ fn provisioning_runs_before_tasks_and_waits_for_extensions() {
             last_bootstrap: None,
             registered: None,
             runner: std::sync::Arc::new(LookupScript),
-            limits: Limits::default(),
+            options: Options::default(),
         }),
         ..known_ctx()
     };

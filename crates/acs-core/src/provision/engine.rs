@@ -554,6 +554,20 @@ fn needs(
         _ => {}
     }
 
+    // `Downloads.*` is the ACS's own record of the downloads it ordered (GenieACS's
+    // model): kept in the known data, never read from the device, always current.
+    let local = d.path.root() == Some("Downloads");
+    let local_copy;
+    let d = if local {
+        local_copy = Declaration {
+            freshness: Freshness::default(),
+            ..d.clone()
+        };
+        &local_copy
+    } else {
+        d
+    };
+
     // Existence: every object a wildcard or filter lists, or that must hold a named path
     // not known yet, must have been enumerated at or after the path timestamp. Without one,
     // any enumeration will do for paths not known at all; known paths are taken as they
@@ -573,7 +587,7 @@ fn needs(
     for (i, segment) in segments.iter().enumerate() {
         let mut next = Vec::new();
         for prefix in &current {
-            let listed = prefix.is_empty() || enumerated_at(known, prefix) >= path_ts;
+            let listed = local || prefix.is_empty() || enumerated_at(known, prefix) >= path_ts;
             match segment {
                 Segment::Name(name) => {
                     let object = format!("{prefix}{name}.");
@@ -761,6 +775,21 @@ fn needs(
                 None => {
                     out.read.insert(m.clone());
                 }
+                Some(stored) if local && m.ends_with(".Download") => {
+                    // A download is ordered when the declared time is later than the last
+                    // order (capped at now: once).
+                    let last = known_value.and_then(StoredValue::number).unwrap_or(0.0);
+                    let want = want.value.as_f64().or_else(|| stored.number());
+                    if want.is_some_and(|w| w.min(now.0 as f64) > last) {
+                        out.set.insert(
+                            m.clone(),
+                            StoredValue {
+                                text: now.to_rfc3339(),
+                                value_type: ValueType::DateTime,
+                            },
+                        );
+                    }
+                }
                 Some(stored) => {
                     if known_value.is_none_or(|k| !same_value(k, &stored)) {
                         out.set.insert(m.clone(), stored);
@@ -812,17 +841,23 @@ fn parent_object(path: &str) -> String {
     }
 }
 
-/// Bounds on a session's provisioning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+/// Settings of a session's provisioning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
     /// Rounds (runs of every provision, then one RPC or tag change) per session: a
     /// provision that keeps declaring something new cannot keep the session.
     pub max_rounds: u32,
+    /// Where files named by `Downloads.*.FileName` are served (`FileName` appended after a
+    /// `/`); a `FileName` that is a URL is used as it is.
+    pub file_base_url: Option<String>,
 }
 
-impl Default for Limits {
+impl Default for Options {
     fn default() -> Self {
-        Limits { max_rounds: 64 }
+        Options {
+            max_rounds: 64,
+            file_base_url: None,
+        }
     }
 }
 
@@ -863,7 +898,9 @@ pub struct Provisioning {
     old_faults: BTreeSet<String>,
     /// The AddObject in flight: its object and the alias values the instance must get.
     adding: Option<(String, Vec<(String, String)>)>,
-    limits: Limits,
+    /// The `Downloads.N.` instance whose Download is in flight.
+    downloading: Option<String>,
+    options: Options,
     faulted: BTreeSet<String>,
     ext: HashMap<ExtCall, Json>,
     created: Vec<(String, Vec<(String, String)>)>,
@@ -885,7 +922,7 @@ impl Provisioning {
         start: Timestamp,
         active: Vec<Active>,
         old_faults: BTreeSet<String>,
-        limits: Limits,
+        options: Options,
     ) -> Provisioning {
         Provisioning {
             device,
@@ -893,7 +930,8 @@ impl Provisioning {
             active,
             old_faults,
             adding: None,
-            limits,
+            downloading: None,
+            options,
             faulted: BTreeSet::new(),
             ext: HashMap::new(),
             created: Vec::new(),
@@ -914,11 +952,20 @@ impl Provisioning {
         runner: &dyn Runner,
     ) -> Next {
         let start = self.start;
+        known
+            .params
+            .entry("Downloads.".to_owned())
+            .or_insert_with(|| Param {
+                object: true,
+                writable: Some(true),
+                ts: start,
+                ..Param::default()
+            });
         let mut changes = Vec::new();
         let mut logs = Vec::new();
         loop {
             self.rounds += 1;
-            if self.rounds > self.limits.max_rounds {
+            if self.rounds > self.options.max_rounds {
                 let channels: BTreeSet<String> = self
                     .active
                     .iter()
@@ -931,7 +978,7 @@ impl Provisioning {
                         "too_many_rounds",
                         format!(
                             "provisioning did not settle after {} rounds (a provision keeps declaring something new)",
-                            self.limits.max_rounds
+                            self.options.max_rounds
                         ),
                         now,
                     ));
@@ -1089,7 +1136,10 @@ impl Provisioning {
                     logs,
                 };
             }
-            let Some((body, serves)) = self.choose(&all) else {
+            if self.apply_local(&all, known, now, &mut changes) {
+                continue;
+            }
+            let Some((body, serves)) = self.choose(&all, known) else {
                 // Everything met: the channels that had a fault and ran cleanly now are
                 // cleared.
                 for a in &self.active {
@@ -1121,6 +1171,41 @@ impl Provisioning {
                 .iter()
                 .map(|(c, n)| (c.clone(), n.set.keys().cloned().collect()))
                 .collect();
+            if let Body::Download(dl) = &body {
+                // The order is recorded when sent: `Download` holds its time, `Last*`
+                // what was ordered.
+                let instance = self.downloading.clone().unwrap_or_default();
+                let mut updates = Vec::new();
+                for (name, text, value_type) in [
+                    ("Download", now.to_rfc3339(), ValueType::DateTime),
+                    ("LastDownload", now.to_rfc3339(), ValueType::DateTime),
+                    ("LastFileType", dl.file_type.to_string(), ValueType::String),
+                    ("LastFileName", dl.url.to_string(), ValueType::String),
+                ] {
+                    let path = format!("{instance}{name}");
+                    let v = StoredValue { text, value_type };
+                    known.params.insert(
+                        path.clone(),
+                        Param {
+                            value: Some(v.clone()),
+                            writable: Some(name == "Download"),
+                            ts: now,
+                            ..Param::default()
+                        },
+                    );
+                    updates.push(ParamUpdate {
+                        path,
+                        value: Some(v),
+                        writable: Some(name == "Download"),
+                        ts: Some(now),
+                        ..ParamUpdate::default()
+                    });
+                }
+                changes.push(Change::Params {
+                    device: self.device.clone(),
+                    updates,
+                });
+            }
             if let Body::Reboot(_) | Body::FactoryReset(_) = &body {
                 // Remembered when sent: the device may reboot before the session ends.
                 let root = if matches!(body, Body::Reboot(_)) {
@@ -1163,7 +1248,11 @@ impl Provisioning {
     /// The RPC for the first kind of need, in the order reads before writes, and a test of
     /// which channels' needs it serves.
     #[allow(clippy::type_complexity)]
-    fn choose(&self, all: &Needs) -> Option<(Body<'static>, Box<dyn Fn(&Needs) -> bool>)> {
+    fn choose(
+        &mut self,
+        all: &Needs,
+        known: &DeviceData,
+    ) -> Option<(Body<'static>, Box<dyn Fn(&Needs) -> bool>)> {
         if let Some(first) = outermost(&all.enumerate).into_iter().next() {
             let f = first.clone();
             return Some((
@@ -1214,6 +1303,48 @@ impl Provisioning {
                     parameter_key: "".into(),
                 }),
                 Box::new(move |n: &Needs| n.add.iter().any(|(x, _)| *x == o)),
+            ));
+        }
+        if let Some(path) = all
+            .set
+            .keys()
+            .find(|p| p.starts_with("Downloads.") && p.ends_with(".Download"))
+        {
+            let instance = path.trim_end_matches("Download").to_owned();
+            let get = |name: &str| {
+                known
+                    .params
+                    .get(&format!("{instance}{name}"))
+                    .and_then(|p| p.value.as_ref())
+                    .map(|v| v.text.clone())
+                    .unwrap_or_default()
+            };
+            let file = get("FileName");
+            let url = if file.contains("://") {
+                file
+            } else {
+                match &self.options.file_base_url {
+                    Some(base) => format!("{}/{}", base.trim_end_matches('/'), file),
+                    None => file,
+                }
+            };
+            let (file_type, target) = (get("FileType"), get("TargetFileName"));
+            self.downloading = Some(instance);
+            let p = path.clone();
+            return Some((
+                Body::Download(cwmp::Download {
+                    command_key: "provision".into(),
+                    file_type: file_type.into(),
+                    url: url.into(),
+                    username: "".into(),
+                    password: "".into(),
+                    file_size: 0,
+                    target_file_name: target.into(),
+                    delay_seconds: 0,
+                    success_url: "".into(),
+                    failure_url: "".into(),
+                }),
+                Box::new(move |n: &Needs| n.set.contains_key(&p)),
             ));
         }
         if !all.set.is_empty() {
@@ -1276,6 +1407,111 @@ impl Provisioning {
         None
     }
 
+    /// Applies what changes only the ACS's own records (`Downloads.*` instances and their
+    /// values but the `Download` order itself); true when something was applied.
+    fn apply_local(
+        &mut self,
+        all: &Needs,
+        known: &mut DeviceData,
+        now: Timestamp,
+        changes: &mut Vec<Change>,
+    ) -> bool {
+        let mut updates = Vec::new();
+        let mut deleted = Vec::new();
+        let set = |known: &mut DeviceData,
+                   updates: &mut Vec<ParamUpdate>,
+                   path: String,
+                   v: StoredValue| {
+            known.params.insert(
+                path.clone(),
+                Param {
+                    value: Some(v.clone()),
+                    writable: Some(true),
+                    ts: now,
+                    ..Param::default()
+                },
+            );
+            updates.push(ParamUpdate {
+                path,
+                value: Some(v),
+                writable: Some(true),
+                ts: Some(now),
+                ..ParamUpdate::default()
+            });
+        };
+        for (object, pairs) in all.add.iter().filter(|(o, _)| o == "Downloads.") {
+            let n = known
+                .below(object)
+                .filter_map(|(k, _)| k[object.len()..].split('.').next()?.parse::<u64>().ok())
+                .max()
+                .unwrap_or(0)
+                + 1;
+            let instance = format!("{object}{n}.");
+            known.params.insert(
+                instance.clone(),
+                Param {
+                    object: true,
+                    writable: Some(true),
+                    ts: now,
+                    ..Param::default()
+                },
+            );
+            updates.push(ParamUpdate {
+                path: instance.clone(),
+                object: true,
+                writable: Some(true),
+                ts: Some(now),
+                ..ParamUpdate::default()
+            });
+            let text = |s: &str| StoredValue {
+                text: s.to_owned(),
+                value_type: ValueType::String,
+            };
+            for name in ["FileType", "FileName", "TargetFileName"] {
+                let v = pairs
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map_or("", |(_, v)| v.as_str());
+                set(known, &mut updates, format!("{instance}{name}"), text(v));
+            }
+            set(
+                known,
+                &mut updates,
+                format!("{instance}Download"),
+                StoredValue {
+                    text: Timestamp::ZERO.to_rfc3339(),
+                    value_type: ValueType::DateTime,
+                },
+            );
+        }
+        for gone in all.delete.iter().filter(|p| p.starts_with("Downloads.")) {
+            let paths: Vec<String> = known.below(gone).map(|(k, _)| k.clone()).collect();
+            for p in paths {
+                known.params.remove(&p);
+            }
+            deleted.push(gone.clone());
+        }
+        for (path, v) in &all.set {
+            if path.starts_with("Downloads.") && !path.ends_with(".Download") {
+                set(known, &mut updates, path.clone(), v.clone());
+            }
+        }
+        let any = !updates.is_empty() || !deleted.is_empty();
+        if !updates.is_empty() {
+            changes.push(Change::Params {
+                device: self.device.clone(),
+                updates,
+            });
+        }
+        if !deleted.is_empty() {
+            changes.push(Change::DeleteParams {
+                device: self.device.clone(),
+                paths: deleted,
+            });
+        }
+        any
+    }
+
     /// Forgets what `clears` invalidate; true when something was forgotten.
     fn apply_clears(&self, known: &mut DeviceData, clears: &[(PathPattern, Timestamp)]) -> bool {
         let mut any = false;
@@ -1317,6 +1553,22 @@ impl Provisioning {
                 let instance = format!("{}{}.", req.object_name, r.instance_number);
                 self.created.push((instance, pairs));
             }
+        }
+        if let (Body::Download(d), Body::DownloadResponse(r)) = (sent, response) {
+            // Status 1: the transfer goes on after the session; TransferComplete reports
+            // it (a failure becomes a fault of channel `transfer`).
+            if r.status == cwmp::TransferStatus::Pending {
+                return vec![Change::TransferStarted {
+                    device: self.device.clone(),
+                    transfer: crate::change::PendingTransfer {
+                        command_key: d.command_key.to_string(),
+                        task: None,
+                        detail: json!({"method": "Download", "url": d.url, "fileType": d.file_type}),
+                        started: now,
+                    },
+                }];
+            }
+            return Vec::new();
         }
         apply_data(&self.device, sent, response, known, now).unwrap_or_default()
     }
@@ -1432,7 +1684,8 @@ fn outermost(set: &BTreeSet<String>) -> Vec<String> {
 }
 
 /// The built-in provisions: `refresh(path, age_secs?)`, `value(path, value)`,
-/// `tag(name, on?)`, `reboot()`, `reset()`, `instances(path, count)`.
+/// `tag(name, on?)`, `reboot()`, `reset()`, `download(fileType, fileName,
+/// targetFileName?)` (once per file name), `instances(path, count)`.
 fn builtin(name: &str, args: &[Json], host: &mut Host<'_>) -> Option<RunOutcome> {
     let arg_str = |i: usize| args.get(i).and_then(Json::as_str);
     let bad = |m: &str| RunOutcome::Failed {
@@ -1463,6 +1716,56 @@ fn builtin(name: &str, args: &[Json], host: &mut Host<'_>) -> Option<RunOutcome>
         }
         "reboot" => host.declare("Reboot", &Json::Null, &json!({ "value": host.now.0 })),
         "reset" => host.declare("FactoryReset", &Json::Null, &json!({ "value": host.now.0 })),
+        "download" => {
+            let (Some(file_type), Some(file)) = (arg_str(0), arg_str(1)) else {
+                return Some(bad(
+                    "download(fileType, fileName, targetFileName?) needs a type and a file",
+                ));
+            };
+            let instance = format!("Downloads.[FileType:{file_type}]");
+            let target = arg_str(2).unwrap_or("");
+            host.declare(&instance, &json!({"path": 1}), &json!({"path": 1}))
+                .and_then(|_| {
+                    host.declare(
+                        &format!("{instance}.FileName"),
+                        &Json::Null,
+                        &json!({ "value": file }),
+                    )
+                })
+                .and_then(|_| {
+                    host.declare(
+                        &format!("{instance}.TargetFileName"),
+                        &Json::Null,
+                        &json!({ "value": target }),
+                    )
+                })
+                .and_then(|_| {
+                    // Ordered once: when the file named differs from the last one
+                    // ordered (a new firmware), not in every session.
+                    let last = host
+                        .declare(
+                            &format!("{instance}.LastFileName"),
+                            &Json::Null,
+                            &Json::Null,
+                        )?
+                        .first()
+                        .and_then(|i| i.value.clone())
+                        .map(|(v, _)| v);
+                    if last
+                        .as_ref()
+                        .and_then(Json::as_str)
+                        .is_some_and(|l| l.ends_with(file))
+                    {
+                        return Ok(Vec::new());
+                    }
+                    let now = host.now.0;
+                    host.declare(
+                        &format!("{instance}.Download"),
+                        &Json::Null,
+                        &json!({ "value": now }),
+                    )
+                })
+        }
         "instances" => {
             let (Some(path), Some(n)) = (arg_str(0), args.get(1)) else {
                 return Some(bad("instances(path, count) needs a path and a count"));

@@ -22,6 +22,8 @@ struct Cpe {
     reset: u32,
     /// Parameters whose SetParameterValues faults (9007).
     refuse: BTreeSet<String>,
+    /// Downloads ordered: "type url target".
+    downloads: Vec<String>,
 }
 
 impl Cpe {
@@ -206,6 +208,15 @@ impl Cpe {
                 self.rebooted += 1;
                 Body::RebootResponse(cwmp::RebootResponse {})
             }
+            Body::Download(d) => {
+                self.downloads
+                    .push(format!("{} {} {}", d.file_type, d.url, d.target_file_name));
+                Body::DownloadResponse(cwmp::DownloadResponse {
+                    status: cwmp::TransferStatus::Pending,
+                    start_time: cwmp::DateTime::UNKNOWN,
+                    complete_time: cwmp::DateTime::UNKNOWN,
+                })
+            }
             Body::FactoryReset(_) => {
                 self.reset += 1;
                 Body::FactoryResetResponse(cwmp::FactoryResetResponse {})
@@ -277,7 +288,7 @@ fn session(
         start,
         provisions,
         BTreeSet::new(),
-        Limits::default(),
+        Options::default(),
     );
     let mut sent = Vec::new();
     let mut changes = Vec::new();
@@ -830,5 +841,75 @@ fn virtual_parameters_are_computed_by_their_scripts_and_stored() {
             .unwrap()
             .text,
         "net-GW"
+    );
+}
+
+#[test]
+fn downloads_are_ordered_once_per_file() {
+    let mut cpe = Cpe::gateway();
+    let start = Timestamp(1_000_000);
+    let mut known = informed(&cpe, start);
+    let fw = |file: &str| {
+        vec![active(
+            "fw",
+            "download",
+            json!(["1 Firmware Upgrade Image", file]),
+        )]
+    };
+    let options = Options {
+        file_base_url: Some("http://files.example.net/fw/".into()),
+        ..Options::default()
+    };
+    let mut run = |known: &mut DeviceData, at: i64, file: &str| {
+        let mut p = Provisioning::new(
+            facts().id,
+            Timestamp(at),
+            fw(file),
+            BTreeSet::new(),
+            options.clone(),
+        );
+        let mut f = facts();
+        let mut changes = Vec::new();
+        let mut sent = Vec::new();
+        loop {
+            let next = p.next(known, &mut f, Timestamp(at + 5), &NoScripts);
+            changes.extend(next.changes);
+            match next.action {
+                Action::Send(body) => {
+                    sent.push(body.name());
+                    let answer = cpe.answer(&body);
+                    changes.extend(p.on_response(&body, &answer, known, Timestamp(at + 6)));
+                }
+                Action::Done => return (sent, changes),
+                Action::Ext(_) => unreachable!(),
+            }
+        }
+    };
+    let (sent, changes) = run(&mut known, start.0, "v2.bin");
+    assert_eq!(sent, ["Download"]);
+    assert!(
+        changes
+            .iter()
+            .any(|c| matches!(c, Change::TransferStarted { .. }))
+    );
+    // The same file in a later session: not again. A new one: ordered.
+    let (sent, _) = run(&mut known, start.0 + 100_000, "v2.bin");
+    assert!(sent.is_empty(), "{sent:?}");
+    let (sent, _) = run(&mut known, start.0 + 200_000, "v3.bin");
+    assert_eq!(sent, ["Download"]);
+    assert_eq!(
+        cpe.downloads,
+        [
+            "1 Firmware Upgrade Image http://files.example.net/fw/v2.bin ",
+            "1 Firmware Upgrade Image http://files.example.net/fw/v3.bin "
+        ]
+    );
+    assert_eq!(
+        known.params["Downloads.1.LastFileName"]
+            .value
+            .as_ref()
+            .unwrap()
+            .text,
+        "http://files.example.net/fw/v3.bin"
     );
 }
