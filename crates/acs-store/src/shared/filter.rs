@@ -231,6 +231,40 @@ pub(crate) fn compile(
     Ok(out)
 }
 
+/// The rows a compiled filter asks the device to have, when that is all it asks (one tag,
+/// values or a range of one parameter): `FROM tags WHERE tag = ?` (from `SELECT device
+/// FROM tags WHERE tag = ?`). Their count
+/// is the number of matching devices and their `device` column the devices, so counting
+/// or listing the matches reads that table's index alone, without visiting `devices`.
+pub(crate) fn membership(compiled: &Sql) -> Option<Sql> {
+    let inner = compiled.text.strip_prefix("d.id IN (")?.strip_suffix(')')?;
+    // The prefix's parenthesis must close at the very end: `d.id IN (a) OR d.id IN (b)`
+    // is not one membership.
+    let mut depth = 1usize;
+    for c in inner.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+    }
+    // One row per device, so that the rows count the devices: a parameter's row is unique
+    // per (device, path), a tag's per (device, tag); several tags (a regex, `$in`,
+    // `$exists`) could count a device twice.
+    let one_per_device = inner.starts_with("SELECT device FROM params WHERE path = ?")
+        || inner == "SELECT device FROM tags WHERE tag = ?";
+    // Without its SELECT: the caller picks `device`, or `1` to count from the index alone.
+    one_per_device.then(|| Sql {
+        text: inner["SELECT device ".len()..].to_owned(),
+        params: compiled.params.clone(),
+    })
+}
+
 struct Compiler<'p> {
     paths: &'p dyn PathLookup,
     dialect: Dialect,
@@ -610,6 +644,36 @@ mod tests {
         assert_eq!(sql.numbered(), "a = $1 AND b = $2");
     }
     use serde_json::json;
+
+    #[test]
+    fn single_memberships_are_recognised() {
+        let mut paths = PathMap::default();
+        paths.insert(1, "Device.DeviceInfo.SoftwareVersion");
+        let m = |f: serde_json::Value| {
+            let sql = compile(&parse_filter(&f).unwrap(), &paths, Dialect::Postgres).unwrap();
+            membership(&sql).map(|m| (m.text, m.params.len()))
+        };
+        assert_eq!(
+            m(json!({"_tags": "lab"})),
+            Some(("FROM tags WHERE tag = ?".into(), 1))
+        );
+        assert_eq!(
+            m(json!({"Device.DeviceInfo.SoftwareVersion": "1.0"}))
+                .map(|(t, n)| (t.starts_with("FROM params WHERE path = ?"), n)),
+            Some((true, 2))
+        );
+        for not_one in [
+            json!({}),
+            json!({"_tags": {"$ne": "lab"}}),
+            json!({"_tags": "lab", "Device.DeviceInfo.SoftwareVersion": "1.0"}),
+            json!({"$or": [{"_tags": "a"}, {"_tags": "b"}]}),
+            json!({"_id": "x"}),
+            json!({"_tags": {"$exists": true}}),
+            json!({"_tags": {"$regex": "^lab"}}),
+        ] {
+            assert_eq!(m(not_one.clone()), None, "{not_one}");
+        }
+    }
 
     /// SQLite's plan for the device query of `filter`, one line per step.
     fn plan(conn: &Connection, paths: &PathMap, filter: serde_json::Value) -> Vec<String> {

@@ -27,16 +27,32 @@ pub(crate) fn paged(
     count_limit: Option<u64>,
 ) -> (Sql, Sql) {
     let mut total = Sql::default();
-    match count_limit {
-        None => {
+    // A device filter that is one membership (a tag, a parameter's value) is counted from
+    // that table's index alone.
+    let member = (from == "devices d")
+        .then(|| super::filter::membership(&condition))
+        .flatten();
+    match (count_limit, member) {
+        (None, None) => {
             total.push(&format!("SELECT COUNT(*) FROM {from} WHERE "));
             total.append(condition.clone());
         }
-        Some(n) => {
-            total.push(&format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE "
-            ));
-            total.append(condition.clone());
+        (None, Some(m)) => {
+            total.push("SELECT COUNT(*) ");
+            total.append(m);
+        }
+        (Some(n), member) => {
+            total.push("SELECT COUNT(*) FROM (");
+            match member {
+                Some(m) => {
+                    total.push("SELECT 1 ");
+                    total.append(m);
+                }
+                None => {
+                    total.push(&format!("SELECT 1 FROM {from} WHERE "));
+                    total.append(condition.clone());
+                }
+            }
             total.push(" LIMIT ");
             total.bind(sql_i64(n.saturating_add(1)));
             total.push(") AS counted");
