@@ -312,7 +312,7 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
     let projection = Projection::new(&query.projection);
     let condition = filter::compile(&query.filter, &ByName, Dialect::Postgres)?;
     let (joins, order) = filter::order_by(&query.sort, &ByName, Dialect::Postgres)?;
-    let (total, page) = lists::paged(
+    let (total, _) = lists::paged(
         DEVICE_COLUMNS,
         "devices d",
         joins.clone(),
@@ -331,6 +331,7 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
     // 113 of a million devices: 1.4 s instead of 27 ms). Taking at most `few` + 1 ids
     // settles which case this is without depending on estimates.
     let member = filter::membership(&condition);
+    let condition_for_page = condition.clone();
     let limit_few = filter::Value::Integer(few.saturating_add(1));
     // One tag or one parameter's value: whether more than `few` match is counted from its
     // index alone (no heap, no devices), before any id is fetched.
@@ -417,18 +418,18 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
             lists::counted(total, query.count_limit)
         };
         // Many match, as counting showed: the page walks the sort key's index and tests
-        // each device, stopping at the page's end (a value on 22% of a million devices: a
-        // few hundred tests). PostgreSQL's estimate of a tag's or a value's frequency can
-        // be far off (it multiplies the path's and the value's, which are correlated), and
-        // then it reads and sorts every match instead (1.7 s for that value); hash and
-        // merge joins and sorts are made its last resort for this statement only.
-        for setting in [
-            "SET LOCAL enable_hashjoin = off",
-            "SET LOCAL enable_mergejoin = off",
-            "SET LOCAL enable_sort = off",
-        ] {
-            sqlx::query(setting).execute(&mut *tx).await?;
-        }
+        // each device until the page is full ([`filter::as_probes`]).
+        let page = lists::paged(
+            DEVICE_COLUMNS,
+            "devices d",
+            joins,
+            filter::as_probes(&condition_for_page),
+            &order,
+            query.skip,
+            query.limit,
+            None,
+        )
+        .1;
         (total, page)
     };
     let page_text = page.numbered();
@@ -439,15 +440,6 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
         .iter()
         .map(device_row)
         .collect::<sqlx::Result<Vec<_>>>()?;
-    if forced {
-        for setting in [
-            "SET LOCAL enable_hashjoin = on",
-            "SET LOCAL enable_mergejoin = on",
-            "SET LOCAL enable_sort = on",
-        ] {
-            sqlx::query(setting).execute(&mut *tx).await?;
-        }
-    }
     let ids: Vec<i64> = devices.iter().map(|d| d.id).collect();
 
     let mut tags: HashMap<i64, Vec<String>> = HashMap::new();

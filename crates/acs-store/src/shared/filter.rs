@@ -265,6 +265,67 @@ pub(crate) fn membership(compiled: &Sql) -> Option<Sql> {
     })
 }
 
+/// The same condition with each membership `d.id IN (SELECT device FROM t WHERE c)` as a
+/// per-device probe, `EXISTS (SELECT 1 FROM t WHERE device = d.id AND c OFFSET 0)`. The
+/// `OFFSET 0` keeps PostgreSQL from turning the probe back into a join, so the only plan
+/// left for a page is to walk the sort key's index and test each device until the page is
+/// full: right when many devices match (a value on 22% of them: a few hundred probes),
+/// whatever the planner estimates (it multiplies the frequencies of a path and of a value,
+/// which are correlated, and is off by 300 times for such a value).
+pub(crate) fn as_probes(sql: &Sql) -> Sql {
+    const OPEN: &str = "d.id IN (SELECT device FROM ";
+    let text = &sql.text;
+    let mut out = String::with_capacity(text.len() + 64);
+    // Depths at which a probe was opened, to close it with OFFSET 0.
+    let mut probes: Vec<usize> = Vec::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < text.len() {
+        let rest = &text[i..];
+        if let Some(after) = rest.strip_prefix(OPEN) {
+            // `t WHERE c)` or `t)`.
+            let table_end = after
+                .find(|c: char| c == ' ' || c == ')')
+                .unwrap_or(after.len());
+            let table = &after[..table_end];
+            out.push_str("EXISTS (SELECT 1 FROM ");
+            out.push_str(table);
+            out.push_str(" WHERE device = d.id");
+            let mut consumed = OPEN.len() + table_end;
+            if after[table_end..].starts_with(" WHERE ") {
+                out.push_str(" AND ");
+                consumed += " WHERE ".len();
+            }
+            depth += 1;
+            probes.push(depth);
+            i += consumed;
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        match c {
+            '(' => {
+                depth += 1;
+                out.push(c);
+            }
+            ')' => {
+                if probes.last() == Some(&depth) {
+                    probes.pop();
+                    out.push_str(" OFFSET 0)");
+                } else {
+                    out.push(c);
+                }
+                depth = depth.saturating_sub(1);
+            }
+            _ => out.push(c),
+        }
+        i += c.len_utf8();
+    }
+    Sql {
+        text: out,
+        params: sql.params.clone(),
+    }
+}
+
 struct Compiler<'p> {
     paths: &'p dyn PathLookup,
     dialect: Dialect,
@@ -644,6 +705,37 @@ mod tests {
         assert_eq!(sql.numbered(), "a = $1 AND b = $2");
     }
     use serde_json::json;
+
+    #[test]
+    fn memberships_become_probes() {
+        let mut paths = PathMap::default();
+        paths.insert(1, "Device.DeviceInfo.SoftwareVersion");
+        let p = |f: serde_json::Value| {
+            let sql = compile(&parse_filter(&f).unwrap(), &paths, Dialect::Postgres).unwrap();
+            let probes = as_probes(&sql);
+            assert_eq!(probes.params.len(), sql.params.len());
+            probes.text
+        };
+        assert_eq!(
+            p(json!({"_tags": "lab"})),
+            "EXISTS (SELECT 1 FROM tags WHERE device = d.id AND tag = ? OFFSET 0)"
+        );
+        assert_eq!(
+            p(json!({"_tags": {"$exists": true}})),
+            "EXISTS (SELECT 1 FROM tags WHERE device = d.id OFFSET 0)"
+        );
+        let both = p(
+            json!({"$or": [{"_tags": "a"}, {"Device.DeviceInfo.SoftwareVersion": "1"}],
+                            "_id": {"$ne": "x"}}),
+        );
+        assert!(!both.contains("d.id IN"), "{both}");
+        assert_eq!(both.matches("OFFSET 0)").count(), 2, "{both}");
+        assert_eq!(
+            both.matches('(').count(),
+            both.matches(')').count(),
+            "{both}"
+        );
+    }
 
     #[test]
     fn single_memberships_are_recognised() {
