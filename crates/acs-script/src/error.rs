@@ -1,9 +1,9 @@
 //! Script errors, with their place in the operator's source.
 //!
-//! QuickJS reports positions for the text it compiled, which is the operator's source
+//! QuickJS reports positions in the text it compiled, which is the operator's source
 //! inside a wrapper (see `script.rs`): the wrapper's opening sits on the source's first
-//! line, so lines are unchanged and only columns on line 1 are shifted by its length.
-//! [`Location`] undoes that shift and drops positions that fall inside the wrapper.
+//! line, so lines are the operator's and only columns on line 1 need mapping
+//! (`Script::locate`). This module finds the frame in QuickJS's stack trace.
 
 use std::fmt;
 
@@ -107,49 +107,29 @@ pub(crate) struct Location {
     pub column: Option<u32>,
 }
 
-/// Finds the innermost frame of `file` in a QuickJS stack trace and maps it to the
-/// operator's source.
+/// Finds the innermost frame of `file` in a QuickJS stack trace: its line and column in
+/// the compiled text, as QuickJS reports them.
 ///
 /// QuickJS writes frames as `    at fn (file:line:col)` and, for syntax errors,
 /// `    at file:line:col`. The first frame may be the prelude's (an exception thrown by
-/// `declare`), so frames of other files are skipped. `prefix_len` is the length of the
-/// wrapper text before the source on line 1; `source_lines` bounds the line so that the
-/// wrapper's closing line is not reported.
-pub(crate) fn locate(
-    stack: &str,
-    file: &str,
-    prefix_len: u32,
-    source_lines: u32,
-) -> Option<Location> {
+/// `declare`) or a native's (`at exec (native)`), so frames of other files are skipped.
+pub(crate) fn find_frame(stack: &str, file: &str) -> Option<(u32, u32)> {
     for frame in stack.lines() {
         let Some(frame) = frame.trim_start().strip_prefix("at ") else {
             continue;
         };
         let frame = frame.strip_suffix(')').unwrap_or(frame);
         let mut parts = frame.rsplitn(3, ':');
-        let (Some(col), Some(line), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(col), Some(line), Some(rest)) = (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         if rest != file && !rest.ends_with(&format!("({file}")) {
             continue;
         }
-        let (Ok(line), Ok(col)) = (line.parse::<u32>(), col.parse::<u32>()) else {
-            continue;
-        };
-        if line == 0 || line > source_lines {
-            return None;
+        if let (Ok(line), Ok(col)) = (line.parse::<u32>(), col.parse::<u32>()) {
+            return Some((line, col));
         }
-        let column = if line == 1 {
-            col.checked_sub(prefix_len).filter(|c| *c >= 1)
-        } else {
-            Some(col)
-        };
-        if line == 1 && column.is_none() {
-            // A position inside the wrapper: QuickJS had no better one (it records
-            // positions at calls and property accesses, not at every operation).
-            return None;
-        }
-        return Some(Location { line, column });
     }
     None
 }
@@ -159,38 +139,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn locate_skips_other_files_and_maps_line_one() {
-        let stack = "    at declare (<acs-script prelude>:120:12)\n    at <anonymous> (my script.js:1:20)\n";
-        assert_eq!(
-            locate(stack, "my script.js", 8, 5),
-            Some(Location {
-                line: 1,
-                column: Some(12)
-            })
-        );
-        assert_eq!(
-            locate("    at s.js:3:9\n", "s.js", 8, 5),
-            Some(Location {
-                line: 3,
-                column: Some(9)
-            })
-        );
-    }
-
-    #[test]
-    fn locate_drops_wrapper_positions() {
-        assert_eq!(
-            locate("    at <anonymous> (s.js:1:1)\n", "s.js", 8, 5),
-            None
-        );
-        assert_eq!(
-            locate("    at <anonymous> (s.js:6:1)\n", "s.js", 8, 5),
-            None
-        );
-        assert_eq!(
-            locate("    at <anonymous> (t.js:2:1)\n", "s.js", 8, 5),
-            None
-        );
+    fn find_frame_skips_other_files() {
+        let stack = "    at exec (native)\n    at declare (<acs-script prelude>:120:12)\n    at <anonymous> (my script.js:1:20)\n";
+        assert_eq!(find_frame(stack, "my script.js"), Some((1, 20)));
+        assert_eq!(find_frame("    at s.js:3:9\n", "s.js"), Some((3, 9)));
+        assert_eq!(find_frame("    at f (a:b.js:3:9)\n", "a:b.js"), Some((3, 9)));
+        assert_eq!(find_frame("    at <anonymous> (t.js:2:1)\n", "s.js"), None);
+        assert_eq!(find_frame("garbage", "s.js"), None);
     }
 
     #[test]

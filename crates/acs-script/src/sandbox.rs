@@ -54,7 +54,7 @@ use serde_json::Value;
 use crate::convert::{to_js, to_json};
 use crate::error::{ErrorKind, ScriptError};
 use crate::host::{ExtAnswer, Flow, Host, Instance};
-use crate::script::{RUN_PREFIX, Script, ScriptInner, eval_options};
+use crate::script::{Origin, RUN_PREFIX, Script, ScriptInner, eval_options};
 
 const PRELUDE: &str = include_str!("prelude.js");
 /// The prelude's file name in stack traces; angle brackets keep it apart from scripts'.
@@ -557,6 +557,16 @@ fn call<'js>(
     if state.yielded.get() {
         return Ok(Value::Null);
     }
+    if state.timed_out.get() {
+        // A job was stopped (its exception went nowhere: jobs have no caller).
+        return Err(script.error_from_stack(
+            ErrorKind::Timeout,
+            TIMEOUT_MESSAGE.to_owned(),
+            None,
+            RUN_PREFIX,
+            Origin::Runtime,
+        ));
+    }
     to_json(ctx, &returned).map_err(|e| {
         if let crate::convert::ToJsonError::Js(e) = e {
             // A getter or proxy trap of the returned object threw, or time ran out.
@@ -581,7 +591,9 @@ fn failure<'js>(
     state: &RunState,
 ) -> ScriptError {
     if state.timed_out.get() {
-        // Where it was stopped, when the engine knows: the loop the operator must fix.
+        // Where it was stopped, when the engine knows: inside a native call (a regular
+        // expression, a callback) it does; in a loop of bytecode QuickJS has not saved
+        // the position and reports the function's start, which gives no location.
         let stack = match &caught {
             CaughtError::Exception(ex) => ex.stack(),
             _ => None,
@@ -591,6 +603,7 @@ fn failure<'js>(
             TIMEOUT_MESSAGE.to_owned(),
             stack.as_deref(),
             RUN_PREFIX,
+            Origin::Runtime,
         );
     }
     match caught {
@@ -615,7 +628,18 @@ fn failure<'js>(
                 }
                 _ => format!("{name}: {message}"),
             };
-            script.error_from_stack(kind, message, ex.stack().as_deref(), RUN_PREFIX)
+            let origin = if kind == ErrorKind::Syntax {
+                Origin::Parser
+            } else {
+                Origin::Runtime
+            };
+            script.error_from_stack(kind, message, ex.stack().as_deref(), RUN_PREFIX, origin)
+        }
+        // QuickJS throws `null` when it cannot even allocate the error object of an
+        // allocation failure, the usual end of a memory bomb. A script's own `throw null`
+        // looks the same and is reported the same way; no script has a reason to.
+        CaughtError::Value(v) if v.is_null() => {
+            ScriptError::new(ErrorKind::OutOfMemory, &script.name, OOM_MESSAGE)
         }
         CaughtError::Value(v) => {
             let described = match v.type_of() {

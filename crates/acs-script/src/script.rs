@@ -24,11 +24,11 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use rquickjs::context::EvalOptions;
+use rquickjs::context::{EvalOptions, intrinsic};
 use rquickjs::function::This;
 use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Persistent, Runtime};
 
-use crate::error::{ErrorKind, ScriptError, locate};
+use crate::error::{ErrorKind, Location, ScriptError, find_frame};
 
 /// The text before the source when it runs (see the module documentation).
 pub(crate) const RUN_PREFIX: &str = "(() => {";
@@ -130,18 +130,91 @@ impl ScriptInner {
         eval_options(&self.file)
     }
 
-    /// Maps an exception's stack to a place in this script's source.
+    /// Builds the error of an exception whose stack trace QuickJS wrote, placed in this
+    /// script's source when a frame of it is found.
     pub(crate) fn error_from_stack(
         &self,
         kind: ErrorKind,
         message: String,
         stack: Option<&str>,
         prefix: &str,
+        origin: Origin,
     ) -> ScriptError {
-        let prefix_len = u32::try_from(prefix.len()).unwrap_or(u32::MAX);
-        let location = stack.and_then(|s| locate(s, &self.file, prefix_len, self.lines));
+        let location = stack
+            .and_then(|s| find_frame(s, &self.file))
+            .and_then(|(line, column)| self.locate(line, column, prefix, origin));
         ScriptError::new(kind, &self.name, message).at(location)
     }
+
+    /// Maps a QuickJS position in the compiled text (`prefix` + source + [`SUFFIX`]) to a
+    /// 1-based line and column of the source, the column counted in characters (QuickJS
+    /// counts bytes). `None` for positions in the wrapper: QuickJS gives the function's
+    /// start when it recorded nothing closer (it records positions at calls, property
+    /// accesses and identifiers, not at every operation).
+    ///
+    /// On the text's first line, QuickJS 0.10's runtime positions are of two kinds:
+    /// identifiers are 1-based, other tokens (a call, a property access on a literal)
+    /// 0-based, because its tokenizer measures them from the buffer's start there and
+    /// from the last newline elsewhere. Both name a token's start, so the kind is told
+    /// from the source: a 1-based position lands on the start of an identifier; a 0-based
+    /// one lands one character before its token. At worst (a one-letter identifier
+    /// written right against the token that failed) the column is one off, on line 1.
+    fn locate(&self, line: u32, column: u32, prefix: &str, origin: Origin) -> Option<Location> {
+        if line == 0 || line > self.lines {
+            return None;
+        }
+        let text = self.source.split('\n').nth(usize::try_from(line - 1).ok()?)?;
+        let byte_column = if line == 1 {
+            let prefix_len = u32::try_from(prefix.len()).ok()?;
+            match origin {
+                Origin::Parser => column.checked_sub(prefix_len).filter(|c| *c >= 1)?,
+                Origin::Runtime => {
+                    let as_one_based = column.checked_sub(prefix_len)?;
+                    if as_one_based >= 1 && starts_identifier(text, as_one_based) {
+                        as_one_based
+                    } else {
+                        as_one_based + 1
+                    }
+                }
+            }
+        } else {
+            column.max(1)
+        };
+        let byte = usize::try_from(byte_column - 1).ok()?;
+        let column = text
+            .get(..byte.min(text.len()))
+            .map(|before| before.chars().count() + 1)
+            .and_then(|c| u32::try_from(c).ok());
+        Some(Location { line, column })
+    }
+}
+
+/// Where a position came from: QuickJS's parser (syntax errors, 1-based everywhere) or
+/// its bytecode's position table (runtime errors, see [`ScriptInner::locate`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Parser,
+    Runtime,
+}
+
+/// Whether the 1-based byte `column` of `line` starts an identifier (or keyword).
+fn starts_identifier(line: &str, column: u32) -> bool {
+    let Some(index) = usize::try_from(column).ok().and_then(|c| c.checked_sub(1)) else {
+        return false;
+    };
+    let Some(rest) = line.get(index..) else {
+        return false;
+    };
+    let is_part = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let starts = rest
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$');
+    let after_part = line
+        .get(..index)
+        .and_then(|before| before.chars().next_back())
+        .is_some_and(is_part);
+    starts && !after_part
 }
 
 fn wrap(prefix: &str, source: &str) -> String {
@@ -186,8 +259,9 @@ impl Checker {
     fn new() -> Result<Checker, rquickjs::Error> {
         let runtime = Runtime::new()?;
         runtime.set_memory_limit(CHECK_MEMORY);
-        // Only what parsing needs: the base objects and the compiler.
-        let context = Context::custom::<rquickjs::context::intrinsic::Eval>(&runtime)?;
+        // Only what parsing needs: the base objects, the compiler and the regular
+        // expression compiler (literals are compiled with the script).
+        let context = Context::custom::<(intrinsic::Eval, intrinsic::RegExpCompiler)>(&runtime)?;
         let to_string = context.with(|ctx| -> rquickjs::Result<_> {
             let f: Function = ctx.eval("Function.prototype.toString")?;
             Ok(Persistent::save(&ctx, f))
@@ -262,6 +336,7 @@ fn check_in<'js>(
                     format!("{name}: {message}"),
                     e.stack().as_deref(),
                     CHECK_PREFIX,
+                    Origin::Parser,
                 )),
                 clean: true,
             };

@@ -1,0 +1,411 @@
+//! What the sandbox refuses, its limits, isolation between runs, and error positions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use acs_script::{ErrorKind, Limits, Outcome, Sandbox, Script, ScriptError, check_syntax};
+use serde_json::json;
+use support::*;
+
+fn failed(outcome: Outcome) -> ScriptError {
+    match outcome {
+        Outcome::Failed(e) => e,
+        other => panic!("expected Failed, got {other:?}"),
+    }
+}
+
+/// The sandbox still runs an ordinary script, and the realm is the prelude's.
+fn still_works(sandbox: &mut Sandbox) {
+    let (outcome, host) = run_in(
+        sandbox,
+        "log('ok'); return [typeof leaked, [].length, typeof declare, Date.now(), Object.isFrozen(Array.prototype)];",
+        &[],
+    );
+    assert_eq!(
+        finished(outcome),
+        json!(["undefined", 0, "function", 1_700_000_000_000_i64, true])
+    );
+    assert_eq!(host.logs(), ["ok"]);
+}
+
+#[test]
+fn host_capabilities_do_not_exist() {
+    let mut sandbox = Sandbox::new(Limits::default());
+    for (source, expected) in [
+        ("require('fs').readFileSync('/etc/passwd')", "ReferenceError: require is not defined"),
+        ("fetch('http://127.0.0.1/')", "ReferenceError: fetch is not defined"),
+        ("new XMLHttpRequest()", "ReferenceError: XMLHttpRequest is not defined"),
+        ("process.exit(1)", "ReferenceError: process is not defined"),
+        ("std.loadFile('/etc/passwd')", "ReferenceError: std is not defined"),
+        ("os.exec(['/bin/sh'])", "ReferenceError: os is not defined"),
+        ("Deno.readTextFile('/etc/passwd')", "ReferenceError: Deno is not defined"),
+        ("scriptArgs.length", "ReferenceError: scriptArgs is not defined"),
+        ("globalThis.std.open('/etc/passwd')", "TypeError: cannot read property 'open' of undefined"),
+        ("eval('1 + 1')", "ReferenceError: eval is not defined"),
+        ("Function('return 1')()", "EvalError: code generation from strings is not allowed in scripts"),
+        ("(function () {}).constructor('return this')()", "EvalError: code generation from strings is not allowed in scripts"),
+        ("(async function () {}).constructor('return 1')", "EvalError: code generation from strings is not allowed in scripts"),
+        ("(function* () {}).constructor('yield 1')", "EvalError: code generation from strings is not allowed in scripts"),
+        ("new SharedArrayBuffer(8)", "ReferenceError: SharedArrayBuffer is not defined"),
+        ("Atomics.wait(new Int32Array(4), 0, 0, 1e9)", "ReferenceError: Atomics is not defined"),
+        ("performance.now()", "ReferenceError: performance is not defined"),
+        ("new WeakRef({})", "ReferenceError: WeakRef is not defined"),
+        ("new FinalizationRegistry(() => {})", "ReferenceError: FinalizationRegistry is not defined"),
+    ] {
+        let e = failed(run_in(&mut sandbox, source, &[]).0);
+        assert_eq!(e.kind, ErrorKind::Exception, "{source}: {e}");
+        assert_eq!(e.message, expected, "{source}");
+        assert_eq!(e.line, Some(1), "{source}: {e}");
+        still_works(&mut sandbox);
+    }
+}
+
+#[test]
+fn modules_cannot_be_loaded() {
+    let mut sandbox = Sandbox::new(Limits::default());
+    // Dynamic import compiles, and is refused when it runs: the promise rejects.
+    for module in ["std", "os", "fs", "./other.js", "/etc/passwd", "data:text/javascript,1"] {
+        let source = format!(
+            "import({module:?}).then(() => log('loaded'), e => log('refused: ' + e.message));"
+        );
+        let (outcome, host) = run_in(&mut sandbox, &source, &[]);
+        finished(outcome);
+        assert_eq!(host.logs().len(), 1, "{module}");
+        assert!(host.logs()[0].starts_with("refused: "), "{module}: {:?}", host.logs());
+        still_works(&mut sandbox);
+    }
+    // Static imports are not script syntax at all.
+    let e = Script::new("m.js", "import * as std from 'std';").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Syntax);
+    assert_eq!(e.line, Some(1));
+}
+
+#[test]
+fn an_infinite_loop_times_out() {
+    let mut sandbox = Sandbox::new(Limits {
+        cpu: Duration::from_millis(30),
+        ..Limits::default()
+    });
+    sandbox.prepare().unwrap();
+    for source in [
+        "let i = 0;\nwhile (true) { i++; }",
+        // Catching does not help: the interrupt is uncatchable.
+        "for (;;) { try { for (;;) {} } catch (e) { log('caught'); } }",
+        "function f() { try { f(); } finally { f(); } }\nf();",
+        // Catastrophic backtracking in the regular expression engine.
+        "/^(a+)+$/.test('a'.repeat(40) + 'b');",
+        // A getter of the returned value, run while converting it.
+        "return { get x() { for (;;) {} } };",
+        // A promise job.
+        "Promise.resolve().then(() => { for (;;) {} });",
+    ] {
+        let started = Instant::now();
+        let (outcome, host) = run_in(&mut sandbox, source, &[]);
+        let elapsed = started.elapsed();
+        let e = failed(outcome);
+        assert_eq!(e.kind, ErrorKind::Timeout, "{source}: {e}");
+        assert_eq!(e.message, "the script ran past its CPU time limit and was stopped");
+        assert!(elapsed < Duration::from_millis(500), "{source}: {elapsed:?}");
+        assert!(host.logs().iter().all(|l| *l == "caught"));
+        still_works(&mut sandbox);
+    }
+}
+
+#[test]
+fn timeout_says_where_the_script_was() {
+    let mut sandbox = Sandbox::new(Limits {
+        cpu: Duration::from_millis(20),
+        ..Limits::default()
+    });
+    // Stopped inside a native call (here the regular expression engine): QuickJS knows
+    // the call's position.
+    let e = failed(
+        run_in(&mut sandbox, "let a = 1;\nlet b = 2;\nconst ok = /^(a+)+$/.test('a'.repeat(40) + 'b');\n", &[]).0,
+    );
+    assert_eq!(e.kind, ErrorKind::Timeout);
+    assert_eq!(e.line, Some(3), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!("test.js:3:{}: the script ran past its CPU time limit and was stopped", e.column.unwrap())
+    );
+    // In a loop of bytecode QuickJS has not always saved the position (stopped in the
+    // call, it has): no location rather than a wrong one.
+    let e = failed(run_in(&mut sandbox, "let a = 1;\nlet b = 2;\nfor (;;) { a = Math.max(a, b); }\n", &[]).0);
+    assert_eq!(e.kind, ErrorKind::Timeout);
+    assert!(matches!(e.line, None | Some(3)), "{e}");
+}
+
+#[test]
+fn host_time_does_not_count_against_the_script() {
+    struct Slow(Recorder);
+    impl acs_script::Host for Slow {
+        fn declare(&mut self, p: &str, t: &serde_json::Value, v: &serde_json::Value) -> Result<Vec<acs_script::Instance>, String> {
+            std::thread::sleep(Duration::from_millis(15));
+            self.0.declare(p, t, v)
+        }
+        fn clear(&mut self, p: &str, t: f64, a: &serde_json::Value) -> Result<(), String> {
+            self.0.clear(p, t, a)
+        }
+        fn commit(&mut self) -> acs_script::Flow {
+            self.0.commit()
+        }
+        fn ext(&mut self, n: &str, f: &str, a: &[serde_json::Value]) -> acs_script::ExtAnswer {
+            self.0.ext(n, f, a)
+        }
+        fn log(&mut self, m: &str) {
+            self.0.log(m)
+        }
+    }
+    let mut sandbox = Sandbox::new(Limits {
+        cpu: Duration::from_millis(20),
+        ..Limits::default()
+    });
+    let script = Script::new("slow.js", "for (let i = 0; i < 4; i++) declare('Device.X', {value: 1}); return 1;").unwrap();
+    let outcome = sandbox.run(&script, &[], &ENV, &mut Slow(Recorder::default()));
+    assert_eq!(outcome, Outcome::Finished(json!(1)));
+}
+
+#[test]
+fn a_memory_bomb_runs_out_of_memory() {
+    // Filling 16 MiB takes QuickJS longer than the default 50 ms CPU limit (its cycle
+    // collector runs more often as the heap grows), so with the defaults a bomb ends in
+    // whichever limit comes first; here the CPU limit is out of the way.
+    let mut sandbox = Sandbox::new(Limits {
+        cpu: Duration::from_secs(5),
+        ..Limits::default()
+    });
+    for source in [
+        "let a = []; while (true) a.push(new Array(1e6));",
+        "let a = []; while (true) a.push({});",
+        "let a = []; while (true) a.push(new Array(1e5).fill(1));",
+        "let s = 'x'; while (true) s = s + s;",
+        "'x'.repeat(1 << 29);",
+        "new ArrayBuffer(1 << 30);",
+        "let o = {}; for (let i = 0; ; i++) o['k' + i] = i;",
+        // Catching it does not let the script keep the memory.
+        "let a = []; try { while (true) a.push(new Array(1e5).fill(1)); } catch (e) { log(String(e)); }\nwhile (true) a.push(new Array(1e5).fill(1));",
+    ] {
+        let builds = sandbox.builds();
+        let (outcome, _) = run_in(&mut sandbox, source, &[]);
+        let e = failed(outcome);
+        assert!(
+            e.kind == ErrorKind::OutOfMemory
+                || (e.kind == ErrorKind::Exception
+                    && (e.message.starts_with("RangeError") || e.message == "InternalError: string too long")),
+            "{source}: {e}"
+        );
+        if source.contains("push") {
+            assert_eq!(e.kind, ErrorKind::OutOfMemory, "{source}: {e}");
+            assert_eq!(e.message, "the script ran out of memory (the sandbox's memory limit)");
+        }
+        still_works(&mut sandbox);
+        if e.kind == ErrorKind::OutOfMemory {
+            assert!(sandbox.builds() > builds, "a fresh runtime after running out of memory");
+        }
+    }
+}
+
+#[test]
+fn deep_recursion_overflows_the_stack() {
+    let mut sandbox = Sandbox::new(Limits::default());
+    for source in [
+        "function f(n) { return f(n + 1) + 1; }\nf(0);",
+        "const g = () => [g()];\ng();",
+        "const o = {}; o.toString = function () { return String(this); }; String(o);",
+    ] {
+        let e = failed(run_in(&mut sandbox, source, &[]).0);
+        assert_eq!(e.kind, ErrorKind::StackOverflow, "{source}: {e}");
+        assert_eq!(e.message, "the script overflowed the stack (recursion too deep)");
+        still_works(&mut sandbox);
+    }
+    // Caught, it is the script's business.
+    let (outcome, _) = run_in(
+        &mut sandbox,
+        "function f() { f(); }\ntry { f(); } catch (e) { return e instanceof RangeError; }",
+        &[],
+    );
+    assert_eq!(finished(outcome), json!(true));
+    // Deeply nested source is refused when it is checked.
+    let nested = format!("return {}1{};", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(Script::new("nested.js", nested).is_err());
+}
+
+#[test]
+fn globals_do_not_leak_between_runs() {
+    let mut sandbox = Sandbox::new(Limits::default());
+    let (outcome, _) = run_in(
+        &mut sandbox,
+        r#"
+        leaked = 1;
+        globalThis.alsoLeaked = 2;
+        this.third = 3;
+        var local = 4;
+        Object.defineProperty(globalThis, "hidden", { value: 5, configurable: true });
+        globalThis[Symbol.for("x")] = 6;
+        args.push("mutated");
+        return [leaked, alsoLeaked, third, hidden];
+    "#,
+        &[json!("a")],
+    );
+    assert_eq!(finished(outcome), json!([1, 2, 3, 5]));
+    let (outcome, _) = run_in(
+        &mut sandbox,
+        r#"return [typeof leaked, typeof alsoLeaked, typeof third, typeof local, typeof hidden,
+                   globalThis[Symbol.for("x")] === undefined, args.length];"#,
+        &[],
+    );
+    assert_eq!(
+        finished(outcome),
+        json!(["undefined", "undefined", "undefined", "undefined", "undefined", true, 0])
+    );
+    assert_eq!(sandbox.builds(), 1, "cleaned up in place");
+}
+
+#[test]
+fn builtins_cannot_be_changed() {
+    let mut sandbox = Sandbox::new(Limits::default());
+    let (outcome, _) = run_in(
+        &mut sandbox,
+        r#"
+        Array.prototype.evil = 1;
+        Array.prototype.push = function () { return "hijacked"; };
+        Object.prototype.polluted = true;
+        String.prototype.trim = () => "hijacked";
+        JSON.stringify = () => "hijacked";
+        Math.random = () => 4;
+        Date.now = () => 0;
+        Date = function () {};
+        declare = function () { return "hijacked"; };
+        log = null;
+        const errors = [];
+        for (const f of [
+            () => Object.defineProperty(Array.prototype, "x", { value: 1 }),
+            () => { "use strict"; Array.prototype.evil = 1; },
+            () => Object.setPrototypeOf(Array.prototype, null),
+            () => { Object.prototype.toString = () => "hijacked"; },
+            () => { delete Array.prototype.map; return Array.prototype.map === undefined; },
+        ]) {
+            try { errors.push(String(f())); } catch (e) { errors.push(e.name); }
+        }
+        return [[].evil, [1].push(2), ({}).polluted, " a ".trim(), Math.random() < 1, Date.now(),
+                typeof declare("Device.X"), errors];
+    "#,
+        &[],
+    );
+    assert_eq!(
+        finished(outcome),
+        json!([null, 2, null, "a", true, 1_700_000_000_000_i64, "object",
+               ["TypeError", "TypeError", "TypeError", "TypeError", "false"]])
+    );
+    still_works(&mut sandbox);
+}
+
+#[test]
+fn shadowing_the_api_is_local_to_the_run() {
+    let mut sandbox = Sandbox::new(Limits::default());
+    let (outcome, host) = run_in(
+        &mut sandbox,
+        "function declare() { return 'mine'; }\nvar log = () => 'mine too';\nreturn [declare(), log()];",
+        &[],
+    );
+    assert_eq!(finished(outcome), json!(["mine", "mine too"]));
+    assert!(host.calls.is_empty());
+    let (outcome, host) = run_in(&mut sandbox, "declare('Device.X', {value: 1}); log('real');", &[]);
+    finished(outcome);
+    assert_eq!(host.calls.len(), 2);
+}
+
+#[test]
+fn ordinary_code_still_overrides_inherited_methods() {
+    // Freezing prototypes would make these assignments fail silently (the "override
+    // mistake"); the prelude tames the names ordinary code assigns.
+    let (outcome, _) = run(r#"
+        class MyError extends Error {
+            constructor(message) { super(message); this.name = "MyError"; }
+        }
+        const o = {};
+        o.toString = () => "custom";
+        function Point(x) { this.x = x; }
+        Point.prototype.toString = function () { return "P" + this.x; };
+        Point.prototype.valueOf = function () { return this.x; };
+        const e = new TypeError("m");
+        e.message = "changed";
+        let caught;
+        try { throw new MyError("boom"); } catch (err) { caught = String(err); }
+        return [String(o), String(new Point(2)), new Point(3) + 1, e.message, caught,
+                ({}).hasOwnProperty("x"), Object.prototype.toString.call([])];
+    "#);
+    assert_eq!(
+        finished(outcome),
+        json!(["custom", "P2", 4, "changed", "MyError: boom", false, "[object Array]"])
+    );
+}
+
+#[test]
+fn a_realm_that_cannot_be_restored_is_rebuilt() {
+    let mut sandbox = Sandbox::new(Limits::default());
+    sandbox.prepare().unwrap();
+    for source in [
+        "Object.defineProperty(globalThis, 'leaked', { value: 1, configurable: false });",
+        "leaked = 1; Object.preventExtensions(globalThis);",
+        "leaked = 1; Object.seal(globalThis);",
+        // A promise job left when the run ends (here, after a failure).
+        "Promise.resolve().then(() => { globalThis.leaked = 1; }); throw new Error('x');",
+    ] {
+        let builds = sandbox.builds();
+        let _ = run_in(&mut sandbox, source, &[]);
+        still_works(&mut sandbox);
+        assert_eq!(sandbox.builds(), builds + 1, "{source}");
+        let (outcome, _) = run_in(&mut sandbox, "implicit = 1; return implicit;", &[]);
+        assert_eq!(finished(outcome), json!(1));
+    }
+}
+
+#[test]
+fn runtime_error_position_is_in_the_operators_source() {
+    let source = "\
+const v = declare(\"Device.DeviceInfo.SoftwareVersion\", {value: 1});
+let count = 0;
+// the value is unknown: v.value is undefined
+count++;
+const version = v.value[0];
+return version;
+";
+    let (outcome, _) = run(source);
+    let e = failed(outcome);
+    assert_eq!(e.kind, ErrorKind::Exception);
+    assert_eq!(e.message, "TypeError: cannot read property '0' of undefined");
+    // QuickJS places a failed property read at the start of the expression.
+    assert_eq!((e.line, e.column), (Some(5), Some(17)), "{e}");
+    assert_eq!(e.to_string(), "test.js:5:17: TypeError: cannot read property '0' of undefined");
+    assert_eq!(e.script, "test.js");
+
+    // On line 1, columns are the source's, not the wrapper's.
+    let e = failed(run("let a; a.b.c = 1;").0);
+    assert_eq!((e.line, e.column), (Some(1), Some(8)), "{e}");
+    // Thrown by the script itself.
+    let e = failed(run("\n\n  throw new RangeError('custom');").0);
+    assert_eq!(e.message, "RangeError: custom");
+    assert_eq!(e.line, Some(3), "{e}");
+    // Not an Error: no position.
+    let e = failed(run("throw {code: 5};").0);
+    assert_eq!(e.message, "uncaught exception: {\"code\":5}");
+    assert_eq!(e.line, None);
+    let e = failed(run("throw 'plain';").0);
+    assert_eq!(e.message, "uncaught exception: plain");
+}
+
+#[test]
+fn syntax_error_position_is_in_the_operators_source() {
+    let source = "const a = 1;\nconst b = 2;\nconst c = a +* b;\nreturn c;\n";
+    let e = check_syntax("provision.js", source).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Syntax);
+    assert_eq!((e.line, e.column), (Some(3), Some(14)), "{e}");
+    assert_eq!(e.to_string(), format!("provision.js:3:14: {}", e.message));
+    assert_eq!(Script::new("provision.js", source).unwrap_err(), e);
+    // An unterminated block is reported at the end of the source, not in the wrapper.
+    let e = check_syntax("open.js", "if (true) {\n  log('x');\n").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Syntax);
+}
