@@ -1,5 +1,6 @@
 // The sandbox's prelude: evaluated once per QuickJS context, before any operator script,
-// as a function expression that receives the native host functions (src/sandbox.rs).
+// as a function expression that receives the native host functions (src/sandbox.rs)
+// and the longest array the guarded array methods accept.
 //
 // It does three things, in this order:
 //   1. removes what a provision script must not have (string compilation, clocks and
@@ -20,8 +21,17 @@
 // where that happens in practice, the property is turned into an accessor whose setter
 // defines an own property on the receiver, so those assignments behave as in an unfrozen
 // realm (SES calls this taming).
-(function (hostDeclare, hostClear, hostCommit, hostExt, hostLog, hostNow, hostRandom) {
+(function (natives, maxArrayLength) {
   "use strict";
+  const {
+    declare: hostDeclare,
+    clear: hostClear,
+    commit: hostCommit,
+    ext: hostExt,
+    log: hostLog,
+    now: hostNow,
+    random: hostRandom,
+  } = natives;
   const g = globalThis;
   const {
     defineProperty,
@@ -30,7 +40,7 @@
     freeze,
     isExtensible,
   } = Object;
-  const { ownKeys, deleteProperty, construct } = Reflect;
+  const { ownKeys, deleteProperty, construct, apply } = Reflect;
   const NativeDate = Date;
   const NativeString = String;
   const stringify = JSON.stringify;
@@ -157,6 +167,57 @@
   }
   // `args` is replaced before every run; it is the only global a run may assign.
   defineProperty(g, "args", { value: [], writable: true, enumerable: false, configurable: false });
+
+  // Array methods whose native loops QuickJS does not interrupt: on a sparse array or an
+  // array-like with a huge length (`new Array(2 ** 32 - 1).join("")`,
+  // `Array.prototype.reverse.call({length: 2 ** 40})`) they would run for hours, past
+  // the CPU limit. They refuse lengths no dense array could have within the memory limit
+  // (the sandbox passes that bound). The length is read once here and again by the
+  // native, so a getter written to answer differently gets past this: it stops
+  // accidents, not a script built to hang its own session.
+  const { isArray } = Array;
+  const tooLong = (name, length) =>
+    new RangeError(
+      `${name}: ${length} elements is more than scripts may process (${maxArrayLength})`,
+    );
+  const lengthOf = (o) => (o === null || o === undefined ? 0 : +o.length);
+  const guard = (holder, label, names, checkArguments) => {
+    for (const name of names) {
+      const native = holder[name];
+      if (typeof native !== "function") continue;
+      const guarded = {
+        [name](...args) {
+          const length = lengthOf(this);
+          if (length > maxArrayLength) throw tooLong(label + name, length);
+          if (checkArguments) {
+            for (const a of args) {
+              if (isArray(a) && a.length > maxArrayLength) throw tooLong(label + name, a.length);
+            }
+          }
+          return apply(native, this, args);
+        },
+      }[name];
+      defineProperty(guarded, "length", { value: native.length });
+      defineProperty(holder, name, { value: guarded });
+    }
+  };
+  guard(Array.prototype, "Array.prototype.", [
+    "join", "toLocaleString", "reverse", "copyWithin", "sort", "splice", "shift", "unshift",
+    "flat", "flatMap", "fill", "slice", "toSorted", "toSpliced", "toReversed", "with",
+  ], false);
+  guard(Array.prototype, "Array.prototype.", ["concat"], true);
+  const nativeFrom = Array.from;
+  defineProperty(Array, "from", {
+    value: {
+      from(items, ...rest) {
+        if (items !== null && items !== undefined && (isArray(items) || items[Symbol.iterator] == null)) {
+          const length = lengthOf(items);
+          if (length > maxArrayLength) throw tooLong("Array.from", length);
+        }
+        return apply(nativeFrom, this, [items, ...rest]);
+      },
+    }.from,
+  });
 
   // 3. Hardening.
   //

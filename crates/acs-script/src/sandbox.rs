@@ -444,7 +444,7 @@ impl Engine {
             intrinsic::Promise,
         )>(&runtime)
         .map_err(|e| format!("context: {e}"))?;
-        let reset = context.with(|ctx| install(&ctx, state))?;
+        let reset = context.with(|ctx| install(&ctx, state, limits))?;
         Ok(Engine {
             cache: HashMap::new(),
             reset,
@@ -661,10 +661,20 @@ fn failure<'js>(
     }
 }
 
+/// The longest array the prelude's guarded array methods accept: no dense array can be
+/// longer within the memory limit (8 bytes a slot), and a native loop over that many
+/// holes or array-like indices takes some tens of milliseconds, about the CPU limit.
+fn max_array_length(limits: &Limits) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let slots = (limits.memory_bytes / 8) as f64;
+    slots.max(1024.0)
+}
+
 /// Evaluates the prelude and hands it the native functions; returns its `reset`.
 fn install<'js>(
     ctx: &Ctx<'js>,
     state: &Rc<RunState>,
+    limits: &Limits,
 ) -> Result<Persistent<Function<'static>>, String> {
     let built = (|| -> rquickjs::Result<Persistent<Function<'static>>> {
         let s = Rc::clone(state);
@@ -754,7 +764,15 @@ fn install<'js>(
         let random = Function::new(ctx.clone(), move || s.next_random())?;
 
         let prelude: Function = ctx.eval_with_options(PRELUDE, eval_options(PRELUDE_FILE))?;
-        let reset: Function = prelude.call((declare, clear, commit, ext, log, now, random))?;
+        let natives = Object::new(ctx.clone())?;
+        natives.set("declare", declare)?;
+        natives.set("clear", clear)?;
+        natives.set("commit", commit)?;
+        natives.set("ext", ext)?;
+        natives.set("log", log)?;
+        natives.set("now", now)?;
+        natives.set("random", random)?;
+        let reset: Function = prelude.call((natives, max_array_length(limits)))?;
         Ok(Persistent::save(ctx, reset))
     })();
     built.catch(ctx).map_err(|e| format!("prelude: {e}"))

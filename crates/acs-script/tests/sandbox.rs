@@ -114,6 +114,47 @@ fn an_infinite_loop_times_out() {
 }
 
 #[test]
+fn native_loops_over_huge_lengths_are_refused() {
+    // QuickJS does not poll its interrupt handler inside these native loops: without the
+    // prelude's guard each of these would run for hours.
+    let mut sandbox = Sandbox::new(Limits::default());
+    for source in [
+        "new Array(2 ** 32 - 1).join('');",
+        "String(new Array(2 ** 32 - 1));",
+        "Array.prototype.reverse.call({length: 2 ** 40});",
+        "Array.prototype.sort.call({length: 2 ** 40});",
+        "Array.prototype.splice.call({length: 2 ** 40}, 0, 1);",
+        "Array.prototype.copyWithin.call({length: 2 ** 40}, 0, 1);",
+        "Array.prototype.unshift.call({length: 2 ** 40}, 1);",
+        "[].concat(new Array(2 ** 32 - 1));",
+        "Array.from({length: 2 ** 40});",
+    ] {
+        let started = Instant::now();
+        let e = failed(run_in(&mut sandbox, source, &[]).0);
+        assert_eq!(e.kind, ErrorKind::Exception, "{source}: {e}");
+        assert!(e.message.starts_with("RangeError: "), "{source}: {e}");
+        assert!(e.message.contains("more than scripts may process"), "{source}: {e}");
+        assert_eq!(e.line, Some(1));
+        assert!(started.elapsed() < Duration::from_secs(1), "{source}");
+    }
+    // The guarded methods still work, with their names and lengths.
+    let (outcome, _) = run_in(
+        &mut sandbox,
+        r#"return [[1, 2, 3].join("-"), String([3, 1, 2].sort()), [1, [2, [3]]].flat(2),
+                   [1].concat([2], 3), Array.from({length: 3}, (_, i) => i * 2), Array.from("ab"),
+                   [1, 2, 3].reverse(), [1, 2, 3].splice(1, 1), Array.prototype.join.name,
+                   Array.prototype.join.length, Array.prototype.concat.length,
+                   Array.prototype.join.call({length: 2, 0: "a", 1: "b"}, "+")];"#,
+        &[],
+    );
+    assert_eq!(
+        finished(outcome),
+        json!(["1-2-3", "1,2,3", [1, 2, 3], [1, 2, 3], [0, 2, 4], ["a", "b"], [3, 2, 1], [2],
+               "join", 1, 1, "a+b"])
+    );
+}
+
+#[test]
 fn timeout_says_where_the_script_was() {
     let mut sandbox = Sandbox::new(Limits {
         cpu: Duration::from_millis(20),
