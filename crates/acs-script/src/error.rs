@@ -120,8 +120,7 @@ pub(crate) fn find_frame(stack: &str, file: &str) -> Option<(u32, u32)> {
         };
         let frame = frame.strip_suffix(')').unwrap_or(frame);
         let mut parts = frame.rsplitn(3, ':');
-        let (Some(col), Some(line), Some(rest)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(col), Some(line), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
         if rest != file && !rest.ends_with(&format!("({file}")) {
@@ -143,7 +142,10 @@ mod tests {
         let stack = "    at exec (native)\n    at declare (<acs-script prelude>:120:12)\n    at <anonymous> (my script.js:1:20)\n";
         assert_eq!(find_frame(stack, "my script.js"), Some((1, 20)));
         assert_eq!(find_frame("    at s.js:3:9\n", "s.js"), Some((3, 9)));
-        assert_eq!(find_frame("    at f (a:b.js:3:9)\n", "a:b.js"), Some((3, 9)));
+        assert_eq!(
+            find_frame("    at f (a:b.js:3:9)\n", "a:b.js"),
+            Some((3, 9))
+        );
         assert_eq!(find_frame("    at <anonymous> (t.js:2:1)\n", "s.js"), None);
         assert_eq!(find_frame("garbage", "s.js"), None);
     }

@@ -73,12 +73,25 @@ pub trait Host {
     /// `clear(path, timestamp, attributes)`; `attributes` is `Null` when omitted.
     fn clear(&mut self, path: &str, timestamp: f64, attributes: &Value) -> Result<(), String>;
 
-    /// `commit()`: are the declarations so far satisfied?
+    /// `commit()`: are the declarations so far satisfied? Also called when the script
+    /// reads a declare result after a `declare` or `clear` (GenieACS commits implicitly
+    /// there). A run that finishes may leave declarations uncommitted: the end of the
+    /// script is a commit, for the session to make.
     fn commit(&mut self) -> Flow;
 
-    /// `ext(name, functionName, ...args)`.
+    /// `ext(name, functionName, ...args)`. Every argument arrives as a JSON string: the
+    /// script's values converted with `String()`, as GenieACS passes them to extensions.
     fn ext(&mut self, name: &str, function: &str, args: &[Value]) -> ExtAnswer;
 
     /// `log(message, ...)`, its arguments joined into one line (non-strings as JSON).
     fn log(&mut self, message: &str);
+
+    /// `HASH_CREDENTIAL(...parts)`: a password-like string derived from the
+    /// installation's credentials secret and the parts (their string forms), stable for
+    /// a given secret and parts. The default has no secret and refuses, which the script
+    /// sees as an exception.
+    fn hash_credential(&mut self, parts: &[String]) -> Result<String, String> {
+        let _ = parts;
+        Err("HASH_CREDENTIAL: no credentials secret is configured".to_owned())
+    }
 }

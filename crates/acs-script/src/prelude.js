@@ -30,7 +30,11 @@
     ext: hostExt,
     log: hostLog,
     now: hostNow,
+    deviceNumber: hostDeviceNumber,
     random: hostRandom,
+    reseed: hostReseed,
+    sync: hostSync,
+    hashCredential: hostHashCredential,
   } = natives;
   const g = globalThis;
   const {
@@ -43,6 +47,7 @@
   const { ownKeys, deleteProperty, construct, apply } = Reflect;
   const NativeDate = Date;
   const NativeString = String;
+  const { trunc } = Math;
   const stringify = JSON.stringify;
 
   // 1. Removed capabilities.
@@ -89,44 +94,87 @@
   };
   defineProperty(SandboxDate, "length", { value: 7 });
   SandboxDate.prototype = NativeDate.prototype;
-  SandboxDate.now = function now() {
-    return hostNow();
+  // Date.now(interval, variance), GenieACS's refresh helper (`Date.now(3600000)` in most
+  // real scripts): the start of the current interval, shifted per device by an offset in
+  // [0, variance) (variance defaults to the interval) so that a fleet does not refresh
+  // all at once. The offset is the device number modulo the variance; GenieACS computes
+  // the same from its MD5-based device hash, which a caller can pass as the seed.
+  SandboxDate.now = function now(intervalOrCron, variance) {
+    let t = hostNow();
+    if (typeof intervalOrCron === "number") {
+      if (variance === undefined || variance === null) variance = intervalOrCron;
+      const offset = variance ? hostDeviceNumber() % variance : 0;
+      t = trunc((t + offset) / intervalOrCron) * intervalOrCron - offset;
+    } else if (typeof intervalOrCron === "string") {
+      throw new Error("Date.now(): cron expressions are not supported; give an interval in milliseconds");
+    } else if (intervalOrCron) {
+      throw new Error("Invalid Date.now() argument");
+    }
+    return t;
   };
   SandboxDate.parse = NativeDate.parse;
   SandboxDate.UTC = NativeDate.UTC;
   defineProperty(NativeDate.prototype, "constructor", { value: SandboxDate });
   defineProperty(g, "Date", { value: SandboxDate });
 
-  // Math.random: seeded per run by the caller (per device), so re-runs are identical.
-  Math.random = function random() {
+  // Math.random: seeded per run by the caller (per device), so re-runs are identical;
+  // `seed(value)` and `seedCombine(extra)` reseed it as GenieACS's do (from the value
+  // alone, and from the device's seed and the value).
+  const random = function random() {
     return hostRandom();
   };
+  random.seed = function seed(value) {
+    hostReseed(NativeString(value), false);
+  };
+  random.seedCombine = function seedCombine(extra) {
+    hostReseed(NativeString(extra), true);
+  };
+  Math.random = random;
 
-  // declare(): the native returns one plain object per matched instance; the result
-  // carries the first instance's attributes and iterates over all of them.
+  // declare(): the native returns one plain object per matched instance, as the session
+  // knows it now. Reading the result commits first, as in GenieACS ("commit() is called
+  // implicitly when accessing any property of the object declare() returns"), so that
+  // `declare(path, {value: 1}).value[0]` waits for the value rather than reading a stale
+  // one: if the session needs RPCs the run stops there and is run again. Once the commit
+  // goes on, what the session knew at the declare is what the declaration asked for.
+  // The result carries the first instance's attributes (for a path that matches one
+  // parameter) and iterates over all of them; `size` is undefined when nothing matched,
+  // as in GenieACS.
   class DeclareResult {
     #instances;
     constructor(instances) {
       this.#instances = instances;
-      const first = instances[0];
-      if (first !== undefined) {
-        this.path = first.path;
-        this.value = first.value;
-        this.writable = first.writable;
-        this.object = first.object;
-        this.notification = first.notification;
-        this.accessList = first.accessList;
-      } else {
-        this.path = undefined;
-        this.value = undefined;
-        this.writable = undefined;
-        this.object = undefined;
-        this.notification = undefined;
-        this.accessList = undefined;
-      }
-      this.size = instances.length;
+    }
+    #first(name) {
+      hostSync();
+      const first = this.#instances[0];
+      return first === undefined ? undefined : first[name];
+    }
+    get path() {
+      return this.#first("path");
+    }
+    get value() {
+      return this.#first("value");
+    }
+    get writable() {
+      return this.#first("writable");
+    }
+    get object() {
+      return this.#first("object");
+    }
+    get notification() {
+      return this.#first("notification");
+    }
+    get accessList() {
+      return this.#first("accessList");
+    }
+    get size() {
+      hostSync();
+      const n = this.#instances.length;
+      return n === 0 ? undefined : n;
     }
     [Symbol.iterator]() {
+      hostSync();
       return this.#instances.values();
     }
   }
@@ -139,8 +187,12 @@
   const commit = function commit() {
     hostCommit();
   };
+  // Every argument as a string, as GenieACS passes them to extensions.
   const ext = function ext(name, functionName, ...args) {
-    return hostExt(name, functionName, args);
+    return hostExt(NativeString(name), NativeString(functionName), args.map(NativeString));
+  };
+  const HASH_CREDENTIAL = function HASH_CREDENTIAL(...parts) {
+    return hostHashCredential(parts.map(NativeString));
   };
   const describe = (v) => {
     if (typeof v === "string") return v;
@@ -162,6 +214,7 @@
     ["commit", commit],
     ["ext", ext],
     ["log", log],
+    ["HASH_CREDENTIAL", HASH_CREDENTIAL],
   ]) {
     defineProperty(g, name, { value, writable: true, enumerable: false, configurable: true });
   }
@@ -269,6 +322,16 @@
     g.SuppressedError,
   ]) {
     if (typeof E === "function") tame(E.prototype, ["constructor", "name", "message", "toString"]);
+  }
+
+  // QuickJS keeps Error.prepareStackTrace and Error.stackTraceLimit in the context, behind
+  // accessors whose setters freezing does not stop: a hook set by one run would format
+  // the errors of every later run. They become plain read-only properties.
+  for (const name of ["prepareStackTrace", "stackTraceLimit"]) {
+    const d = getOwnPropertyDescriptor(Error, name);
+    if (d !== undefined && d.get !== undefined) {
+      defineProperty(Error, name, { value: d.get.call(Error), writable: false });
+    }
   }
 
   // Intrinsics that no global property leads to, reached through instances.

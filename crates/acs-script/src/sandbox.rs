@@ -97,7 +97,10 @@ pub struct RunEnv {
     /// What `Date.now()` and `new Date()` answer: the session's time, in milliseconds
     /// since the epoch, so that re-runs of a script within a session agree.
     pub now_ms: i64,
-    /// Seeds `Math.random()`; the caller seeds per device, so that re-runs agree.
+    /// Seeds `Math.random()`, and its low 32 bits are the device's number for the offset
+    /// of `Date.now(interval)`. The caller seeds per device, so that re-runs agree; to
+    /// stagger refreshes exactly as GenieACS does, pass its device hash (the XOR of the
+    /// four little-endian 32-bit words of the MD5 of the device id).
     pub random_seed: u64,
 }
 
@@ -139,7 +142,12 @@ struct RunState {
     timed_out: Cell<bool>,
     yielded: Cell<bool>,
     now_ms: Cell<f64>,
+    /// The run's seed ([`RunEnv::random_seed`]).
+    seed: Cell<u64>,
+    /// The state of `Math.random()`.
     random: Cell<u64>,
+    /// A `declare` or `clear` since the last commit: reading a declare result commits.
+    uncommitted: Cell<bool>,
 }
 
 impl RunState {
@@ -150,7 +158,9 @@ impl RunState {
             timed_out: Cell::new(false),
             yielded: Cell::new(false),
             now_ms: Cell::new(0.0),
+            seed: Cell::new(0),
             random: Cell::new(0),
+            uncommitted: Cell::new(false),
         }
     }
 
@@ -159,7 +169,9 @@ impl RunState {
         self.yielded.set(false);
         #[allow(clippy::cast_precision_loss)]
         self.now_ms.set(env.now_ms as f64);
+        self.seed.set(env.random_seed);
         self.random.set(env.random_seed);
+        self.uncommitted.set(false);
         self.deadline.set(Instant::now() + cpu);
         self.active.set(true);
     }
@@ -199,6 +211,36 @@ impl RunState {
         let result = HOST.with(|host| f(host.0));
         self.deadline.set(self.deadline.get() + started.elapsed());
         result
+    }
+
+    /// `commit()`, explicit or implied by reading a declare result.
+    fn commit(&self, ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+        match self.host(|h| h.commit()) {
+            Flow::Continue => {
+                self.uncommitted.set(false);
+                Ok(())
+            }
+            Flow::Yield => Err(self.yield_run(ctx)),
+        }
+    }
+
+    /// `Math.random.seed(value)` (from the value alone) and `Math.random.seedCombine(extra)`
+    /// (from the run's seed and the value).
+    fn reseed(&self, text: &str, combine: bool) {
+        // FNV-1a: stable across Rust versions and platforms, unlike the std hasher.
+        let mut hash: u64 = 0xCBF2_9CE4_8422_2325;
+        for byte in text.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01B3);
+        }
+        if combine {
+            hash ^= self
+                .seed
+                .get()
+                .rotate_left(29)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+        self.random.set(hash);
     }
 
     fn yield_run(&self, ctx: &Ctx<'_>) -> rquickjs::Error {
@@ -691,6 +733,7 @@ fn install<'js>(
                 let values = json_arg(&ctx, values.0, "declare", "values")?;
                 let instances = s.host(|h| h.declare(&path, &timestamps, &values));
                 let instances = instances.map_err(|m| Exception::throw_message(&ctx, &m))?;
+                s.uncommitted.set(true);
                 let array = Array::new(ctx.clone())?;
                 for (i, instance) in instances.iter().enumerate() {
                     array.set(i, instance_to_js(&ctx, instance)?)?;
@@ -717,16 +760,23 @@ fn install<'js>(
                 };
                 let attributes = json_arg(&ctx, attributes.0, "clear", "attributes")?;
                 s.host(|h| h.clear(&path, timestamp, &attributes))
-                    .map_err(|m| Exception::throw_message(&ctx, &m))
+                    .map_err(|m| Exception::throw_message(&ctx, &m))?;
+                s.uncommitted.set(true);
+                Ok(())
             },
         )?;
         let s = Rc::clone(state);
         let commit = Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> rquickjs::Result<()> {
             s.admit(&ctx)?;
-            match s.host(|h| h.commit()) {
-                Flow::Continue => Ok(()),
-                Flow::Yield => Err(s.yield_run(&ctx)),
+            s.commit(&ctx)
+        })?;
+        let s = Rc::clone(state);
+        let sync = Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> rquickjs::Result<()> {
+            if !s.uncommitted.get() && !s.yielded.get() {
+                return Ok(());
             }
+            s.admit(&ctx)?;
+            s.commit(&ctx)
         })?;
         let s = Rc::clone(state);
         let ext = Function::new(
@@ -761,7 +811,25 @@ fn install<'js>(
         let s = Rc::clone(state);
         let now = Function::new(ctx.clone(), move || s.now_ms.get())?;
         let s = Rc::clone(state);
+        // The seed's low 32 bits: GenieACS's device hash is a u32.
+        #[allow(clippy::cast_precision_loss)]
+        let device_number =
+            Function::new(ctx.clone(), move || (s.seed.get() & 0xFFFF_FFFF) as f64)?;
+        let s = Rc::clone(state);
         let random = Function::new(ctx.clone(), move || s.next_random())?;
+        let s = Rc::clone(state);
+        let reseed = Function::new(ctx.clone(), move |text: String, combine: bool| {
+            s.reseed(&text, combine);
+        })?;
+        let s = Rc::clone(state);
+        let hash_credential = Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, parts: Vec<String>| -> rquickjs::Result<String> {
+                s.admit(&ctx)?;
+                s.host(|h| h.hash_credential(&parts))
+                    .map_err(|m| Exception::throw_message(&ctx, &m))
+            },
+        )?;
 
         let prelude: Function = ctx.eval_with_options(PRELUDE, eval_options(PRELUDE_FILE))?;
         let natives = Object::new(ctx.clone())?;
@@ -771,7 +839,11 @@ fn install<'js>(
         natives.set("ext", ext)?;
         natives.set("log", log)?;
         natives.set("now", now)?;
+        natives.set("deviceNumber", device_number)?;
         natives.set("random", random)?;
+        natives.set("reseed", reseed)?;
+        natives.set("sync", sync)?;
+        natives.set("hashCredential", hash_credential)?;
         let reset: Function = prelude.call((natives, max_array_length(limits)))?;
         Ok(Persistent::save(ctx, reset))
     })();

@@ -1,22 +1,24 @@
 //! Compiled-once scripts and the syntax check.
 //!
-//! An operator's script is a body, not a program: GenieACS allows a top-level `return`
-//! (virtual parameters return their value that way). The sandbox therefore compiles
-//! `(() => {` + source + `\n})`, an arrow function whose body is the source. The opening
-//! is on the source's first line so that line numbers in errors and in `e.stack` are the
+//! An operator's script is a function body, not a program, as in GenieACS: it may
+//! `return` at top level (virtual parameters return their value that way), and it runs in
+//! strict mode (GenieACS compiles `"use strict";(function(){` + script + `})()`, and its
+//! documentation says so; scripts written for it are therefore strict-mode code). The
+//! sandbox compiles `(function () {` + source + `\n})` in strict mode. The opening is on
+//! the source's first line so that line numbers in errors and in `e.stack` are the
 //! operator's; the closing is on a line of its own so that a trailing `// comment` cannot
-//! swallow it. An arrow function rather than a `function`: it has no `arguments` (so no
-//! `arguments.callee` through which a run could reach, and store data on, the compiled
-//! function shared by all runs) and no `prototype`.
+//! swallow it. In strict mode the function cannot reach itself (no `arguments.callee`, no
+//! name), so a run cannot store data on the compiled function that all runs share.
 //!
-//! Wrapping text can be escaped: a source such as `}); let leak = 1; (() => {` would
-//! close the function and run code at global scope, where a `let` outlives the run. So
-//! [`Script::new`] proves the source is one body before anything runs it. It compiles
-//! `throw (() => {` + source + `\n})` in a checking context: the whole text is parsed
-//! before any of it runs, and the first statement throws, so no code of the source ever
-//! executes there (a source that escapes only gets its declarations instantiated, and
-//! that context is then thrown away). The thrown value must be a function whose source
-//! text is exactly the wrapper's: if the source escaped, the thrown function ends early.
+//! Wrapping text can be escaped: a source such as `}); let leak = 1; (function () {`
+//! would close the function and run code at global scope, where a `let` outlives the run.
+//! So [`Script::new`] proves the source is one body before anything runs it. It compiles
+//! `throw (function () {` + source + `\n})` in a checking context: the whole text is
+//! parsed before any of it runs, and the first statement throws, so no code of the source
+//! ever executes there (a source that escapes only gets its declarations instantiated,
+//! and that context is then thrown away). The thrown value must be a function whose
+//! source text is exactly the wrapper's: if the source escaped, the thrown function ends
+//! early.
 
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
@@ -31,9 +33,9 @@ use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Persistent, 
 use crate::error::{ErrorKind, Location, ScriptError, find_frame};
 
 /// The text before the source when it runs (see the module documentation).
-pub(crate) const RUN_PREFIX: &str = "(() => {";
+pub(crate) const RUN_PREFIX: &str = "(function () {";
 /// The text before the source when it is checked.
-const CHECK_PREFIX: &str = "throw (() => {";
+const CHECK_PREFIX: &str = "throw (function () {";
 /// The text after the source.
 pub(crate) const SUFFIX: &str = "\n})";
 
@@ -163,7 +165,10 @@ impl ScriptInner {
         if line == 0 || line > self.lines {
             return None;
         }
-        let text = self.source.split('\n').nth(usize::try_from(line - 1).ok()?)?;
+        let text = self
+            .source
+            .split('\n')
+            .nth(usize::try_from(line - 1).ok()?)?;
         let byte_column = if line == 1 {
             let prefix_len = u32::try_from(prefix.len()).ok()?;
             match origin {
@@ -225,12 +230,11 @@ fn wrap(prefix: &str, source: &str) -> String {
     text
 }
 
-/// Sloppy mode, as GenieACS runs scripts (Node's `vm`): operators' scripts assign
-/// undeclared variables.
+/// Strict mode, as GenieACS runs scripts (see the module documentation).
 pub(crate) fn eval_options(file: &str) -> EvalOptions {
     let mut options = EvalOptions::default();
     options.global = true;
-    options.strict = false;
+    options.strict = true;
     options.filename = Some(file.to_owned());
     options
 }
@@ -357,7 +361,7 @@ fn check_in<'js>(
     };
     let expected = {
         let body = &wrap(RUN_PREFIX, &script.source);
-        // The arrow function's own text: the wrapper without its outer parentheses.
+        // The function's own text: the wrapper without its outer parentheses.
         body[1..body.len() - 1].to_owned()
     };
     let single_body = thrown.as_function().is_some_and(|f| {
@@ -394,7 +398,9 @@ mod tests {
         check_syntax("a.js", "let x = 1;\nreturn {value: [x, 'xsd:int']};").unwrap();
         check_syntax("a.js", "// ends in a comment").unwrap();
         check_syntax("a.js", "").unwrap();
-        check_syntax("a.js", "with (Math) { x = floor(1.5) }").unwrap();
+        // Strict mode, as in GenieACS.
+        check_syntax("a.js", "with (Math) { x = floor(1.5) }").unwrap_err();
+        check_syntax("a.js", "let x = 010;").unwrap_err();
         check_syntax("a.js", "\"use strict\";\nlet a = 1;").unwrap();
     }
 
@@ -416,16 +422,16 @@ mod tests {
     #[test]
     fn escaping_the_wrapper_is_refused() {
         for source in [
-            "}); let leak = 1; (() => {",
-            "}); globalThis.x = 1; (() => {",
-            "})\n(() => {",
+            "}); let leak = 1; (function () {",
+            "}); globalThis.x = 1; (function () {",
+            "})\n(function () {",
         ] {
             let e = check_syntax("escape.js", source).unwrap_err();
             assert_eq!(e.kind, ErrorKind::Syntax, "{source}: {e}");
         }
         // The checker is still usable, and the escaped declaration did not stick.
         check_syntax("ok.js", "let leak = 2; return leak;").unwrap();
-        check_syntax("escape.js", "}); let leak = 1; (() => {").unwrap_err();
+        check_syntax("escape.js", "}); let leak = 1; (function () {").unwrap_err();
     }
 
     #[test]

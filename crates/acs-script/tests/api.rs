@@ -53,10 +53,22 @@ fn declare_arguments_reach_the_host_as_json() {
     finished(outcome);
     let now = json!(1_700_000_000_000_i64);
     let expected = vec![
-        ("Device.WiFi.SSID.[SSID:guest].Enable", json!({"value": now}), json!({"value": true})),
+        (
+            "Device.WiFi.SSID.[SSID:guest].Enable",
+            json!({"value": now}),
+            json!({"value": true}),
+        ),
         ("Tags.x", Value::Null, json!({"value": ["x", "xsd:string"]})),
-        ("Device.WiFi.SSID.*", json!({"path": now, "value": 1}), json!({"path": [1, 3]})),
-        ("InternetGatewayDevice.LANDevice.*", Value::Null, json!({"path": 2})),
+        (
+            "Device.WiFi.SSID.*",
+            json!({"path": now, "value": 1}),
+            json!({"path": [1, 3]}),
+        ),
+        (
+            "InternetGatewayDevice.LANDevice.*",
+            Value::Null,
+            json!({"path": 2}),
+        ),
         ("Reboot", Value::Null, Value::Null),
         (
             "VirtualParameters.x",
@@ -69,11 +81,15 @@ fn declare_arguments_reach_the_host_as_json() {
         .calls
         .iter()
         .map(|c| match c {
-            Call::Declare { path, timestamps, values } => (path.as_str(), timestamps.clone(), values.clone()),
+            Call::Declare {
+                path,
+                timestamps,
+                values,
+            } => (path.as_str(), timestamps.clone(), values.clone()),
             other => panic!("unexpected {other:?}"),
         })
         .collect();
-    assert_eq!(got, expected.into_iter().map(|(p, t, v)| (p, t, v)).collect::<Vec<_>>());
+    assert_eq!(got, expected);
 }
 
 #[test]
@@ -89,7 +105,8 @@ fn declare_result_carries_the_first_instance_and_size() {
             notification: r.notification, accessList: r.accessList, size: r.size,
             first: r.value[0],
             version: v.value[0], versionType: v.value[1], versionWritable: v.writable === undefined,
-            noneSize: none.size, noneValue: none.value === undefined, nonePath: none.path === undefined,
+            noneSize: none.size === undefined, noneValue: none.value === undefined,
+            nonePath: none.path === undefined,
         };
     "#,
         &mut host,
@@ -101,7 +118,7 @@ fn declare_result_carries_the_first_instance_and_size() {
             "object": false, "notification": 2, "accessList": ["Subscriber"], "size": 2,
             "first": "home",
             "version": "1.2.3", "versionType": "xsd:string", "versionWritable": true,
-            "noneSize": 0, "noneValue": true, "nonePath": true,
+            "noneSize": true, "noneValue": true, "nonePath": true,
         })
     );
 }
@@ -133,7 +150,8 @@ fn declare_result_iterates_over_instances() {
 #[test]
 fn declare_refused_by_the_host_throws_into_the_script() {
     let mut host = Recorder::default();
-    host.refuse.insert("Device.[".into(), "invalid path 'Device.['".into());
+    host.refuse
+        .insert("Device.[".into(), "invalid path 'Device.['".into());
     let outcome = run_host(
         r#"
         let caught;
@@ -145,8 +163,13 @@ fn declare_refused_by_the_host_throws_into_the_script() {
     assert_eq!(finished(outcome), json!("invalid path 'Device.['"));
 
     // Uncaught, it fails the run at the declare's line.
-    let outcome = run_host("let a = 1;\n\ndeclare(\"Device.[\", {value: 1});\n", &mut host);
-    let Outcome::Failed(e) = outcome else { panic!("{outcome:?}") };
+    let outcome = run_host(
+        "let a = 1;\n\ndeclare(\"Device.[\", {value: 1});\n",
+        &mut host,
+    );
+    let Outcome::Failed(e) = outcome else {
+        panic!("{outcome:?}")
+    };
     assert_eq!(e.kind, ErrorKind::Exception);
     assert_eq!(e.message, "Error: invalid path 'Device.['");
     assert_eq!(e.line, Some(3), "{e}");
@@ -155,11 +178,19 @@ fn declare_refused_by_the_host_throws_into_the_script() {
 #[test]
 fn declare_checks_its_path_argument() {
     let (outcome, host) = run("declare(5, {value: 1});");
-    let Outcome::Failed(e) = outcome else { panic!("{outcome:?}") };
-    assert!(e.message.starts_with("TypeError: declare: path must be a string"), "{e}");
+    let Outcome::Failed(e) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(
+        e.message
+            .starts_with("TypeError: declare: path must be a string"),
+        "{e}"
+    );
     assert!(host.calls.is_empty());
     let (outcome, _) = run("const a = {}; a.a = a; declare('x', {value: a});");
-    let Outcome::Failed(e) = outcome else { panic!("{outcome:?}") };
+    let Outcome::Failed(e) = outcome else {
+        panic!("{outcome:?}")
+    };
     assert!(e.message.contains("nested too deeply"), "{e}");
 }
 
@@ -174,26 +205,50 @@ fn clear_reaches_the_host() {
     assert_eq!(
         host.calls,
         [
-            Call::Clear { path: "Device.WiFi.SSID.*".into(), timestamp: 1.7e12, attributes: Value::Null },
-            Call::Clear { path: "Device.X".into(), timestamp: 5.0, attributes: json!({"value": 1}) },
-            Call::Clear { path: "Device.Y".into(), timestamp: 7.0, attributes: Value::Null },
+            Call::Clear {
+                path: "Device.WiFi.SSID.*".into(),
+                timestamp: 1.7e12,
+                attributes: Value::Null
+            },
+            Call::Clear {
+                path: "Device.X".into(),
+                timestamp: 5.0,
+                attributes: json!({"value": 1})
+            },
+            Call::Clear {
+                path: "Device.Y".into(),
+                timestamp: 7.0,
+                attributes: Value::Null
+            },
         ]
     );
     let (outcome, _) = run("clear('Device.X', 'soon');");
-    assert!(matches!(outcome, Outcome::Failed(ref e) if e.message.contains("timestamp must be a number")), "{outcome:?}");
+    assert!(
+        matches!(outcome, Outcome::Failed(ref e) if e.message.contains("timestamp must be a number")),
+        "{outcome:?}"
+    );
 }
 
 #[test]
 fn commit_that_continues_goes_on() {
     let (outcome, host) = run("log('a'); commit(); log('b'); return 1;");
     assert_eq!(finished(outcome), json!(1));
-    assert_eq!(host.calls, [Call::Log("a".into()), Call::Commit, Call::Log("b".into())]);
+    assert_eq!(
+        host.calls,
+        [Call::Log("a".into()), Call::Commit, Call::Log("b".into())]
+    );
 }
 
 #[test]
 fn commit_that_yields_stops_the_run() {
-    let mut host = Recorder { commits: vec![Flow::Yield], ..Recorder::default() };
-    let outcome = run_host("log('a'); declare('Device.X', {value: 1}); commit(); log('b'); return 1;", &mut host);
+    let mut host = Recorder {
+        commits: vec![Flow::Yield],
+        ..Recorder::default()
+    };
+    let outcome = run_host(
+        "log('a'); declare('Device.X', {value: 1}); commit(); log('b'); return 1;",
+        &mut host,
+    );
     assert_eq!(outcome, Outcome::Yielded);
     assert_eq!(host.logs(), ["a"]);
     assert_eq!(host.calls.last(), Some(&Call::Commit));
@@ -203,7 +258,10 @@ fn commit_that_yields_stops_the_run() {
 fn a_yield_cannot_be_swallowed_by_try_catch() {
     // The script catches the yield, carries on and finishes: still Yielded, and the
     // host calls after the yield never reach the host.
-    let mut host = Recorder { commits: vec![Flow::Yield], ..Recorder::default() };
+    let mut host = Recorder {
+        commits: vec![Flow::Yield],
+        ..Recorder::default()
+    };
     let outcome = run_host(
         r#"
         try { commit(); } catch (e) { }
@@ -218,17 +276,27 @@ fn a_yield_cannot_be_swallowed_by_try_catch() {
 
     // A script that catches it and then loops is stopped (the interrupt handler sees the
     // yield), long before the CPU limit, and still Yielded.
-    let mut host = Recorder { commits: vec![Flow::Yield], ..Recorder::default() };
+    let mut host = Recorder {
+        commits: vec![Flow::Yield],
+        ..Recorder::default()
+    };
     let mut sandbox = Sandbox::new(Default::default());
     sandbox.prepare().unwrap();
     let script = Script::new("loop.js", "try { commit(); } catch (e) { } while (true) {}").unwrap();
     let started = std::time::Instant::now();
     let outcome = sandbox.run(&script, &[], &ENV, &mut host);
     assert_eq!(outcome, Outcome::Yielded);
-    assert!(started.elapsed() < std::time::Duration::from_millis(25), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(25),
+        "{:?}",
+        started.elapsed()
+    );
 
     // Or throws something else: still Yielded.
-    let mut host = Recorder { commits: vec![Flow::Yield], ..Recorder::default() };
+    let mut host = Recorder {
+        commits: vec![Flow::Yield],
+        ..Recorder::default()
+    };
     let outcome = run_host("try { commit(); } catch (e) { } null.x;", &mut host);
     assert_eq!(outcome, Outcome::Yielded);
 }
@@ -236,7 +304,10 @@ fn a_yield_cannot_be_swallowed_by_try_catch() {
 #[test]
 fn ext_returns_cached_values_and_yields_when_unknown() {
     let mut host = Recorder::default();
-    host.ext_results.insert("geo.lookup".into(), json!({"country": "FR", "codes": [33, 1]}));
+    host.ext_results.insert(
+        "geo.lookup".into(),
+        json!({"country": "FR", "codes": [33, 1]}),
+    );
     let outcome = run_host(
         r#"
         const r = ext("geo", "lookup", "1.2.3.4", 5, {a: [true]});
@@ -247,11 +318,19 @@ fn ext_returns_cached_values_and_yields_when_unknown() {
     assert_eq!(finished(outcome), json!("FR33"));
     assert_eq!(
         host.calls,
-        [Call::Ext { name: "geo".into(), function: "lookup".into(), args: vec![json!("1.2.3.4"), json!(5), json!({"a": [true]})] }]
+        // Every argument as a string, as GenieACS passes them.
+        [Call::Ext {
+            name: "geo".into(),
+            function: "lookup".into(),
+            args: vec![json!("1.2.3.4"), json!("5"), json!("[object Object]")]
+        }]
     );
 
     let mut host = Recorder::default();
-    let outcome = run_host("log('before'); let v; try { v = ext('slow', 'fn'); } catch (e) {} log('after'); return v;", &mut host);
+    let outcome = run_host(
+        "log('before'); let v; try { v = ext('slow', 'fn'); } catch (e) {} log('after'); return v;",
+        &mut host,
+    );
     assert_eq!(outcome, Outcome::Yielded);
     assert_eq!(host.logs(), ["before"]);
 }
@@ -263,7 +342,10 @@ fn args_are_the_provision_arguments() {
         "return [args.length, args[0], args[1].x, Array.isArray(args), typeof args[2]];",
         &[json!("first"), json!({"x": [1, 2]}), json!(3)],
     );
-    assert_eq!(finished(outcome), json!([3, "first", [1, 2], true, "number"]));
+    assert_eq!(
+        finished(outcome),
+        json!([3, "first", [1, 2], true, "number"])
+    );
     let (outcome, _) = run("return args.length;");
     assert_eq!(finished(outcome), json!(0));
 }
@@ -280,24 +362,46 @@ fn date_is_the_session_time() {
     assert_eq!(
         finished(outcome),
         json!([
-            1_700_000_000_000_i64, 1_700_000_000_000_i64, 1_700_000_000_000_i64, 5,
-            true, "2023-11-14T22:13:20.000Z", "string", 946_684_800_000_i64, 946_684_800_000_i64,
-            true, true, true
+            1_700_000_000_000_i64,
+            1_700_000_000_000_i64,
+            1_700_000_000_000_i64,
+            5,
+            true,
+            "2023-11-14T22:13:20.000Z",
+            "string",
+            946_684_800_000_i64,
+            946_684_800_000_i64,
+            true,
+            true,
+            true
         ])
     );
     // Another run, another time.
     let script = Script::new("t.js", "return Date.now();").unwrap();
     let mut sandbox = Sandbox::new(Default::default());
-    let env = RunEnv { now_ms: 42, random_seed: 0 };
-    assert_eq!(sandbox.run(&script, &[], &env, &mut Recorder::default()), Outcome::Finished(json!(42)));
+    let env = RunEnv {
+        now_ms: 42,
+        random_seed: 0,
+    };
+    assert_eq!(
+        sandbox.run(&script, &[], &env, &mut Recorder::default()),
+        Outcome::Finished(json!(42))
+    );
 }
 
 #[test]
 fn math_random_is_deterministic_per_seed() {
-    let script = Script::new("r.js", "return [Math.random(), Math.random(), Math.random()];").unwrap();
+    let script = Script::new(
+        "r.js",
+        "return [Math.random(), Math.random(), Math.random()];",
+    )
+    .unwrap();
     let mut sandbox = Sandbox::new(Default::default());
     let draw = |sandbox: &mut Sandbox, seed| {
-        let env = RunEnv { now_ms: 0, random_seed: seed };
+        let env = RunEnv {
+            now_ms: 0,
+            random_seed: seed,
+        };
         finished(sandbox.run(&script, &[], &env, &mut Recorder::default()))
     };
     let a = draw(&mut sandbox, 1);
@@ -305,7 +409,12 @@ fn math_random_is_deterministic_per_seed() {
     assert_eq!(a, draw(&mut Sandbox::new(Default::default()), 1));
     let b = draw(&mut sandbox, 2);
     assert_ne!(a[0], b[0]);
-    let values: Vec<f64> = a.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let values: Vec<f64> = a
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
     assert!(values.iter().all(|v| (0.0..1.0).contains(v)), "{values:?}");
     assert!(values[0] != values[1] && values[1] != values[2]);
 }
@@ -315,7 +424,10 @@ fn top_level_return_is_the_result() {
     let (outcome, _) = run(
         "const v = declare('Device.X', {value: 1});\nreturn {writable: true, value: ['x', 'xsd:string']};",
     );
-    assert_eq!(finished(outcome), json!({"writable": true, "value": ["x", "xsd:string"]}));
+    assert_eq!(
+        finished(outcome),
+        json!({"writable": true, "value": ["x", "xsd:string"]})
+    );
     let (outcome, _) = run("let a = 1;");
     assert_eq!(finished(outcome), Value::Null);
     let (outcome, _) = run("return undefined;");
@@ -324,9 +436,15 @@ fn top_level_return_is_the_result() {
     assert_eq!(finished(outcome), json!([1.5, "x", null, true, {}]));
     // A value with no JSON form.
     let (outcome, _) = run("const a = {}; a.self = a; return a;");
-    assert!(matches!(outcome, Outcome::Failed(ref e) if e.kind == ErrorKind::InvalidReturn), "{outcome:?}");
+    assert!(
+        matches!(outcome, Outcome::Failed(ref e) if e.kind == ErrorKind::InvalidReturn),
+        "{outcome:?}"
+    );
     let (outcome, _) = run("return 10n;");
-    assert!(matches!(outcome, Outcome::Failed(ref e) if e.kind == ErrorKind::InvalidReturn), "{outcome:?}");
+    assert!(
+        matches!(outcome, Outcome::Failed(ref e) if e.kind == ErrorKind::InvalidReturn),
+        "{outcome:?}"
+    );
 }
 
 #[test]
@@ -338,21 +456,33 @@ fn log_joins_its_arguments() {
         log({toString() { return "custom"; }});
     "#);
     finished(outcome);
-    assert_eq!(host.logs(), ["plain", "with 1 two {\"a\":[1]} null undefined", "42", "custom"]);
+    assert_eq!(
+        host.logs(),
+        [
+            "plain",
+            "with 1 two {\"a\":[1]} null undefined",
+            "42",
+            "custom"
+        ]
+    );
 }
 
 #[test]
-fn sloppy_mode_scripts_run_unchanged() {
-    // GenieACS runs scripts in sloppy mode: implicit globals, `with`, function declarations.
+fn scripts_run_in_strict_mode_as_in_genieacs() {
     let (outcome, _) = run(r#"
-        now = Date.now();
         function double(x) { return x * 2; }
-        with (Math) { rounded = floor(2.7); }
-        var total = 0;
-        for (i = 0; i < 3; i++) total += double(i);
-        return [now, rounded, total, typeof this];
+        let total = 0;
+        for (let i = 0; i < 3; i++) total += double(i);
+        let undeclared;
+        try { notDeclared = 1; } catch (e) { undeclared = e.name; }
+        return [total, typeof this, undeclared, typeof arguments];
     "#);
-    assert_eq!(finished(outcome), json!([1_700_000_000_000_i64, 2, 6, "object"]));
+    assert_eq!(
+        finished(outcome),
+        json!([6, "undefined", "ReferenceError", "object"])
+    );
+    let e = Script::new("with.js", "with (Math) { floor(1.5); }").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Syntax);
 }
 
 #[test]
@@ -396,7 +526,11 @@ fn promise_jobs_run_within_the_run() {
 
 #[test]
 fn thread_local_sandbox() {
-    let script = Script::new("tl.js", "counter = (typeof counter === 'number' ? counter : 0) + 1; return counter;").unwrap();
+    let script = Script::new(
+        "tl.js",
+        "globalThis.counter = (typeof counter === 'number' ? counter : 0) + 1; return counter;",
+    )
+    .unwrap();
     for _ in 0..3 {
         let outcome = Sandbox::with_thread_local(Default::default(), |sandbox| {
             sandbox.run(&script, &[], &ENV, &mut Recorder::default())
@@ -410,4 +544,161 @@ fn thread_local_sandbox() {
         })
     });
     assert_eq!(nested, Outcome::Finished(json!(1)));
+}
+
+#[test]
+fn reading_a_declare_result_commits_first() {
+    // GenieACS commits when a declare result is read: the value is waited for, not read
+    // stale. Here the session needs RPCs, so the run stops at the read.
+    let mut host = Recorder {
+        commits: vec![Flow::Yield],
+        ..Recorder::default()
+    };
+    let outcome = run_host(
+        r#"
+        const serial = declare("DeviceID.SerialNumber", {value: 1});
+        log("declared");
+        declare("Device.WiFi.SSID.1.SSID", null, {value: serial.value[0]});
+        log("never");
+    "#,
+        &mut host,
+    );
+    assert_eq!(outcome, Outcome::Yielded);
+    assert_eq!(host.logs(), ["declared"]);
+    assert_eq!(host.calls.last(), Some(&Call::Commit));
+
+    // Once satisfied, one commit for the reads that follow a declare, none after that.
+    let mut host = wifi_host();
+    let outcome = run_host(
+        r#"
+        const r = declare("Device.WiFi.SSID.*.SSID", {value: 1});
+        const a = [r.value[0], r.size, r.path, [...r].length];
+        commit();
+        const b = r.value[0];
+        clear("Device.X", 1);
+        const c = r.size;
+        return [a, b, c];
+    "#,
+        &mut host,
+    );
+    assert_eq!(
+        finished(outcome),
+        json!([["home", 2, "Device.WiFi.SSID.1.SSID", 2], "home", 2])
+    );
+    let commits = host.calls.iter().filter(|c| **c == Call::Commit).count();
+    assert_eq!(commits, 3, "{:?}", host.calls);
+}
+
+#[test]
+fn date_now_with_an_interval_is_staggered_per_device() {
+    let t: i64 = 1_700_000_000_000;
+    let hour: i64 = 3_600_000;
+    let day: i64 = 86_400_000;
+    let script = Script::new(
+        "interval.js",
+        "return [Date.now(3600000), Date.now(3600000, 0), Date.now(86400000, 600000), Date.now(0 || undefined)];",
+    )
+    .unwrap();
+    let mut sandbox = Sandbox::new(Default::default());
+    for seed in [0_u64, 42, 1_234_567, 0xFFFF_FFFF_0000_0007] {
+        let env = RunEnv {
+            now_ms: t,
+            random_seed: seed,
+        };
+        let number = i64::try_from(seed & 0xFFFF_FFFF).unwrap();
+        let staggered = |interval: i64, variance: i64| {
+            let offset = if variance == 0 { 0 } else { number % variance };
+            (t + offset) / interval * interval - offset
+        };
+        let got = finished(sandbox.run(&script, &[], &env, &mut Recorder::default()));
+        assert_eq!(
+            got,
+            json!([
+                staggered(hour, hour),
+                staggered(hour, 0),
+                staggered(day, 600_000),
+                t
+            ]),
+            "seed {seed}"
+        );
+        // Never in the future, and within one interval of now.
+        let hourly = got[0].as_i64().unwrap();
+        assert!(hourly <= t && t - hourly < hour);
+    }
+    let (outcome, _) = run("Date.now({});");
+    assert!(
+        matches!(outcome, Outcome::Failed(ref e) if e.message == "Error: Invalid Date.now() argument"),
+        "{outcome:?}"
+    );
+    let (outcome, _) = run("Date.now('0 3 * * *');");
+    assert!(
+        matches!(outcome, Outcome::Failed(ref e) if e.message.contains("cron expressions are not supported")),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn math_random_can_be_reseeded() {
+    let (outcome, _) = run(r#"
+        const first = Math.random();
+        Math.random.seed("abc");
+        const a = [Math.random(), Math.random()];
+        Math.random.seed("abc");
+        const b = [Math.random(), Math.random()];
+        Math.random.seedCombine("x");
+        const c = Math.random();
+        Math.random.seed("other");
+        const d = Math.random();
+        return [a[0] === b[0] && a[1] === b[1], a[0] !== first, c !== a[0], d !== a[0]];
+    "#);
+    assert_eq!(finished(outcome), json!([true, true, true, true]));
+    // seedCombine depends on the run's seed; seed does not.
+    let script = Script::new("s.js", "Math.random.seedCombine('x'); const c = Math.random(); Math.random.seed('x'); return [c, Math.random()];").unwrap();
+    let mut sandbox = Sandbox::new(Default::default());
+    let draw = |sandbox: &mut Sandbox, seed| {
+        finished(sandbox.run(
+            &script,
+            &[],
+            &RunEnv {
+                now_ms: 0,
+                random_seed: seed,
+            },
+            &mut Recorder::default(),
+        ))
+    };
+    let (one, two) = (draw(&mut sandbox, 1), draw(&mut sandbox, 2));
+    assert_ne!(one[0], two[0]);
+    assert_eq!(one[1], two[1]);
+}
+
+#[test]
+fn hash_credential_asks_the_host() {
+    let (outcome, _) = run("return HASH_CREDENTIAL('user');");
+    assert!(
+        matches!(outcome, Outcome::Failed(ref e) if e.message == "Error: HASH_CREDENTIAL: no credentials secret is configured"),
+        "{outcome:?}"
+    );
+
+    struct Secret;
+    impl acs_script::Host for Secret {
+        fn declare(&mut self, _: &str, _: &Value, _: &Value) -> Result<Vec<Instance>, String> {
+            Ok(vec![])
+        }
+        fn clear(&mut self, _: &str, _: f64, _: &Value) -> Result<(), String> {
+            Ok(())
+        }
+        fn commit(&mut self) -> Flow {
+            Flow::Continue
+        }
+        fn ext(&mut self, _: &str, _: &str, _: &[Value]) -> acs_script::ExtAnswer {
+            acs_script::ExtAnswer::Yield
+        }
+        fn log(&mut self, _: &str) {}
+        fn hash_credential(&mut self, parts: &[String]) -> Result<String, String> {
+            Ok(format!("h({})", parts.join("|")))
+        }
+    }
+    let script = Script::new("h.js", "return HASH_CREDENTIAL('user', 5, null);").unwrap();
+    let outcome = Sandbox::new(Default::default()).run(&script, &[], &ENV, &mut Secret);
+    assert_eq!(outcome, Outcome::Finished(json!("h(user|5|null)")));
 }
