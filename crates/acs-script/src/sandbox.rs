@@ -6,13 +6,12 @@
 //! standard library costs 120–220 µs to make on this project's machines (measured by
 //! `benches/run.rs`), while the product budget is under 100 µs of script CPU for a whole
 //! session (three presets and a provision). So the context is made once, hardened by the
-//! prelude (`prelude.js`): every built-in object is frozen, the global object's own
-//! properties are read-only, and after each run the implicit globals the run created are
-//! deleted. A run therefore starts from the same realm as the one before it, and a run
-//! costs a function call on a cached compiled script. When the realm cannot be restored
-//! (a script made a global permanent or the global object non-extensible, left promise
-//! jobs pending, or ran out of memory), the sandbox drops the runtime and builds a new one
-//! before the next run.
+//! prelude (`prelude.js`): every built-in object is frozen, and so is the global object
+//! but for `args`; scripts run in strict mode inside a function, so what they declare is
+//! local to the run. A run therefore starts from the same realm as the one before it, and
+//! costs a function call on a cached compiled script. What freezing cannot reach is
+//! handled here: promise jobs a run leaves pending, and a run that ran out of memory,
+//! make the sandbox drop the runtime and build a new one before the next run.
 //!
 //! # Yielding
 //!
@@ -135,8 +134,8 @@ impl<'a, 'b> ReborrowMut<'a> for HostRef<'b> {
 /// handler (which live in the runtime and must be `'static`).
 struct RunState {
     /// Between the start of a run and the end of its result's conversion. Outside a run
-    /// the interrupt handler never fires (the prelude and `reset` are ours), and host
-    /// functions throw.
+    /// the interrupt handler never fires (the prelude is ours), and host functions
+    /// throw.
     active: Cell<bool>,
     deadline: Cell<Instant>,
     timed_out: Cell<bool>,
@@ -289,8 +288,6 @@ impl Eq for CacheKey {}
 /// and persistent values must go before their runtime, which the context holds last.
 struct Engine {
     cache: HashMap<CacheKey, Persistent<Function<'static>>>,
-    /// The prelude's `reset` (deletes the run's implicit globals).
-    reset: Persistent<Function<'static>>,
     context: Context,
     runtime: Runtime,
 }
@@ -433,7 +430,7 @@ impl Sandbox {
             engine.execute(&script.inner, args, &limits, &state)
         });
         state.active.set(false);
-        let mut keep = executed.clean && !engine.runtime.is_job_pending();
+        let mut keep = executed.clean;
         let outcome = if state.yielded.get() {
             Outcome::Yielded
         } else {
@@ -459,7 +456,7 @@ impl Sandbox {
 /// What [`Engine::execute`] found.
 struct Executed {
     result: Result<Value, ScriptError>,
-    /// The realm is as the prelude left it (see `reset` in `prelude.js`).
+    /// The runtime may serve the next run (no job left pending).
     clean: bool,
 }
 
@@ -486,10 +483,9 @@ impl Engine {
             intrinsic::Promise,
         )>(&runtime)
         .map_err(|e| format!("context: {e}"))?;
-        let reset = context.with(|ctx| install(&ctx, state, limits))?;
+        context.with(|ctx| install(&ctx, state, limits))?;
         Ok(Engine {
             cache: HashMap::new(),
-            reset,
             context,
             runtime,
         })
@@ -513,30 +509,24 @@ impl Engine {
     ) -> Executed {
         let key = CacheKey(Arc::clone(script));
         let cached = self.cache.get(&key).cloned();
-        let (result, compiled, clean) = self.context.with(|ctx| {
+        let (result, compiled) = self.context.with(|ctx| {
             let (function, compiled) = match cached {
                 Some(f) => match f.restore(&ctx) {
                     Ok(f) => (f, None),
-                    Err(e) => return (Err(engine_failure(script, &e)), None, true),
+                    Err(e) => return (Err(engine_failure(script, &e)), None),
                 },
                 None => match compile(&ctx, script, state) {
                     Ok(f) => {
                         let saved = Persistent::save(&ctx, f.clone());
                         (f, Some(saved))
                     }
-                    Err(e) => return (Err(e), None, true),
+                    Err(e) => return (Err(e), None),
                 },
             };
-            let result = call(&ctx, script, &function, args, state);
-            state.active.set(false);
-            let clean = self
-                .reset
-                .clone()
-                .restore(&ctx)
-                .and_then(|reset| reset.call::<_, bool>(()))
-                .unwrap_or(false);
-            (result, compiled, clean)
+            (call(&ctx, script, &function, args, state), compiled)
         });
+        state.active.set(false);
+        let clean = !self.runtime.is_job_pending();
         if let Some(compiled) = compiled {
             while !self.cache.is_empty() && self.cache.len() >= limits.cached_scripts {
                 self.evict_one();
@@ -712,13 +702,9 @@ fn max_array_length(limits: &Limits) -> f64 {
     slots.max(1024.0)
 }
 
-/// Evaluates the prelude and hands it the native functions; returns its `reset`.
-fn install<'js>(
-    ctx: &Ctx<'js>,
-    state: &Rc<RunState>,
-    limits: &Limits,
-) -> Result<Persistent<Function<'static>>, String> {
-    let built = (|| -> rquickjs::Result<Persistent<Function<'static>>> {
+/// Evaluates the prelude and hands it the native functions.
+fn install<'js>(ctx: &Ctx<'js>, state: &Rc<RunState>, limits: &Limits) -> Result<(), String> {
+    let built = (|| -> rquickjs::Result<()> {
         let s = Rc::clone(state);
         let declare = Function::new(
             ctx.clone(),
@@ -844,8 +830,7 @@ fn install<'js>(
         natives.set("reseed", reseed)?;
         natives.set("sync", sync)?;
         natives.set("hashCredential", hash_credential)?;
-        let reset: Function = prelude.call((natives, max_array_length(limits)))?;
-        Ok(Persistent::save(ctx, reset))
+        prelude.call::<_, ()>((natives, max_array_length(limits)))
     })();
     built.catch(ctx).map_err(|e| format!("prelude: {e}"))
 }

@@ -526,24 +526,24 @@ fn promise_jobs_run_within_the_run() {
 
 #[test]
 fn thread_local_sandbox() {
-    let script = Script::new(
-        "tl.js",
-        "globalThis.counter = (typeof counter === 'number' ? counter : 0) + 1; return counter;",
-    )
-    .unwrap();
-    for _ in 0..3 {
-        let outcome = Sandbox::with_thread_local(Default::default(), |sandbox| {
-            sandbox.run(&script, &[], &ENV, &mut Recorder::default())
+    let script = Script::new("tl.js", "return args[0] + 1;").unwrap();
+    for i in 0..3 {
+        let (outcome, builds) = Sandbox::with_thread_local(Default::default(), |sandbox| {
+            (
+                sandbox.run(&script, &[json!(i)], &ENV, &mut Recorder::default()),
+                sandbox.builds(),
+            )
         });
-        assert_eq!(outcome, Outcome::Finished(json!(1)));
+        assert_eq!(outcome, Outcome::Finished(json!(i + 1)));
+        assert_eq!(builds, 1, "one sandbox for the thread");
     }
     // Re-entered (a host running a script while answering one): a sandbox of its own.
     let nested = Sandbox::with_thread_local(Default::default(), |_| {
         Sandbox::with_thread_local(Default::default(), |inner| {
-            inner.run(&script, &[], &ENV, &mut Recorder::default())
+            inner.run(&script, &[json!(10)], &ENV, &mut Recorder::default())
         })
     });
-    assert_eq!(nested, Outcome::Finished(json!(1)));
+    assert_eq!(nested, Outcome::Finished(json!(11)));
 }
 
 #[test]

@@ -387,32 +387,62 @@ fn deep_recursion_overflows_the_stack() {
 #[test]
 fn globals_do_not_leak_between_runs() {
     let mut sandbox = Sandbox::new(Limits::default());
+    // What a script declares is local to its run; the global object takes nothing new.
     let (outcome, _) = run_in(
         &mut sandbox,
         r#"
-        globalThis.leaked = 1;
-        globalThis["alsoLeaked"] = 2;
-        var local = 4;
-        Object.defineProperty(globalThis, "hidden", { value: 5, configurable: true });
-        globalThis[Symbol.for("x")] = 6;
+        var local = 1;
+        function helper() { return 2; }
+        const attempts = [
+            () => { globalThis.leaked = 1; },
+            () => { globalThis["alsoLeaked"] = 2; },
+            () => { Object.defineProperty(globalThis, "hidden", { value: 3, configurable: true }); },
+            () => { globalThis[Symbol.for("x")] = 4; },
+            () => { Object.setPrototypeOf(globalThis, {}); },
+            () => { delete globalThis.declare; },
+        ];
+        const outcomes = attempts.map((f) => { try { f(); return "changed"; } catch (e) { return e.name; } });
         args.push("mutated");
         args = ["replaced"];
-        return [leaked, alsoLeaked, hidden];
+        return [local, helper(), outcomes, args];
     "#,
         &[json!("a")],
     );
-    assert_eq!(finished(outcome), json!([1, 2, 5]));
+    assert_eq!(
+        finished(outcome),
+        json!([
+            1,
+            2,
+            [
+                "TypeError",
+                "TypeError",
+                "TypeError",
+                "TypeError",
+                "TypeError",
+                "TypeError"
+            ],
+            ["replaced"]
+        ])
+    );
     let (outcome, _) = run_in(
         &mut sandbox,
-        r#"return [typeof leaked, typeof alsoLeaked, typeof local, typeof hidden,
-                   globalThis[Symbol.for("x")] === undefined, args.length];"#,
+        r#"return [typeof local, typeof helper, typeof leaked, typeof hidden,
+                   globalThis[Symbol.for("x")] === undefined, args.length, typeof declare];"#,
         &[],
     );
     assert_eq!(
         finished(outcome),
-        json!(["undefined", "undefined", "undefined", "undefined", true, 0])
+        json!([
+            "undefined",
+            "undefined",
+            "undefined",
+            "undefined",
+            true,
+            0,
+            "function"
+        ])
     );
-    assert_eq!(sandbox.builds(), 1, "cleaned up in place");
+    assert_eq!(sandbox.builds(), 1);
 }
 
 #[test]
@@ -592,23 +622,37 @@ fn ordinary_code_still_overrides_inherited_methods() {
 }
 
 #[test]
-fn a_realm_that_cannot_be_restored_is_rebuilt() {
+fn pending_jobs_make_the_sandbox_rebuild() {
+    // A promise job left when the run ends would run during the next run (another
+    // script's, perhaps): the runtime is dropped instead.
     let mut sandbox = Sandbox::new(Limits::default());
     sandbox.prepare().unwrap();
-    for source in [
-        "Object.defineProperty(globalThis, 'leaked', { value: 1, configurable: false });",
-        "globalThis.leaked = 1; Object.preventExtensions(globalThis);",
-        "globalThis.leaked = 1; Object.seal(globalThis);",
-        // A promise job left when the run ends (here, after a failure).
-        "Promise.resolve().then(() => { globalThis.leaked = 1; }); throw new Error('x');",
-    ] {
-        let builds = sandbox.builds();
-        let _ = run_in(&mut sandbox, source, &[]);
-        still_works(&mut sandbox);
-        assert_eq!(sandbox.builds(), builds + 1, "{source}");
-        let (outcome, _) = run_in(&mut sandbox, "globalThis.added = 1; return added;", &[]);
-        assert_eq!(finished(outcome), json!(1));
-    }
+    let (outcome, host) = run_in(
+        &mut sandbox,
+        "Promise.resolve().then(() => log('late'));\nthrow new Error('x');",
+        &[],
+    );
+    assert!(matches!(outcome, Outcome::Failed(_)));
+    assert!(host.logs().is_empty());
+    assert_eq!(sandbox.builds(), 1);
+    let (outcome, host) = run_in(&mut sandbox, "log('next'); return 1;", &[]);
+    assert_eq!(finished(outcome), json!(1));
+    assert_eq!(host.logs(), ["next"], "the job did not run in the next run");
+    assert_eq!(sandbox.builds(), 2);
+    // After a yield too.
+    let mut host = Recorder {
+        commits: vec![acs_script::Flow::Yield],
+        ..Recorder::default()
+    };
+    let outcome = run_with(
+        &mut sandbox,
+        "queueMicrotask(() => log('late'));\ncommit();",
+        &[],
+        &mut host,
+    );
+    assert_eq!(outcome, Outcome::Yielded);
+    still_works(&mut sandbox);
+    assert_eq!(sandbox.builds(), 3);
 }
 
 #[test]
