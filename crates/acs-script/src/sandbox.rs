@@ -10,8 +10,10 @@
 //! but for `args`; scripts run in strict mode inside a function, so what they declare is
 //! local to the run. A run therefore starts from the same realm as the one before it, and
 //! costs a function call on a cached compiled script. What freezing cannot reach is
-//! handled here: promise jobs a run leaves pending, and a run that ran out of memory,
-//! make the sandbox drop the runtime and build a new one before the next run.
+//! handled here: promise jobs a failed or yielded run leaves queued are discarded (run
+//! with every host call refused, each interrupted at once); if some are left anyway, or
+//! the run ran out of memory, the sandbox drops the runtime and builds a new one (some
+//! milliseconds, see the `isolation` benchmark) before the next run.
 //!
 //! # Yielding
 //!
@@ -69,7 +71,7 @@ const YIELD_MESSAGE: &str = "the session must perform RPCs before this script ca
 pub struct Limits {
     /// Time the script may run, host calls excepted.
     pub cpu: Duration,
-    /// Memory of the whole runtime: the prelude and built-ins (about 0.5 MiB), the
+    /// Memory of the whole runtime: the prelude and built-ins (about 0.25 MiB), the
     /// compiled scripts cached, and the run's objects.
     pub memory_bytes: usize,
     /// Native stack the interpreter may use. Keep well under the thread's stack (2 MiB
@@ -140,6 +142,9 @@ struct RunState {
     deadline: Cell<Instant>,
     timed_out: Cell<bool>,
     yielded: Cell<bool>,
+    /// The run's outcome is decided; promise jobs still queued are being discarded: they
+    /// are interrupted at once and may not call the host.
+    stopped: Cell<bool>,
     now_ms: Cell<f64>,
     /// The run's seed ([`RunEnv::random_seed`]).
     seed: Cell<u64>,
@@ -156,6 +161,7 @@ impl RunState {
             deadline: Cell::new(Instant::now()),
             timed_out: Cell::new(false),
             yielded: Cell::new(false),
+            stopped: Cell::new(false),
             now_ms: Cell::new(0.0),
             seed: Cell::new(0),
             random: Cell::new(0),
@@ -166,6 +172,7 @@ impl RunState {
     fn begin(&self, env: &RunEnv, cpu: Duration) {
         self.timed_out.set(false);
         self.yielded.set(false);
+        self.stopped.set(false);
         #[allow(clippy::cast_precision_loss)]
         self.now_ms.set(env.now_ms as f64);
         self.seed.set(env.random_seed);
@@ -180,7 +187,7 @@ impl RunState {
         if !self.active.get() {
             return false;
         }
-        if self.yielded.get() {
+        if self.yielded.get() || self.stopped.get() {
             return true;
         }
         if Instant::now() >= self.deadline.get() {
@@ -195,7 +202,7 @@ impl RunState {
         if self.yielded.get() {
             return Err(Exception::throw_message(ctx, YIELD_MESSAGE));
         }
-        if !self.active.get() || !HOST.is_set() {
+        if !self.active.get() || self.stopped.get() || !HOST.is_set() {
             return Err(Exception::throw_internal(
                 ctx,
                 "host functions are available only while the script runs",
@@ -367,10 +374,15 @@ impl Sandbox {
         self.limits
     }
 
-    /// Changes the limits; the memory and stack limits apply to the current runtime too.
+    /// Changes the limits; the CPU, stack and cache limits apply to the current runtime
+    /// too, a new memory limit from a new runtime (the prelude's array guard derives
+    /// from it).
     pub fn set_limits(&mut self, limits: Limits) {
         if limits == self.limits {
             return;
+        }
+        if limits.memory_bytes != self.limits.memory_bytes {
+            self.engine = None;
         }
         self.limits = limits;
         if let Some(engine) = &mut self.engine {
@@ -385,6 +397,14 @@ impl Sandbox {
     /// Makes the runtime now rather than on the first run.
     pub fn prepare(&mut self) -> Result<(), ScriptError> {
         self.engine().map(|_| ())
+    }
+
+    /// Memory the runtime holds now (built-ins, prelude, cached scripts; between runs,
+    /// little else), in bytes; 0 before the first run. For metrics.
+    pub fn memory_used(&self) -> usize {
+        self.engine.as_ref().map_or(0, |engine| {
+            usize::try_from(engine.runtime.memory_usage().memory_used_size).unwrap_or(0)
+        })
     }
 
     /// How many runtimes this sandbox has made: 1 in normal operation; each rebuild
@@ -573,14 +593,25 @@ fn call<'js>(
     if let Err(e) = args_array.catch(ctx) {
         return Err(failure(ctx, script, e, state));
     }
-    let returned = function.call::<_, rquickjs::Value>(()).catch(ctx);
-    let returned = match returned {
-        Ok(v) => v,
-        Err(e) => return Err(failure(ctx, script, e, state)),
-    };
-    // Jobs the script queued (promise reactions, queueMicrotask) run now, inside the run's
-    // limits; any left when the run ends make the sandbox rebuild its runtime, so that
-    // they cannot run during another script's run.
+    let result = function
+        .call::<_, rquickjs::Value>(())
+        .catch(ctx)
+        .map_err(|e| failure(ctx, script, e, state))
+        .and_then(|returned| finish(ctx, script, &returned, state));
+    if result.is_err() || state.yielded.get() {
+        discard_jobs(ctx, state);
+    }
+    result
+}
+
+/// After the script returned: runs the promise jobs it queued (promise reactions,
+/// `queueMicrotask`) within the run's limits, then converts its return value.
+fn finish<'js>(
+    ctx: &Ctx<'js>,
+    script: &ScriptInner,
+    returned: &rquickjs::Value<'js>,
+    state: &RunState,
+) -> Result<Value, ScriptError> {
     while !state.yielded.get()
         && !state.timed_out.get()
         && Instant::now() < state.deadline.get()
@@ -599,7 +630,7 @@ fn call<'js>(
             Origin::Runtime,
         ));
     }
-    to_json(ctx, &returned).map_err(|e| {
+    to_json(ctx, returned).map_err(|e| {
         if let crate::convert::ToJsonError::Js(e) = e {
             // A getter or proxy trap of the returned object threw, or time ran out.
             return failure(ctx, script, CaughtError::from_error(ctx, e), state);
@@ -611,6 +642,19 @@ fn call<'js>(
         )
     })
 }
+
+/// Jobs still queued when a run failed or yielded must not run during the next run
+/// (another script's, perhaps). They are run out now with the run stopped: every host
+/// call throws and the interrupt handler ends each job at its first check, so this takes
+/// microseconds. Jobs that keep queueing jobs past [`DISCARD_BUDGET`] are left, and the
+/// sandbox then drops the runtime.
+fn discard_jobs(ctx: &Ctx<'_>, state: &RunState) {
+    state.stopped.set(true);
+    let until = Instant::now() + DISCARD_BUDGET;
+    while Instant::now() < until && ctx.execute_pending_job() {}
+}
+
+const DISCARD_BUDGET: Duration = Duration::from_millis(5);
 
 const TIMEOUT_MESSAGE: &str = "the script ran past its CPU time limit and was stopped";
 const OOM_MESSAGE: &str = "the script ran out of memory (the sandbox's memory limit)";

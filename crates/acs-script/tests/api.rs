@@ -702,3 +702,21 @@ fn hash_credential_asks_the_host() {
     let outcome = Sandbox::new(Default::default()).run(&script, &[], &ENV, &mut Secret);
     assert_eq!(outcome, Outcome::Finished(json!("h(user|5|null)")));
 }
+
+#[test]
+fn scripts_and_outcomes_cross_threads() {
+    // A Sandbox stays on its thread; what it is given and answers may travel.
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Script>();
+    send_sync::<Outcome>();
+    send_sync::<acs_script::ScriptError>();
+    let script = Script::new("t.js", "return 1;").unwrap();
+    let outcome = std::thread::spawn(move || {
+        Sandbox::with_thread_local(Default::default(), |sandbox| {
+            sandbox.run(&script, &[], &ENV, &mut Recorder::default())
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(outcome, Outcome::Finished(json!(1)));
+}

@@ -31,6 +31,15 @@ fn still_works(sandbox: &mut Sandbox) {
 }
 
 #[test]
+fn the_prepared_runtime_leaves_the_memory_limit_to_scripts() {
+    let mut sandbox = Sandbox::new(Limits::default());
+    assert_eq!(sandbox.memory_used(), 0);
+    sandbox.prepare().unwrap();
+    let used = sandbox.memory_used();
+    assert!(used > 0 && used < 2 << 20, "{used} bytes");
+}
+
+#[test]
 fn host_capabilities_do_not_exist() {
     let mut sandbox = Sandbox::new(Limits::default());
     for (source, expected) in [
@@ -622,9 +631,10 @@ fn ordinary_code_still_overrides_inherited_methods() {
 }
 
 #[test]
-fn pending_jobs_make_the_sandbox_rebuild() {
-    // A promise job left when the run ends would run during the next run (another
-    // script's, perhaps): the runtime is dropped instead.
+fn jobs_left_by_a_run_never_reach_the_next_one() {
+    // A promise job still queued when a run fails or yields would otherwise run during
+    // the next run (another script's, perhaps). It is discarded: run with host calls
+    // refused.
     let mut sandbox = Sandbox::new(Limits::default());
     sandbox.prepare().unwrap();
     let (outcome, host) = run_in(
@@ -634,11 +644,9 @@ fn pending_jobs_make_the_sandbox_rebuild() {
     );
     assert!(matches!(outcome, Outcome::Failed(_)));
     assert!(host.logs().is_empty());
-    assert_eq!(sandbox.builds(), 1);
     let (outcome, host) = run_in(&mut sandbox, "log('next'); return 1;", &[]);
     assert_eq!(finished(outcome), json!(1));
     assert_eq!(host.logs(), ["next"], "the job did not run in the next run");
-    assert_eq!(sandbox.builds(), 2);
     // After a yield too.
     let mut host = Recorder {
         commits: vec![acs_script::Flow::Yield],
@@ -646,13 +654,28 @@ fn pending_jobs_make_the_sandbox_rebuild() {
     };
     let outcome = run_with(
         &mut sandbox,
-        "queueMicrotask(() => log('late'));\ncommit();",
+        "queueMicrotask(() => log('late'));\n(async () => { for (;;) await null; })();\ncommit();",
         &[],
         &mut host,
     );
     assert_eq!(outcome, Outcome::Yielded);
+    assert_eq!(host.calls, [Call::Commit]);
     still_works(&mut sandbox);
-    assert_eq!(sandbox.builds(), 3);
+    assert_eq!(sandbox.builds(), 1, "discarded in place");
+
+    // A job that outlives the run's CPU limit and re-queues itself: the runtime is
+    // replaced.
+    let mut sandbox = Sandbox::new(Limits {
+        cpu: Duration::from_millis(20),
+        ..Limits::default()
+    });
+    sandbox.prepare().unwrap();
+    let e = failed(
+        run_in(&mut sandbox, "Promise.resolve().then(function again() { Promise.resolve().then(again); for (;;) {} });", &[]).0,
+    );
+    assert_eq!(e.kind, ErrorKind::Timeout);
+    still_works(&mut sandbox);
+    assert_eq!(sandbox.builds(), 2);
 }
 
 #[test]
