@@ -274,20 +274,23 @@ fn a_yield_cannot_be_swallowed_by_try_catch() {
     assert_eq!(outcome, Outcome::Yielded);
     assert_eq!(host.calls, [Call::Commit]);
 
-    // A script that catches it and then loops is stopped (the interrupt handler sees the
-    // yield), long before the CPU limit, and still Yielded.
+    // A script that catches it and then loops is stopped by the interrupt handler, which
+    // sees the yield, not by the CPU limit (here far away).
     let mut host = Recorder {
         commits: vec![Flow::Yield],
         ..Recorder::default()
     };
-    let mut sandbox = Sandbox::new(Default::default());
+    let mut sandbox = Sandbox::new(acs_script::Limits {
+        cpu: std::time::Duration::from_secs(30),
+        ..Default::default()
+    });
     sandbox.prepare().unwrap();
     let script = Script::new("loop.js", "try { commit(); } catch (e) { } while (true) {}").unwrap();
     let started = std::time::Instant::now();
     let outcome = sandbox.run(&script, &[], &ENV, &mut host);
     assert_eq!(outcome, Outcome::Yielded);
     assert!(
-        started.elapsed() < std::time::Duration::from_millis(25),
+        started.elapsed() < std::time::Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );
