@@ -227,23 +227,38 @@
   // Array methods whose native loops QuickJS does not interrupt: on a sparse array or an
   // array-like with a huge length (`new Array(2 ** 32 - 1).join("")`,
   // `Array.prototype.reverse.call({length: 2 ** 40})`) they would run for hours, past
-  // the CPU limit. They refuse lengths no dense array could have within the memory limit
-  // (the sandbox passes that bound). The length is read once here and again by the
-  // native, so a getter written to answer differently gets past this: it stops
-  // accidents, not a script built to hang its own session.
+  // the CPU limit, holding the thread. They refuse lengths no dense array could have
+  // within the memory limit (the sandbox passes that bound). The native reads the length
+  // again, so the length read here must be one that cannot change in between: an array's
+  // own, a string's, a typed array's, or an array-like's plain number or string; an
+  // array-like whose length is a getter, or a number-like object, is refused. (Proxy, the
+  // other way to answer differently, is not in the sandbox.)
   const { isArray } = Array;
+  const typedArrayLength = getOwnPropertyDescriptor(getPrototypeOf(Int8Array.prototype), "length").get;
   const tooLong = (name, length) =>
     new RangeError(
       `${name}: ${length} elements is more than scripts may process (${maxArrayLength})`,
     );
-  const lengthOf = (o) => (o === null || o === undefined ? 0 : +o.length);
+  const lengthOf = (name, o) => {
+    if (o === null || o === undefined) return 0;
+    if (isArray(o)) return o.length;
+    if (typeof o !== "object" && typeof o !== "function") return +o.length;
+    for (let p = o; p !== null; p = getPrototypeOf(p)) {
+      const d = getOwnPropertyDescriptor(p, "length");
+      if (d === undefined) continue;
+      if (d.get !== undefined && d.get === typedArrayLength) return o.length;
+      if (typeof d.value === "number" || typeof d.value === "string") return +d.value;
+      throw new TypeError(`${name}: an array-like's length must be a plain number`);
+    }
+    return 0;
+  };
   const guard = (holder, label, names, checkArguments) => {
     for (const name of names) {
       const native = holder[name];
       if (typeof native !== "function") continue;
       const guarded = {
         [name](...args) {
-          const length = lengthOf(this);
+          const length = lengthOf(label + name, this);
           if (length > maxArrayLength) throw tooLong(label + name, length);
           if (checkArguments) {
             for (const a of args) {
@@ -267,7 +282,7 @@
     value: {
       from(items, ...rest) {
         if (items !== null && items !== undefined && (isArray(items) || items[Symbol.iterator] == null)) {
-          const length = lengthOf(items);
+          const length = lengthOf("Array.from", items);
           if (length > maxArrayLength) throw tooLong("Array.from", length);
         }
         return apply(nativeFrom, this, [items, ...rest]);

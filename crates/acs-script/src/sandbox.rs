@@ -291,8 +291,9 @@ impl PartialEq for CacheKey {
 
 impl Eq for CacheKey {}
 
-/// A runtime, its hardened context and what was compiled in it. Fields drop in order,
-/// and persistent values must go before their runtime, which the context holds last.
+/// A runtime, its hardened context and what was compiled in it. Fields drop in
+/// declaration order: the compiled scripts (persistent values, which must not outlive
+/// their runtime: QuickJS aborts on leaked objects), then the context, then the runtime.
 struct Engine {
     cache: HashMap<CacheKey, Persistent<Function<'static>>>,
     context: Context,
@@ -345,8 +346,9 @@ thread_local! {
 }
 
 impl Sandbox {
-    /// A sandbox with these limits. The runtime is made on the first run (a few hundred
-    /// microseconds), or by [`Sandbox::prepare`].
+    /// A sandbox with these limits. The runtime is made on the first run, or by
+    /// [`Sandbox::prepare`]: some milliseconds, most of it the prelude freezing every
+    /// built-in object, paid once per thread.
     pub fn new(limits: Limits) -> Self {
         Sandbox {
             limits,
@@ -438,6 +440,12 @@ impl Sandbox {
     ) -> Outcome {
         let limits = self.limits;
         let state = Rc::clone(&self.state);
+        if state.active.get() {
+            // The previous run never ended: its host panicked out of it. What it left in
+            // the runtime (queued jobs) is unknown, so the runtime goes.
+            state.active.set(false);
+            self.engine = None;
+        }
         let engine = match self.engine() {
             Ok(engine) => engine,
             Err(mut e) => {
@@ -489,15 +497,16 @@ impl Engine {
         runtime.set_interrupt_handler(Some(Box::new(move || handler_state.interrupt())));
         // No module loader is set: `import()` cannot resolve anything. The intrinsics
         // leave out WeakRef/FinalizationRegistry (finalizers would run one script's code
-        // during a later run), performance.now (a clock that is not the session's) and
-        // DOMException; the prelude removes the rest.
+        // during a later run), performance.now (a clock that is not the session's),
+        // Proxy (objects whose every read runs script code: the prelude's array guard
+        // must be able to read a length that stays read) and DOMException; the prelude
+        // removes the rest.
         let context = Context::custom::<(
             intrinsic::Date,
             intrinsic::Eval,
             intrinsic::RegExpCompiler,
             intrinsic::RegExp,
             intrinsic::Json,
-            intrinsic::Proxy,
             intrinsic::MapSet,
             intrinsic::TypedArrays,
             intrinsic::Promise,
@@ -582,15 +591,15 @@ fn call<'js>(
     args: &[Value],
     state: &RunState,
 ) -> Result<Value, ScriptError> {
-    let args_array = (|| -> rquickjs::Result<Array<'js>> {
+    // A new `args` array every run: the script may mutate its own.
+    let set_args = (|| -> rquickjs::Result<()> {
         let array = Array::new(ctx.clone())?;
         for (i, arg) in args.iter().enumerate() {
             array.set(i, to_js(ctx, arg)?)?;
         }
-        ctx.globals().set("args", array.clone())?;
-        Ok(array)
+        ctx.globals().set("args", array)
     })();
-    if let Err(e) = args_array.catch(ctx) {
+    if let Err(e) = set_args.catch(ctx) {
         return Err(failure(ctx, script, e, state));
     }
     let result = function

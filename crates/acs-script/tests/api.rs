@@ -723,3 +723,37 @@ fn scripts_and_outcomes_cross_threads() {
     .unwrap();
     assert_eq!(outcome, Outcome::Finished(json!(1)));
 }
+
+#[test]
+fn a_host_that_panics_leaves_a_usable_sandbox() {
+    struct Panicky;
+    impl acs_script::Host for Panicky {
+        fn declare(&mut self, _: &str, _: &Value, _: &Value) -> Result<Vec<Instance>, String> {
+            panic!("host bug");
+        }
+        fn clear(&mut self, _: &str, _: f64, _: &Value) -> Result<(), String> {
+            Ok(())
+        }
+        fn commit(&mut self) -> Flow {
+            Flow::Continue
+        }
+        fn ext(&mut self, _: &str, _: &str, _: &[Value]) -> acs_script::ExtAnswer {
+            acs_script::ExtAnswer::Yield
+        }
+        fn log(&mut self, _: &str) {}
+    }
+    let mut sandbox = Sandbox::new(Default::default());
+    let script = Script::new(
+        "p.js",
+        "Promise.resolve().then(() => log('late'));\ndeclare('Device.X');",
+    )
+    .unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sandbox.run(&script, &[], &ENV, &mut Panicky)
+    }));
+    assert!(panicked.is_err(), "the host's panic reaches the caller");
+    let (outcome, host) = run_in(&mut sandbox, "log('after'); return 2;", &[]);
+    assert_eq!(finished(outcome), json!(2));
+    assert_eq!(host.logs(), ["after"]);
+    assert_eq!(sandbox.builds(), 2);
+}
