@@ -721,9 +721,16 @@ fn failure<'js>(
             script.error_from_stack(kind, message, ex.stack().as_deref(), RUN_PREFIX, origin)
         }
         // QuickJS throws `null` when it cannot even allocate the error object of an
-        // allocation failure, the usual end of a memory bomb. A script's own `throw null`
-        // looks the same and is reported the same way; no script has a reason to.
-        CaughtError::Value(v) if v.is_null() => {
+        // allocation failure, the usual end of a memory bomb, and some of its allocation
+        // failures leave no exception at all (`undefined` here). A script's own `throw
+        // null` or `throw undefined` looks the same and is reported the same way; no
+        // script has a reason to.
+        CaughtError::Value(v)
+            if matches!(
+                v.type_of(),
+                Type::Null | Type::Undefined | Type::Uninitialized
+            ) =>
+        {
             ScriptError::new(ErrorKind::OutOfMemory, &script.name, OOM_MESSAGE)
         }
         CaughtError::Value(v) => {
