@@ -69,7 +69,10 @@ const YIELD_MESSAGE: &str = "the session must perform RPCs before this script ca
 /// What one run may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Time the script may run, host calls excepted.
+    /// Time the script may run, host calls excepted (GenieACS allows 50 ms too). Measured
+    /// on the monotonic clock, not the thread's CPU clock (which Linux updates only at
+    /// scheduler ticks): on an overloaded machine a script can be stopped having had
+    /// less CPU than this.
     pub cpu: Duration,
     /// Memory of the whole runtime: the prelude and built-ins (about 0.25 MiB), the
     /// compiled scripts cached, and the run's objects.
