@@ -134,51 +134,66 @@
   };
   Math.random = random;
 
-  // declare(): the native returns one plain object per matched instance, as the session
-  // knows it now. Reading the result commits first, as in GenieACS ("commit() is called
-  // implicitly when accessing any property of the object declare() returns"), so that
-  // `declare(path, {value: 1}).value[0]` waits for the value rather than reading a stale
-  // one: if the session needs RPCs the run stops there and is run again. Once the commit
-  // goes on, what the session knew at the declare is what the declaration asked for.
-  // The result carries the first instance's attributes (for a path that matches one
-  // parameter) and iterates over all of them; `size` is undefined when nothing matched,
-  // as in GenieACS.
+  // declare(): the native returns the matched instances, as the session knows them now,
+  // flat: six slots per instance (path, [value, type], writable, object, notification,
+  // accessList; undefined when unknown), which costs far less to build from Rust than an
+  // object per instance. Reading the result commits first, as in GenieACS ("commit() is
+  // called implicitly when accessing any property of the object declare() returns"), so
+  // that `declare(path, {value: 1}).value[0]` waits for the value rather than reading a
+  // stale one: if the session needs RPCs the run stops there and is run again. Once the
+  // commit goes on, what the session knew at the declare is what the declaration asked
+  // for. The result carries the first instance's attributes (for a path that matches one
+  // parameter) and iterates over all of them, one object each (size 1); `size` is
+  // undefined when nothing matched, as in GenieACS.
+  const SLOTS = 6;
   class DeclareResult {
-    #instances;
-    constructor(instances) {
-      this.#instances = instances;
+    #flat;
+    constructor(flat) {
+      this.#flat = flat;
     }
-    #first(name) {
+    #first(slot) {
       hostSync();
-      const first = this.#instances[0];
-      return first === undefined ? undefined : first[name];
+      return this.#flat[slot];
     }
     get path() {
-      return this.#first("path");
+      return this.#first(0);
     }
     get value() {
-      return this.#first("value");
+      return this.#first(1);
     }
     get writable() {
-      return this.#first("writable");
+      return this.#first(2);
     }
     get object() {
-      return this.#first("object");
+      return this.#first(3);
     }
     get notification() {
-      return this.#first("notification");
+      return this.#first(4);
     }
     get accessList() {
-      return this.#first("accessList");
+      return this.#first(5);
     }
     get size() {
       hostSync();
-      const n = this.#instances.length;
+      const n = this.#flat.length / SLOTS;
       return n === 0 ? undefined : n;
     }
     [Symbol.iterator]() {
       hostSync();
-      return this.#instances.values();
+      const f = this.#flat;
+      const items = [];
+      for (let i = 0; i < f.length; i += SLOTS) {
+        items.push({
+          path: f[i],
+          value: f[i + 1],
+          writable: f[i + 2],
+          object: f[i + 3],
+          notification: f[i + 4],
+          accessList: f[i + 5],
+          size: 1,
+        });
+      }
+      return items.values();
     }
   }
   const declare = function declare(path, timestamps, values) {

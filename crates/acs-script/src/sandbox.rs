@@ -783,11 +783,11 @@ fn install<'js>(ctx: &Ctx<'js>, state: &Rc<RunState>, limits: &Limits) -> Result
                 let instances = s.host(|h| h.declare(&path, &timestamps, &values));
                 let instances = instances.map_err(|m| Exception::throw_message(&ctx, &m))?;
                 s.uncommitted.set(true);
-                let array = Array::new(ctx.clone())?;
+                let flat = Array::new(ctx.clone())?;
                 for (i, instance) in instances.iter().enumerate() {
-                    array.set(i, instance_to_js(&ctx, instance)?)?;
+                    push_instance(&ctx, &flat, i * 6, instance)?;
                 }
-                Ok(array)
+                Ok(flat)
             },
         )?;
         let s = Rc::clone(state);
@@ -932,27 +932,30 @@ fn json_arg<'js>(
     })
 }
 
-fn instance_to_js<'js>(ctx: &Ctx<'js>, instance: &Instance) -> rquickjs::Result<Object<'js>> {
-    let object = Object::new(ctx.clone())?;
-    object.set("path", instance.path.as_str())?;
+/// Appends an instance's six slots to the flat array `declare` hands the prelude (see
+/// `DeclareResult` in `prelude.js`): index-keyed stores into a fast array, where an
+/// object per instance would cost a property-name lookup per attribute.
+fn push_instance<'js>(
+    ctx: &Ctx<'js>,
+    flat: &Array<'js>,
+    at: usize,
+    instance: &Instance,
+) -> rquickjs::Result<()> {
+    flat.set(at, instance.path.as_str())?;
     if let Some((value, kind)) = &instance.value {
         let pair = Array::new(ctx.clone())?;
         pair.set(0, to_js(ctx, value)?)?;
         pair.set(1, kind.as_str())?;
-        object.set("value", pair)?;
+        flat.set(at + 1, pair)?;
+    } else {
+        flat.set(at + 1, rquickjs::Undefined)?;
     }
-    if let Some(writable) = instance.writable {
-        object.set("writable", writable)?;
+    flat.set(at + 2, instance.writable)?;
+    flat.set(at + 3, instance.object)?;
+    flat.set(at + 4, instance.notification)?;
+    match &instance.access_list {
+        Some(list) => flat.set(at + 5, list.clone())?,
+        None => flat.set(at + 5, rquickjs::Undefined)?,
     }
-    if let Some(is_object) = instance.object {
-        object.set("object", is_object)?;
-    }
-    if let Some(notification) = instance.notification {
-        object.set("notification", notification)?;
-    }
-    if let Some(access_list) = &instance.access_list {
-        object.set("accessList", access_list.clone())?;
-    }
-    object.set("size", 1)?;
-    Ok(object)
+    Ok(())
 }
