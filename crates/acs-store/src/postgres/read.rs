@@ -333,25 +333,30 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
     let member = filter::membership(&condition);
     let condition_for_page = condition.clone();
     let limit_few = filter::Value::Integer(few.saturating_add(1));
-    // One tag or one parameter's value: whether more than `few` match is counted from its
-    // index alone (no heap, no devices), before any id is fetched.
-    let broad = match &member {
-        Some(m) => {
-            let mut c = Sql::default();
-            c.push("SELECT COUNT(*) FROM (SELECT 1 ");
-            c.append(m.clone());
-            c.push(" LIMIT ");
-            c.bind(limit_few.clone());
-            c.push(") AS m");
-            let text = c.numbered();
-            let n: i64 = bind_all(sqlx::query(&text), &c.params)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(query_error)?
-                .try_get(0)?;
-            n > few
+    // Whether more than `few` match is counted first, as cheaply as PostgreSQL can (one
+    // tag or one parameter's value: from its index alone, without visiting devices; a
+    // column range such as the last inform: from the column's index), before any id is
+    // fetched: a broad filter then costs no list of ids at all.
+    let broad = {
+        let mut c = Sql::default();
+        c.push("SELECT COUNT(*) FROM (SELECT 1 ");
+        match &member {
+            Some(m) => c.append(m.clone()),
+            None => {
+                c.push("FROM devices d WHERE ");
+                c.append(condition.clone());
+            }
         }
-        None => false,
+        c.push(" LIMIT ");
+        c.bind(limit_few.clone());
+        c.push(") AS m");
+        let text = c.numbered();
+        let n: i64 = bind_all(sqlx::query(&text), &c.params)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(query_error)?
+            .try_get(0)?;
+        n > few
     };
     let ids: Vec<i64> = if broad {
         Vec::new()

@@ -256,7 +256,11 @@ pub(crate) fn membership(compiled: &Sql) -> Option<Sql> {
     // One row per device, so that the rows count the devices: a parameter's row is unique
     // per (device, path), a tag's per (device, tag); several tags (a regex, `$in`,
     // `$exists`) could count a device twice.
+    // (PostgreSQL names the path by a subquery on `paths`, SQLite by its id.)
     let one_per_device = inner.starts_with("SELECT device FROM params WHERE path = ?")
+        || inner.starts_with(
+            "SELECT device FROM params WHERE path = (SELECT id FROM paths WHERE path = ?)",
+        )
         || inner == "SELECT device FROM tags WHERE tag = ?";
     // Without its SELECT: the caller picks `device`, or `1` to count from the index alone.
     one_per_device.then(|| Sql {
@@ -284,9 +288,7 @@ pub(crate) fn as_probes(sql: &Sql) -> Sql {
         let rest = &text[i..];
         if let Some(after) = rest.strip_prefix(OPEN) {
             // `t WHERE c)` or `t)`.
-            let table_end = after
-                .find(|c: char| c == ' ' || c == ')')
-                .unwrap_or(after.len());
+            let table_end = after.find([' ', ')']).unwrap_or(after.len());
             let table = &after[..table_end];
             out.push_str("EXISTS (SELECT 1 FROM ");
             out.push_str(table);
@@ -754,6 +756,13 @@ mod tests {
                 .map(|(t, n)| (t.starts_with("FROM params WHERE path = ?"), n)),
             Some((true, 2))
         );
+        let by_name = compile(
+            &parse_filter(&json!({"Device.X": {"$gt": 3}})).unwrap(),
+            &ByName,
+            Dialect::Postgres,
+        )
+        .unwrap();
+        assert!(membership(&by_name).is_some(), "{}", by_name.text);
         for not_one in [
             json!({}),
             json!({"_tags": {"$ne": "lab"}}),
