@@ -11,7 +11,6 @@
 //! so that `NOT` and `$not` mean what they say.
 
 use acs_core::query::{Field, Filter, InvalidQuery, Op, Scalar};
-use regex::{Regex, RegexBuilder};
 
 use super::paths::PathMap;
 
@@ -109,18 +108,9 @@ impl PathLookup for ByName {
 const TRUE: &str = "1 = 1";
 const FALSE: &str = "1 = 0";
 
-/// The largest compiled regular expression accepted (bytes), against patterns built to
-/// exhaust memory.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
-/// The engine of `$regex`: Rust's `regex`, which runs in linear time; patterns it does not
-/// support (look-around, back-references) are refused.
-pub(crate) fn compile_regex(pattern: &str) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(REGEX_SIZE_LIMIT)
-        .build()
-}
+/// The engine of `$regex` (SQLite's `REGEXP`, and the check of every pattern): the one
+/// the in-memory evaluation uses, so that the two agree.
+pub(crate) use acs_core::query::compile_regex;
 
 /// SQL text with its positional (`?`) parameters; [`Sql::numbered`] gives PostgreSQL's
 /// `$1, $2...`. The SQL built here has no `?` but its placeholders.
