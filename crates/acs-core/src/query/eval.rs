@@ -22,8 +22,9 @@
 //!   store loads a missing one), `_writable` when the names were read.
 //! - `$regex` uses Rust's `regex` engine with the store's size limits, unanchored, with
 //!   `(?i)` for `$options: "i"`, as SQLite's `REGEXP` does. PostgreSQL runs `~` (its own
-//!   engine); the two agree on the common syntax, not on every escape (`\b` is a backspace
-//!   in PostgreSQL, a word boundary here).
+//!   engine, on `COLLATE "C"` text); the two agree on the common syntax, not on every
+//!   corner: `\b` is a word boundary here and a backspace there, and `$options: "i"` folds
+//!   the case of non-ASCII letters here (`ÜNÏ` matches `ünï`) but not there.
 
 use std::collections::BTreeSet;
 
