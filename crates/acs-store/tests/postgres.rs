@@ -116,6 +116,7 @@ suite!(
     devices_render_as_genieacs_shows_them,
     projections,
     filters_agree_in_memory,
+    numbers_compare_the_same_on_every_connection,
     provisioning_round_trips,
 );
 
@@ -137,7 +138,8 @@ mod planned_pages {
         sorting_and_paging,
         projections,
         devices_render_as_genieacs_shows_them,
-        filters_agree_in_memory
+        filters_agree_in_memory,
+        numbers_compare_the_same_on_every_connection
     );
 }
 

@@ -60,6 +60,7 @@ suite!(
     devices_render_as_genieacs_shows_them,
     projections,
     filters_agree_in_memory,
+    numbers_compare_the_same_on_every_connection,
     provisioning_round_trips,
 );
 

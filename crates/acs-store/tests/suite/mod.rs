@@ -1974,3 +1974,40 @@ pub async fn provisioning_round_trips<S: Store>(store: S) {
     assert_eq!(snap.provisioning, expected);
     assert_eq!(snap.revision, 12);
 }
+
+/// Queries of the same shape with integral and fractional numbers, again and again: the
+/// placeholder of a comparison has one type whatever the number (PostgreSQL connections
+/// cache each statement with the types of its first use, and a later value of another
+/// type would be read as that type's bytes: an integer's as a float).
+pub async fn numbers_compare_the_same_on_every_connection<S: Store>(store: S) {
+    fleet(&store).await;
+    let up = "Device.DeviceInfo.UpTime";
+    let cases = [
+        (json!({up: {"$gte": 100}}), vec!["A", "C"]),
+        (json!({up: {"$gte": 99.5}}), vec!["A", "C"]),
+        (json!({up: 50}), vec!["B"]),
+        (json!({up: 50.5}), vec![]),
+        (json!({"Device.Enable": {"$gte": true}}), vec!["A"]),
+        (json!({"Device.Enable": {"$gte": 0.5}}), vec!["A"]),
+        (json!({"Device.Name._writable": {"$lt": true}}), vec!["B"]),
+        (json!({"Device.Name._writable": {"$lt": 0.5}}), vec!["B"]),
+        (json!({"Device.Name._writable": {"$gt": 0}}), vec!["A", "C"]),
+        (
+            json!({"_lastInform": {"$gte": T + 1000}}),
+            vec!["B", "C", "D"],
+        ),
+        (
+            json!({format!("{up}._timestamp"): {"$gte": T + 1000}}),
+            vec!["B", "C"],
+        ),
+    ];
+    for _ in 0..6 {
+        for (filter, expected) in &cases {
+            assert_eq!(
+                matching(&store, filter.clone()).await,
+                *expected,
+                "{filter}"
+            );
+        }
+    }
+}
