@@ -54,7 +54,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/postgres/0004_tags_by_tag.sql"),
     ),
-    (5, include_str!("../migrations/postgres/0005_provisioning.sql")),
+    (
+        5,
+        include_str!("../migrations/postgres/0005_provisioning.sql"),
+    ),
 ];
 
 /// How the PostgreSQL store runs.
