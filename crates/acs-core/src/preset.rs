@@ -30,6 +30,8 @@ use std::str::FromStr;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::device::{DeviceData, Param};
+use crate::provision::{Active, DeviceFacts};
 use crate::query::{DeviceView, Filter, Matcher, parse_filter};
 use crate::time::Timestamp;
 
@@ -503,6 +505,72 @@ fn provision_call(i: usize, call: &Value) -> Result<ProvisionCall, InvalidPreset
     })
 }
 
+impl Preset {
+    /// The provisions this preset runs, as the engine takes them: each with the preset's
+    /// channel.
+    pub fn active(&self) -> impl Iterator<Item = Active> + '_ {
+        self.provisions.iter().map(|p| Active {
+            channel: self.channel.0.clone(),
+            provision: p.name.0.clone(),
+            args: p.args.clone(),
+        })
+    }
+}
+
+/// The provisions of `presets` (from [`applicable`]), in order, for
+/// [`crate::provision::Provisioning`].
+pub fn active(presets: &[&Preset]) -> Vec<Active> {
+    presets.iter().flat_map(|p| p.active()).collect()
+}
+
+/// A device as its session sees it when the Inform arrives, for preconditions: the facts
+/// the engine keeps (identity from the Inform, tags, this Inform's time as `_lastInform`,
+/// boot and bootstrap times including this Inform's) and the known data. It matches what
+/// the store would select once the Inform is committed.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionDevice<'a> {
+    /// Identity, tags and times.
+    pub facts: &'a DeviceFacts,
+    /// The known parameters.
+    pub data: &'a DeviceData,
+}
+
+impl DeviceView for SessionDevice<'_> {
+    fn id(&self) -> &str {
+        self.facts.id.as_str()
+    }
+    fn manufacturer(&self) -> Option<&str> {
+        Some(&self.facts.identity.manufacturer)
+    }
+    fn oui(&self) -> Option<&str> {
+        Some(&self.facts.identity.oui)
+    }
+    fn product_class(&self) -> Option<&str> {
+        Some(&self.facts.identity.product_class)
+    }
+    fn serial_number(&self) -> Option<&str> {
+        Some(&self.facts.identity.serial_number)
+    }
+    fn last_inform(&self) -> Option<Timestamp> {
+        Some(self.facts.inform)
+    }
+    fn last_boot(&self) -> Option<Timestamp> {
+        self.facts.last_boot
+    }
+    fn last_bootstrap(&self) -> Option<Timestamp> {
+        self.facts.last_bootstrap
+    }
+    fn registered(&self) -> Option<Timestamp> {
+        self.facts.registered
+    }
+    fn tags(&self) -> impl Iterator<Item = &str> {
+        self.facts.tags.iter().map(String::as_str)
+    }
+    fn param(&self, path: &str) -> Option<&Param> {
+        self.data.params.get(path)
+    }
+}
+
 /// The presets that apply to a session of `device` whose Inform carried `events`, at
 /// `now`, in the order their provisions run: by weight, then by name.
 pub fn applicable<'a, S: AsRef<str>>(
@@ -752,6 +820,65 @@ mod tests {
         // 02:30 UTC the next day: inside the nightly window.
         let night = T + 14 * 3_600_000 + 1_800_000;
         assert_eq!(names(&new, &["2 PERIODIC"], night), ["z-first", "night"]);
+    }
+
+    #[test]
+    fn a_session_device_and_the_engine_s_provisions() {
+        use crate::device::DeviceIdentity;
+        use crate::id::DeviceId;
+        let facts = DeviceFacts {
+            id: DeviceId::from_identity("00D09E", "HGW", "SN1"),
+            identity: DeviceIdentity {
+                manufacturer: "Acme".into(),
+                oui: "00D09E".into(),
+                product_class: "HGW".into(),
+                serial_number: "SN1".into(),
+            },
+            tags: ["lab".to_owned()].into(),
+            inform: Timestamp(T),
+            last_boot: Some(Timestamp(T)),
+            last_bootstrap: None,
+            registered: Some(Timestamp(T - 1000)),
+        };
+        let data = device("4.1", &[]).data;
+        let device = SessionDevice {
+            facts: &facts,
+            data: &data,
+        };
+        let p = preset(
+            "p",
+            json!({"channel": "fw", "precondition": {
+                "_deviceId._SerialNumber": "SN1", "_tags": "lab", "_lastBoot": {"$gte": T},
+                "_lastInform": T, "_lastBootstrap": null, "_registered": {"$lt": T},
+                "Device.DeviceInfo.SoftwareVersion": {"$regex": "^4\\.1$"}},
+              "provisions": [["firmware", "4.2"], ["refresh", "Device."]]}),
+        )
+        .unwrap();
+        let other = preset("q", json!({"weight": -1, "provisions": [["x"]]})).unwrap();
+        let presets = [p, other];
+        let applying = applicable(&presets, &device, &["1 BOOT"], Timestamp(T));
+        assert_eq!(applying.len(), 2);
+        let got = active(&applying);
+        assert_eq!(
+            got,
+            [
+                Active {
+                    channel: "default".into(),
+                    provision: "x".into(),
+                    args: vec![]
+                },
+                Active {
+                    channel: "fw".into(),
+                    provision: "firmware".into(),
+                    args: vec![json!("4.2")]
+                },
+                Active {
+                    channel: "fw".into(),
+                    provision: "refresh".into(),
+                    args: vec![json!("Device.")]
+                },
+            ]
+        );
     }
 
     fn arb_json() -> impl Strategy<Value = Value> {
