@@ -7,10 +7,31 @@
 //! missing parameter. A parameter compared with a number is compared numerically (integer
 //! types, booleans as 0/1, date-times in milliseconds), with a string as text, with a
 //! boolean as `xsd:boolean`.
+//!
+//! The stores compile a filter to SQL; [`Filter::compile`] gives a [`Matcher`] that
+//! evaluates it in memory against one device ([`DeviceView`]) with the same semantics.
 
+use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 
 use crate::task::parse_time;
+
+mod eval;
+
+pub use eval::{DeviceSnapshot, DeviceView, Matcher};
+
+/// The largest compiled regular expression accepted (bytes), against patterns built to
+/// exhaust memory.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// The engine of `$regex`, in memory and in SQLite: Rust's `regex`, which runs in linear
+/// time; patterns it does not support (look-around, back-references) are refused.
+pub fn compile_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
+}
 
 /// A condition on devices.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,14 +2,16 @@
 //! and this is the one instance the binary builds.
 
 use acs_core::change::Change;
+use acs_core::preset::{Name, Preset, ScriptKind};
 use acs_core::task::{NewTask, TaskId};
 use acs_core::{DeviceId, Timestamp};
 
 use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
 use crate::{
-    ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page, Result,
-    SessionClaim, SessionData, Store, TokenRecord,
+    ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page,
+    Provisioning, ProvisioningSnapshot, Result, Script, SessionClaim, SessionData, Store,
+    TokenRecord,
 };
 
 /// SQLite (one node, the default) or PostgreSQL (several nodes).
@@ -147,6 +149,50 @@ impl Store for AnyStore {
 
     async fn token_count(&self) -> Result<u64> {
         each!(self, s => s.token_count())
+    }
+
+    async fn put_preset(&self, preset: &Preset) -> Result<u64> {
+        each!(self, s => s.put_preset(preset))
+    }
+
+    async fn preset(&self, name: &Name) -> Result<Option<Preset>> {
+        each!(self, s => s.preset(name))
+    }
+
+    async fn delete_preset(&self, name: &Name) -> Result<bool> {
+        each!(self, s => s.delete_preset(name))
+    }
+
+    async fn list_presets(&self) -> Result<Vec<Preset>> {
+        each!(self, s => s.list_presets())
+    }
+
+    async fn put_script(&self, kind: ScriptKind, name: &Name, source: &str) -> Result<u64> {
+        each!(self, s => s.put_script(kind, name, source))
+    }
+
+    async fn script(&self, kind: ScriptKind, name: &Name) -> Result<Option<String>> {
+        each!(self, s => s.script(kind, name))
+    }
+
+    async fn delete_script(&self, kind: ScriptKind, name: &Name) -> Result<bool> {
+        each!(self, s => s.delete_script(kind, name))
+    }
+
+    async fn list_scripts(&self, kind: ScriptKind) -> Result<Vec<Script>> {
+        each!(self, s => s.list_scripts(kind))
+    }
+
+    async fn provisioning(&self) -> Result<ProvisioningSnapshot> {
+        each!(self, s => s.provisioning())
+    }
+
+    async fn provisioning_revision(&self) -> Result<u64> {
+        each!(self, s => s.provisioning_revision())
+    }
+
+    async fn import_provisioning(&self, items: &Provisioning, replace: bool) -> Result<u64> {
+        each!(self, s => s.import_provisioning(items, replace))
     }
 
     async fn claim_session(

@@ -9,6 +9,11 @@
 //! [`Store::commit`], which returns only once they are durable: one writer groups the
 //! changes of many concurrent sessions into one transaction. The NBI path compiles the
 //! filter language ([`acs_core::query`]) to indexed SQL.
+//!
+//! Provisioning (presets, provisions, virtual parameters) is small and read at every
+//! session, so nodes keep it in memory: [`Store::provisioning`] reads all of it with a
+//! revision that every write raises, and [`Store::provisioning_revision`] tells a node
+//! cheaply whether its copy is stale.
 
 #![forbid(unsafe_code)]
 
@@ -16,6 +21,7 @@ use std::future::Future;
 
 use acs_core::change::{Change, PendingTransfer};
 use acs_core::device::DeviceData;
+use acs_core::preset::{Name, Preset, ScriptKind};
 use acs_core::query::{Field, Filter, InvalidQuery};
 use acs_core::task::{NewTask, Task, TaskId};
 use acs_core::{DeviceId, Timestamp};
@@ -173,6 +179,54 @@ pub struct SessionClaim {
     pub session: String,
 }
 
+/// A provisioning script: a provision or a virtual parameter, JavaScript source by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    /// Its name.
+    pub name: Name,
+    /// The source text, as put.
+    pub source: String,
+}
+
+/// Presets, provisions and virtual parameters, each list sorted by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Provisioning {
+    /// The presets.
+    pub presets: Vec<Preset>,
+    /// The provisions.
+    pub provisions: Vec<Script>,
+    /// The virtual parameters.
+    pub virtual_parameters: Vec<Script>,
+}
+
+impl Provisioning {
+    /// The scripts of one kind.
+    pub fn scripts(&self, kind: ScriptKind) -> &[Script] {
+        match kind {
+            ScriptKind::Provision => &self.provisions,
+            ScriptKind::VirtualParameter => &self.virtual_parameters,
+        }
+    }
+
+    /// The scripts of one kind, to change.
+    pub fn scripts_mut(&mut self, kind: ScriptKind) -> &mut Vec<Script> {
+        match kind {
+            ScriptKind::Provision => &mut self.provisions,
+            ScriptKind::VirtualParameter => &mut self.virtual_parameters,
+        }
+    }
+}
+
+/// All of provisioning as of one revision.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProvisioningSnapshot {
+    /// The revision: raised by every write, so a node whose copy has the store's current
+    /// revision has the current contents.
+    pub revision: u64,
+    /// The contents.
+    pub provisioning: Provisioning,
+}
+
 /// The device store.
 ///
 /// Every method is safe to call concurrently. Writes through [`Store::commit`] are durable
@@ -291,6 +345,59 @@ pub trait Store: Clone + Send + Sync + 'static {
         device: &DeviceId,
         claim: &SessionClaim,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Creates or replaces a preset; returns the new provisioning revision.
+    fn put_preset(&self, preset: &Preset) -> impl Future<Output = Result<u64>> + Send;
+
+    /// The preset named `name`, if any.
+    fn preset(&self, name: &Name) -> impl Future<Output = Result<Option<Preset>>> + Send;
+
+    /// Deletes a preset; `false` if there was none (the revision is then unchanged).
+    fn delete_preset(&self, name: &Name) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Every preset, by name.
+    fn list_presets(&self) -> impl Future<Output = Result<Vec<Preset>>> + Send;
+
+    /// Creates or replaces a provision or virtual parameter; returns the new provisioning
+    /// revision.
+    fn put_script(
+        &self,
+        kind: ScriptKind,
+        name: &Name,
+        source: &str,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// The source of the script named `name`, if any.
+    fn script(
+        &self,
+        kind: ScriptKind,
+        name: &Name,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
+
+    /// Deletes a script; `false` if there was none (the revision is then unchanged).
+    fn delete_script(
+        &self,
+        kind: ScriptKind,
+        name: &Name,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Every script of a kind, by name.
+    fn list_scripts(&self, kind: ScriptKind) -> impl Future<Output = Result<Vec<Script>>> + Send;
+
+    /// All of provisioning and its revision, read in one snapshot.
+    fn provisioning(&self) -> impl Future<Output = Result<ProvisioningSnapshot>> + Send;
+
+    /// The current provisioning revision: one small row, for nodes checking their copy.
+    fn provisioning_revision(&self) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Writes every item of `items` (creating or replacing by name) in one transaction,
+    /// raising the revision once; with `replace`, also deletes every item not in `items`.
+    /// Returns the new revision.
+    fn import_provisioning(
+        &self,
+        items: &Provisioning,
+        replace: bool,
+    ) -> impl Future<Output = Result<u64>> + Send;
 
     /// Claims the periodic job `name` for one run: `true` for exactly one caller (across all
     /// nodes sharing the database) whose `now` is past the previous claim's `next`; the job

@@ -15,6 +15,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use acs_core::change::Change;
+use acs_core::preset::{Name, Preset, ScriptKind};
 use acs_core::task::{NewTask, TaskId};
 use acs_core::{DeviceId, Timestamp};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
@@ -24,10 +25,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::shared::filter::Value as Arg;
 use crate::{
-    ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page, Result,
-    SessionClaim, SessionData, Store, StoreError, TokenRecord,
+    ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page,
+    Provisioning, ProvisioningSnapshot, Result, Script, SessionClaim, SessionData, Store,
+    StoreError, TokenRecord,
 };
 
+mod provisioning;
 mod read;
 mod writer;
 
@@ -50,6 +53,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         4,
         include_str!("../migrations/postgres/0004_tags_by_tag.sql"),
+    ),
+    (
+        5,
+        include_str!("../migrations/postgres/0005_provisioning.sql"),
     ),
 ];
 
@@ -471,6 +478,50 @@ impl Store for PostgresStore {
 
     async fn token_count(&self) -> Result<u64> {
         read::token_count(&self.inner.pool).await
+    }
+
+    async fn put_preset(&self, preset: &Preset) -> Result<u64> {
+        provisioning::put_preset(&self.inner.pool, preset).await
+    }
+
+    async fn preset(&self, name: &Name) -> Result<Option<Preset>> {
+        provisioning::preset(&self.inner.pool, name).await
+    }
+
+    async fn delete_preset(&self, name: &Name) -> Result<bool> {
+        provisioning::delete_preset(&self.inner.pool, name).await
+    }
+
+    async fn list_presets(&self) -> Result<Vec<Preset>> {
+        provisioning::list_presets(&self.inner.pool).await
+    }
+
+    async fn put_script(&self, kind: ScriptKind, name: &Name, source: &str) -> Result<u64> {
+        provisioning::put_script(&self.inner.pool, kind, name, source).await
+    }
+
+    async fn script(&self, kind: ScriptKind, name: &Name) -> Result<Option<String>> {
+        provisioning::script(&self.inner.pool, kind, name).await
+    }
+
+    async fn delete_script(&self, kind: ScriptKind, name: &Name) -> Result<bool> {
+        provisioning::delete_script(&self.inner.pool, kind, name).await
+    }
+
+    async fn list_scripts(&self, kind: ScriptKind) -> Result<Vec<Script>> {
+        provisioning::list_scripts(&self.inner.pool, kind).await
+    }
+
+    async fn provisioning(&self) -> Result<ProvisioningSnapshot> {
+        provisioning::load(&self.inner.pool).await
+    }
+
+    async fn provisioning_revision(&self) -> Result<u64> {
+        provisioning::revision(&self.inner.pool).await
+    }
+
+    async fn import_provisioning(&self, items: &Provisioning, replace: bool) -> Result<u64> {
+        provisioning::import(&self.inner.pool, items, replace).await
     }
 
     async fn claim_session(

@@ -5,6 +5,7 @@
 pub(crate) mod filter;
 pub(crate) mod lists;
 pub(crate) mod paths;
+pub(crate) mod provisioning;
 pub(crate) mod render;
 pub(crate) mod statements;
 

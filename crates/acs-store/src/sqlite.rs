@@ -17,17 +17,20 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use acs_core::change::Change;
+use acs_core::preset::{Name, Preset, ScriptKind};
 use acs_core::task::{NewTask, TaskId};
 use acs_core::{DeviceId, Timestamp};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::{
-    ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page, Result,
-    SessionClaim, SessionData, Store, StoreError, TokenRecord,
+    ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page,
+    Provisioning, ProvisioningSnapshot, Result, Script, SessionClaim, SessionData, Store,
+    StoreError, TokenRecord,
 };
 
 mod apply;
+mod provisioning;
 mod read;
 pub(crate) mod schema;
 mod writer;
@@ -322,6 +325,62 @@ impl Store for SqliteStore {
 
     async fn token_count(&self) -> Result<u64> {
         self.read(|conn, _| read::token_count(conn)).await
+    }
+
+    async fn put_preset(&self, preset: &Preset) -> Result<u64> {
+        let preset = preset.clone();
+        self.write(move |w| w.put_preset(&preset)).await
+    }
+
+    async fn preset(&self, name: &Name) -> Result<Option<Preset>> {
+        let name = name.clone();
+        self.read(move |conn, _| provisioning::preset(conn, &name))
+            .await
+    }
+
+    async fn delete_preset(&self, name: &Name) -> Result<bool> {
+        let name = name.clone();
+        self.write(move |w| w.delete_preset(&name)).await
+    }
+
+    async fn list_presets(&self) -> Result<Vec<Preset>> {
+        self.read(|conn, _| provisioning::list_presets(conn)).await
+    }
+
+    async fn put_script(&self, kind: ScriptKind, name: &Name, source: &str) -> Result<u64> {
+        let (name, source) = (name.clone(), source.to_owned());
+        self.write(move |w| w.put_script(kind, &name, &source))
+            .await
+    }
+
+    async fn script(&self, kind: ScriptKind, name: &Name) -> Result<Option<String>> {
+        let name = name.clone();
+        self.read(move |conn, _| provisioning::script(conn, kind, &name))
+            .await
+    }
+
+    async fn delete_script(&self, kind: ScriptKind, name: &Name) -> Result<bool> {
+        let name = name.clone();
+        self.write(move |w| w.delete_script(kind, &name)).await
+    }
+
+    async fn list_scripts(&self, kind: ScriptKind) -> Result<Vec<Script>> {
+        self.read(move |conn, _| provisioning::list_scripts(conn, kind))
+            .await
+    }
+
+    async fn provisioning(&self) -> Result<ProvisioningSnapshot> {
+        self.read(|conn, _| provisioning::load(conn)).await
+    }
+
+    async fn provisioning_revision(&self) -> Result<u64> {
+        self.read(|conn, _| provisioning::revision(conn)).await
+    }
+
+    async fn import_provisioning(&self, items: &Provisioning, replace: bool) -> Result<u64> {
+        let items = items.clone();
+        self.write(move |w| w.import_provisioning(&items, replace))
+            .await
     }
 
     /// Always `true`: a SQLite database serves one node, whose own session registry keeps a

@@ -115,6 +115,9 @@ suite!(
     sorting_and_paging,
     devices_render_as_genieacs_shows_them,
     projections,
+    filters_agree_in_memory,
+    numbers_compare_the_same_on_every_connection,
+    provisioning_round_trips,
 );
 
 /// The device queries again with every page planned by PostgreSQL (as for more than
@@ -134,7 +137,9 @@ mod planned_pages {
         filters,
         sorting_and_paging,
         projections,
-        devices_render_as_genieacs_shows_them
+        devices_render_as_genieacs_shows_them,
+        filters_agree_in_memory,
+        numbers_compare_the_same_on_every_connection
     );
 }
 
@@ -171,11 +176,11 @@ async fn versions(schema: &str) -> i64 {
 async fn migrations_apply_once() {
     with_schema(|schema| async move {
         let opts = options(&schema);
-        assert_eq!(migrate(&url(), &opts).await.unwrap(), [1, 2, 3, 4]);
+        assert_eq!(migrate(&url(), &opts).await.unwrap(), [1, 2, 3, 4, 5]);
         assert_eq!(migrate(&url(), &opts).await.unwrap(), Vec::<i64>::new());
         let store = open(&schema).await;
         assert_eq!(store.migrate().await.unwrap(), Vec::<i64>::new());
-        assert_eq!(versions(&schema).await, 4);
+        assert_eq!(versions(&schema).await, 5);
         // A database from a newer program is refused.
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)")
             .execute(&mut admin(&schema).await)
@@ -203,9 +208,9 @@ async fn concurrent_migrations_apply_once() {
         for run in runs {
             applied.extend(run.await.unwrap().unwrap());
         }
-        assert_eq!(applied, [1, 2, 3, 4]);
+        assert_eq!(applied, [1, 2, 3, 4, 5]);
         let all = versions(&schema).await;
-        assert_eq!(all, 4);
+        assert_eq!(all, 5);
 
         // Stores connecting together on a fresh schema too.
         let other = format!("{schema}_b");
@@ -337,6 +342,38 @@ async fn a_closed_store_drops_nothing_acknowledged() {
         // Clones keep the store open.
         let s = other.device_summary(&dev("A")).await.unwrap().unwrap();
         assert_eq!(s.last_inform, Some(Timestamp(T)));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_writing_provisioning_get_one_revision_each() {
+    use acs_core::preset::{Name, ScriptKind};
+    with_schema(|schema| async move {
+        // Two nodes writing at once: every write gets a revision of its own, and a node
+        // whose copy has the current revision has what the other wrote.
+        let a = open(&schema).await;
+        let b = open(&schema).await;
+        let writes = (0..20).map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                let name = Name::parse(&format!("p{i}")).unwrap();
+                store
+                    .put_script(ScriptKind::Provision, &name, &format!("// {i}"))
+                    .await
+                    .unwrap()
+            })
+        });
+        let mut revisions = Vec::new();
+        for w in writes {
+            revisions.push(w.await.unwrap());
+        }
+        revisions.sort_unstable();
+        assert_eq!(revisions, (1..=20).collect::<Vec<u64>>());
+        let seen = a.provisioning().await.unwrap();
+        assert_eq!(seen.revision, 20);
+        assert_eq!(seen.provisioning.provisions.len(), 20);
+        assert_eq!(b.provisioning_revision().await.unwrap(), 20);
     })
     .await;
 }

@@ -59,6 +59,9 @@ suite!(
     sorting_and_paging,
     devices_render_as_genieacs_shows_them,
     projections,
+    filters_agree_in_memory,
+    numbers_compare_the_same_on_every_connection,
+    provisioning_round_trips,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,13 +89,13 @@ async fn durable_across_reopen() {
 fn migrations_apply_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("acs.db");
-    assert_eq!(migrate(&path).unwrap(), [1]);
+    assert_eq!(migrate(&path).unwrap(), [1, 2]);
     assert_eq!(migrate(&path).unwrap(), Vec::<i64>::new());
     let conn = rusqlite::Connection::open(&path).unwrap();
     let versions: i64 = conn
         .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(versions, 1);
+    assert_eq!(versions, 2);
     // A database from a newer program is refused.
     conn.execute(
         "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)",

@@ -9,6 +9,7 @@ pub mod conn_req;
 pub mod cwmp_server;
 pub mod ext;
 pub mod metrics;
+pub mod provisioning;
 pub mod soap;
 pub mod state;
 pub mod tls;

@@ -37,6 +37,11 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Export or import provisioning (presets, provisions, virtual parameters) as files.
+    Provisioning {
+        #[command(subcommand)]
+        command: ProvisioningCommand,
+    },
     /// Work with CWMP SOAP envelopes.
     Soap {
         #[command(subcommand)]
@@ -55,6 +60,73 @@ enum TokenCommand {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProvisioningCommand {
+    /// Write every preset, provision and virtual parameter under DIR: presets/NAME.json,
+    /// provisions/NAME.js, virtual_parameters/NAME.js (files of items no longer in the
+    /// store are removed).
+    Export {
+        /// The directory (created if needed).
+        dir: PathBuf,
+        /// Configuration file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Check every file under DIR (same layout), then store them all in one transaction;
+    /// nothing is written if any file is invalid.
+    Import {
+        /// The directory.
+        dir: PathBuf,
+        /// Also delete the presets, provisions and virtual parameters DIR does not hold.
+        #[arg(long)]
+        replace: bool,
+        /// Configuration file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Runs a provisioning command against the configured store.
+fn provisioning(command: ProvisioningCommand) -> Result<(), ExitCode> {
+    let (config, dir) = match &command {
+        ProvisioningCommand::Export { config, dir } => (config.clone(), dir.clone()),
+        ProvisioningCommand::Import { config, dir, .. } => (config.clone(), dir.clone()),
+    };
+    let config = load(config)?;
+    runtime()?.block_on(async {
+        let store = acs::app::open_store(&config).await.map_err(|e| {
+            eprintln!("acs: {e}");
+            ExitCode::FAILURE
+        })?;
+        let (verb, result) = match command {
+            ProvisioningCommand::Export { .. } => {
+                ("exported", acs::provisioning::export(&store, &dir).await)
+            }
+            ProvisioningCommand::Import { replace, .. } => (
+                "imported",
+                acs::provisioning::import(&store, &dir, replace).await,
+            ),
+        };
+        match result {
+            Ok(summary) => {
+                println!("{verb} {summary}");
+                Ok(())
+            }
+            Err(acs::provisioning::ProvisioningError::Invalid(errors)) => {
+                for e in &errors {
+                    eprintln!("acs: {}: {}", e.path.display(), e.reason);
+                }
+                eprintln!("acs: nothing imported ({} invalid files)", errors.len());
+                Err(ExitCode::FAILURE)
+            }
+            Err(e) => {
+                eprintln!("acs: {e}");
+                Err(ExitCode::FAILURE)
+            }
+        }
+    })
 }
 
 fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
@@ -91,6 +163,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Soap { command } => return acs::soap::run(command),
+        Command::Provisioning { command } => provisioning(command),
         Command::Serve { config } => load(config).and_then(|config| {
             init_logging(&config);
             runtime()?.block_on(acs::app::run(config)).map_err(|e| {

@@ -8,3 +8,5 @@
 mod api;
 #[path = "cwmp.rs"]
 mod cwmp;
+#[path = "provisioning.rs"]
+mod provisioning;

@@ -62,7 +62,7 @@ fn device_row(row: &PgRow) -> sqlx::Result<DeviceRow> {
 }
 
 /// A read-only transaction seeing one snapshot.
-async fn snapshot(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+pub(super) async fn snapshot(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)

@@ -11,7 +11,6 @@
 //! so that `NOT` and `$not` mean what they say.
 
 use acs_core::query::{Field, Filter, InvalidQuery, Op, Scalar};
-use regex::{Regex, RegexBuilder};
 
 use super::paths::PathMap;
 
@@ -109,18 +108,9 @@ impl PathLookup for ByName {
 const TRUE: &str = "1 = 1";
 const FALSE: &str = "1 = 0";
 
-/// The largest compiled regular expression accepted (bytes), against patterns built to
-/// exhaust memory.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
-/// The engine of `$regex`: Rust's `regex`, which runs in linear time; patterns it does not
-/// support (look-around, back-references) are refused.
-pub(crate) fn compile_regex(pattern: &str) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(REGEX_SIZE_LIMIT)
-        .build()
-}
+/// The engine of `$regex` (SQLite's `REGEXP`, and the check of every pattern): the one
+/// the in-memory evaluation uses, so that the two agree.
+pub(crate) use acs_core::query::compile_regex;
 
 /// SQL text with its positional (`?`) parameters; [`Sql::numbered`] gives PostgreSQL's
 /// `$1, $2...`. The SQL built here has no `?` but its placeholders.
@@ -162,13 +152,23 @@ impl Sql {
     }
 }
 
-/// A number as SQL compares it: an integer when it is one.
-pub(crate) fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        Value::Integer(n as i64)
-    } else {
-        Value::Real(n)
-    }
+// Each placeholder has one type whatever the value bound to it, because PostgreSQL
+// connections cache a statement by its text with the parameter types of its first use
+// (sqlx does not key its cache on them), and a later value of another type is then sent
+// as bytes the server reads as the first type: `num >= $2` prepared for the float 99.5,
+// then run with the integer 100, compared `num` with the float whose bits are those of
+// 100 (about 5e-322). Hence `num` and `writable` always compare with a float (exact for
+// every integer below 2^53, and `num` is a float anyway), times always with an integer.
+
+/// A number compared with `num` or `writable`.
+fn real(n: f64) -> Value {
+    Value::Real(n)
+}
+
+/// A time in milliseconds, compared with an integer column. Times in filters come from
+/// `parse_time`, so they are whole; `as` saturates beyond the range of `i64`.
+fn millis(n: f64) -> Value {
+    Value::Integer(n as i64)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -446,7 +446,7 @@ fn column(d: Dialect, col: &str, kind: Kind, op: &Op, out: &mut Sql) -> Result<(
     let cmp = |c: Cmp, v: &Scalar, out: &mut Sql| {
         let value = match (kind, v) {
             (Kind::Text, Scalar::String(s)) => Value::Text(s.clone()),
-            (Kind::Time, Scalar::Number(n)) => number(*n),
+            (Kind::Time, Scalar::Number(n)) => millis(*n),
             // A string never equals a number, nor a time a string (as in MongoDB).
             _ => return out.push(FALSE),
         };
@@ -602,27 +602,27 @@ fn matches(d: Dialect, s: &Set, pred: &Pred<'_>, out: &mut Sql) {
             (leaf, format!("value {}", c.sym()), Value::Text(v.clone()))
         }
         (Set::Value { leaf, .. }, Pred::Cmp(c, Scalar::Number(n))) => {
-            (leaf, format!("num {}", c.sym()), number(*n))
+            (leaf, format!("num {}", c.sym()), real(*n))
         }
         // Booleans compare as xsd:boolean: 0/1 in num, of type boolean.
         (Set::Value { leaf, .. }, Pred::Cmp(c, Scalar::Bool(b))) => (
             leaf,
             format!("type = 5 AND num {}", c.sym()),
-            Value::Integer(i64::from(*b)),
+            real(f64::from(u8::from(*b))),
         ),
         (Set::Value { leaf, .. }, Pred::Regex(p)) => {
             (leaf, format!("value {}", d.regex()), Value::Text(p.clone()))
         }
         (Set::Timestamp(id), Pred::Cmp(c, Scalar::Number(n))) => {
-            (id, format!("ts {}", c.sym()), number(*n))
+            (id, format!("ts {}", c.sym()), millis(*n))
         }
         (Set::Writable(id), Pred::Cmp(c, Scalar::Bool(b))) => (
             id,
             format!("{} {}", d.int("writable"), c.sym()),
-            Value::Integer(i64::from(*b)),
+            real(f64::from(u8::from(*b))),
         ),
         (Set::Writable(id), Pred::Cmp(c, Scalar::Number(n))) => {
-            (id, format!("{} {}", d.int("writable"), c.sym()), number(*n))
+            (id, format!("{} {}", d.int("writable"), c.sym()), real(*n))
         }
         // A type that cannot match (a number against a tag, a regex on a timestamp...).
         _ => return out.push(FALSE),

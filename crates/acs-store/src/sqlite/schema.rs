@@ -9,7 +9,13 @@ use super::{SqliteOptions, open_connection};
 use crate::{Result, StoreError};
 
 /// The migrations, in order: (version, SQL). Each runs once, in a transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_initial.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_provisioning.sql"),
+    ),
+];
 
 /// Opens the database at `path` (creating it if needed) and applies the pending
 /// migrations; returns the versions applied. `acs migrate` calls this; opening the store

@@ -11,10 +11,14 @@ use std::future::Future;
 use acs_core::change::{Change, Event, InformRecord, ParamUpdate, PendingTransfer};
 use acs_core::device::{Attributes, DeviceIdentity, StoredValue, ValueType};
 use acs_core::fault::Fault;
-use acs_core::query::{Field, parse_filter, parse_sort};
-use acs_core::task::{NewTask, TaskKind, parse_task};
+use acs_core::preset::{Name, Preset, ScriptKind};
+use acs_core::query::{DeviceSnapshot, Field, parse_filter, parse_sort};
+use acs_core::task::{NewTask, TaskKind, parse_task, parse_time};
 use acs_core::{DeviceId, Timestamp};
-use acs_store::{CpeCredential, DeviceQuery, ListQuery, Page, Store, StoreError, TokenRecord};
+use acs_store::{
+    CpeCredential, DeviceQuery, ListQuery, Page, Provisioning, ProvisioningSnapshot, Script, Store,
+    StoreError, TokenRecord,
+};
 use serde_json::{Value, json};
 
 /// 2024-05-01T12:00:00Z.
@@ -1030,11 +1034,11 @@ async fn fleet(store: &impl Store) {
     }
 }
 
-pub async fn filters<S: Store>(store: S) {
-    fleet(&store).await;
+/// Filters on [`fleet`] and the devices (serial numbers) each selects.
+fn filter_cases() -> Vec<(Value, &'static [&'static str])> {
     let sv = "Device.DeviceInfo.SoftwareVersion";
     let up = "Device.DeviceInfo.UpTime";
-    let cases: Vec<(Value, &[&str])> = vec![
+    vec![
         (json!({}), &["A", "B", "C", "D"]),
         // Equality and inequality; $ne matches devices without the parameter.
         (json!({sv: "3.0.21"}), &["A"]),
@@ -1155,8 +1159,12 @@ pub async fn filters<S: Store>(store: S) {
         (json!({"Device.Name._writable": true}), &["A", "C"]),
         (json!({"Device.Name._writable": false}), &["B"]),
         (json!({"Device.Name._writable": {"$ne": true}}), &["B", "D"]),
-    ];
-    for (filter, expected) in cases {
+    ]
+}
+
+pub async fn filters<S: Store>(store: S) {
+    fleet(&store).await;
+    for (filter, expected) in filter_cases() {
         assert_eq!(matching(&store, filter.clone()).await, expected, "{filter}");
     }
     // A pattern the engine refuses is an invalid query.
@@ -1599,4 +1607,407 @@ where
         matching(&store, json!({"Device.Y": 2, "Device.X": 1})).await,
         ["A"]
     );
+}
+
+/// A device as the in-memory filter sees it, gathered through the store's own reads: the
+/// known data of a session, and the identity, times and tags of the device document.
+async fn device_view(store: &impl Store, device: &DeviceId) -> DeviceSnapshot {
+    let doc = device_doc(store, device).await;
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let time = |k: &str| parse_time(&doc[k]);
+    DeviceSnapshot {
+        id: device.as_str().to_owned(),
+        manufacturer: text(&doc["_deviceId"]["_Manufacturer"]),
+        oui: text(&doc["_deviceId"]["_OUI"]),
+        product_class: text(&doc["_deviceId"]["_ProductClass"]),
+        serial_number: text(&doc["_deviceId"]["_SerialNumber"]),
+        last_inform: time("_lastInform"),
+        last_boot: time("_lastBoot"),
+        last_bootstrap: time("_lastBootstrap"),
+        registered: time("_registered"),
+        tags: doc["_tags"]
+            .as_array()
+            .map(|t| t.iter().filter_map(text).collect())
+            .unwrap_or_default(),
+        data: store.session_data(device, Timestamp(T)).await.unwrap().data,
+    }
+}
+
+/// Filters beyond [`filter_cases`], on the corners where types, missing values and
+/// negations meet, for the devices [`fleet`] and [`odd_devices`] make.
+fn more_filters() -> Vec<Value> {
+    let sv = "Device.DeviceInfo.SoftwareVersion";
+    let up = "Device.DeviceInfo.UpTime";
+    vec![
+        json!({"Device.Enable": 1}),
+        json!({"Device.Enable": {"$gte": false}}),
+        json!({"Device.Enable": {"$lt": true}}),
+        json!({"Device.Enable": "1"}),
+        json!({"Device.Enable": {"$in": [0, true]}}),
+        json!({sv: 10}),
+        json!({sv: "10"}),
+        json!({sv: {"$gte": "3"}}),
+        json!({sv: {"$regex": "^[0-9]+$"}}),
+        json!({sv: {"$not": {"$gt": "3.0.21"}}}),
+        json!({up: {"$lt": 0}}),
+        json!({up: {"$gte": -5.5}}),
+        json!({up: {"$in": [-5, "100", true]}}),
+        json!({up: {"$nin": [null, 50]}}),
+        json!({up: {"$lte": null}}),
+        json!({up: {"$gt": null}}),
+        json!({up: {"$ne": -5.0}}),
+        json!({up: {"$lte": true}}),
+        json!({"Device.Big": {"$gt": 1.0e19}}),
+        json!({"Device.Big": "18446744073709551615"}),
+        json!({"Device.Dec": 1.5}),
+        json!({"Device.Dec": "1.5"}),
+        json!({"Device.Dec": {"$exists": true}}),
+        json!({"Device.Hex": {"$regex": "ff", "$options": "i"}}),
+        json!({"Device.Hex": {"$regex": "ff"}}),
+        json!({"Device.Time": {"$gte": 1_717_000_000_000_i64}}),
+        json!({"Device.Time": {"$gte": "2024-06"}}),
+        json!({"Device.Name._timestamp": {"$exists": true}}),
+        json!({"Device.Name._timestamp": null}),
+        json!({"Device.Name._timestamp": {"$lt": "2024-05-01T12:00:01Z"}}),
+        json!({"Device.Name._writable": {"$exists": false}}),
+        json!({"Device.Name._writable": 1}),
+        json!({"Device.Name._writable": {"$lt": 1}}),
+        json!({"Device.Name._writable": "true"}),
+        json!({"Device.Name._value": {"$regex": "a$"}}),
+        json!({"Device.WiFi.": {"$ne": null}}),
+        json!({"Device.WiFi": null}),
+        json!({"Device.WiFi.": "x"}),
+        json!({"Device.WiFi.": {"$ne": "x"}}),
+        json!({"Device.WiFi.": {"$regex": "x"}}),
+        json!({"Device.WiFi.._timestamp": {"$exists": true}}),
+        json!({"Device.WiFi.._writable": false}),
+        json!({"Device.DeviceInfo.": {"$exists": false}}),
+        json!({"_tags": {"$lt": "a"}}),
+        json!({"_tags": {"$gte": "lab"}}),
+        json!({"_tags": {"$gt": "z"}}),
+        json!({"_tags": {"$regex": "^[a-z0-9]+$"}}),
+        json!({"_tags": {"$lte": null}}),
+        json!({"_tags": 1}),
+        json!({"_tags": {"$nin": ["lab", null]}}),
+        json!({"_tags": {"$not": {"$in": ["Zeta", "prod"]}}}),
+        json!({"_lastBoot": {"$exists": true}}),
+        json!({"_lastBootstrap": {"$gt": 0}}),
+        json!({"_lastBoot": {"$ne": null}}),
+        json!({"_registered": {"$lt": T + 2500}}),
+        json!({"_lastInform": {"$regex": "x"}}),
+        json!({"_lastInform": {"$in": [T, null]}}),
+        json!({"_lastInform": {"$nin": [T, T + 1000]}}),
+        json!({"_lastInform": {"$gt": T + 500}}),
+        json!({"_id": {"$gt": dev("C").as_str()}}),
+        json!({"_id": {"$lt": dev("C").as_str(), "$gte": dev("B").as_str()}}),
+        json!({"_id": {"$exists": false}}),
+        json!({"_deviceId._Manufacturer": {"$lt": "B"}}),
+        json!({"_deviceId._Manufacturer": {"$regex": "^a", "$options": "i"}}),
+        json!({"_deviceId._SerialNumber": {"$nin": []}}),
+        json!({"_deviceId._OUI": {"$lte": null}}),
+        json!({"_deviceId._ProductClass": true}),
+        json!({"$nor": [{"_tags": "lab"}, {"Device.Enable": true}]}),
+        json!({"$and": [
+            {"$or": [{"Device.Name": {"$regex": "a$"}}, {"_tags": {"$exists": false}}]},
+            {"Device.Name": {"$not": {"$regex": "^g"}}}
+        ]}),
+        json!({"$or": [{"Device.Nope": {"$ne": 1}}, {"_tags": "x"}], "_lastBoot": null}),
+    ]
+}
+
+/// Devices with what [`fleet`] lacks: boot and bootstrap times, values of other types,
+/// a parameter read without a timestamp or writable flag, odd tags.
+async fn odd_devices(store: &impl Store) {
+    let e = dev("E");
+    let mut first = inform_record(
+        &e,
+        T + 4000,
+        vec![
+            param(
+                "Device.DeviceInfo.SoftwareVersion",
+                "10",
+                ValueType::String,
+                T,
+            ),
+            param("Device.DeviceInfo.UpTime", "-5", ValueType::Int, T),
+            param("Device.Enable", "1", ValueType::Boolean, T),
+            ParamUpdate {
+                path: "Device.Name".into(),
+                value: Some(value("gamma", ValueType::String)),
+                ..Default::default()
+            },
+            param(
+                "Device.Time",
+                "2024-07-01T00:00:00Z",
+                ValueType::DateTime,
+                T,
+            ),
+            param(
+                "Device.Dec",
+                "1.5",
+                ValueType::Other("xsd:decimal".into()),
+                T,
+            ),
+            param(
+                "Device.Big",
+                "18446744073709551615",
+                ValueType::UnsignedLong,
+                T,
+            ),
+            param("Device.Hex", "0aFF", ValueType::HexBinary, T),
+            ParamUpdate {
+                path: "Device.WiFi.".into(),
+                object: true,
+                ..Default::default()
+            },
+        ],
+    );
+    first.boot = true;
+    first.bootstrap = true;
+    let mut f = inform_record(&dev("F"), T - 1000, vec![]);
+    f.identity.manufacturer = "acme".into();
+    store
+        .commit(vec![Change::Inform(first), Change::Inform(f)])
+        .await
+        .unwrap();
+    for (device, tag) in [("E", "Zeta"), ("E", "lab2"), ("E", "ünï"), ("F", "a b")] {
+        assert!(store.add_tag(&dev(device), tag).await.unwrap());
+    }
+}
+
+/// The in-memory evaluation of a filter (what a preset's precondition uses at session
+/// time) selects exactly the devices the store's query selects.
+pub async fn filters_agree_in_memory<S: Store>(store: S) {
+    fleet(&store).await;
+    odd_devices(&store).await;
+    let all = {
+        let mut q = query(json!({}));
+        q.projection = vec!["_id".into()];
+        let page = store.query_devices(&q).await.unwrap();
+        let mut views = Vec::new();
+        for id in ids(&page) {
+            views.push(device_view(&store, &DeviceId::parse(&id).unwrap()).await);
+        }
+        views
+    };
+    assert_eq!(all.len(), 6);
+    let filters: Vec<Value> = filter_cases()
+        .into_iter()
+        .map(|(f, _)| f)
+        .chain(more_filters())
+        .collect();
+    for filter in filters {
+        let matcher = parse_filter(&filter).unwrap().compile().unwrap();
+        let mut in_memory: Vec<String> = all
+            .iter()
+            .filter(|d| matcher.matches(*d))
+            .map(|d| d.serial_number.clone().unwrap())
+            .collect();
+        in_memory.sort();
+        assert_eq!(
+            in_memory,
+            matching(&store, filter.clone()).await,
+            "{filter}"
+        );
+    }
+}
+
+fn name(s: &str) -> Name {
+    Name::parse(s).unwrap()
+}
+
+fn preset(n: &str, json: Value) -> Preset {
+    Preset::from_json(&name(n), &json).unwrap()
+}
+
+fn script(n: &str, source: &str) -> Script {
+    Script {
+        name: name(n),
+        source: source.into(),
+    }
+}
+
+pub async fn provisioning_round_trips<S: Store>(store: S) {
+    let empty = store.provisioning().await.unwrap();
+    assert_eq!(empty, ProvisioningSnapshot::default());
+    assert_eq!(store.provisioning_revision().await.unwrap(), 0);
+
+    // Presets: put, get, replace.
+    let boot = preset(
+        "bootstrap",
+        json!({"channel": "boot", "weight": 2,
+               "precondition": "{\"_tags\": {\"$regex\": \"^lab\"}}",
+               "events": {"0 BOOTSTRAP": true},
+               "schedule": {"cron": "0 2 * * *", "duration": 3600},
+               "provisions": [["refresh", "Device.", {"deep": true}]]}),
+    );
+    assert_eq!(store.put_preset(&boot).await.unwrap(), 1);
+    let got = store.preset(&name("bootstrap")).await.unwrap().unwrap();
+    assert_eq!(got, boot);
+    // What is read back evaluates (its pattern compiled again).
+    let lab = DeviceSnapshot {
+        tags: ["lab1".to_owned()].into(),
+        ..DeviceSnapshot::default()
+    };
+    assert!(got.precondition.matches(&lab));
+    let boot2 = preset("bootstrap", json!({"weight": -1}));
+    assert_eq!(store.put_preset(&boot2).await.unwrap(), 2);
+    assert_eq!(
+        store.preset(&name("bootstrap")).await.unwrap(),
+        Some(boot2.clone())
+    );
+    assert_eq!(store.preset(&name("none")).await.unwrap(), None);
+    let a = preset("a", json!({"provisions": [["x"]]}));
+    store.put_preset(&a).await.unwrap();
+    assert_eq!(
+        store.list_presets().await.unwrap(),
+        [a.clone(), boot2.clone()]
+    );
+
+    // Scripts: the same name in both kinds, sources kept byte for byte.
+    let source = "// ünïcode\r\nconst now = Date.now();\n\tdeclare(\"Device.X\", {value: now});\n";
+    for kind in ScriptKind::ALL {
+        store.put_script(kind, &name("same"), source).await.unwrap();
+        assert_eq!(
+            store.script(kind, &name("same")).await.unwrap().as_deref(),
+            Some(source)
+        );
+    }
+    store
+        .put_script(ScriptKind::Provision, &name("b-prov"), "b")
+        .await
+        .unwrap();
+    store
+        .put_script(ScriptKind::Provision, &name("Z_prov"), "z")
+        .await
+        .unwrap();
+    // Replacing.
+    let rev = store
+        .put_script(ScriptKind::VirtualParameter, &name("same"), "return {};")
+        .await
+        .unwrap();
+    assert_eq!(rev, 8);
+    assert_eq!(
+        store.list_scripts(ScriptKind::Provision).await.unwrap(),
+        [
+            script("Z_prov", "z"),
+            script("b-prov", "b"),
+            script("same", source)
+        ]
+    );
+    assert_eq!(
+        store
+            .list_scripts(ScriptKind::VirtualParameter)
+            .await
+            .unwrap(),
+        [script("same", "return {};")]
+    );
+
+    // Everything at once, with the revision of that content.
+    let snap = store.provisioning().await.unwrap();
+    assert_eq!(snap.revision, 8);
+    assert_eq!(store.provisioning_revision().await.unwrap(), 8);
+    assert_eq!(snap.provisioning.presets, [a.clone(), boot2.clone()]);
+    assert_eq!(snap.provisioning.provisions.len(), 3);
+    assert_eq!(snap.provisioning.virtual_parameters.len(), 1);
+
+    // Deleting: what does not exist changes nothing.
+    assert!(!store.delete_preset(&name("none")).await.unwrap());
+    assert!(
+        !store
+            .delete_script(ScriptKind::VirtualParameter, &name("b-prov"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.provisioning_revision().await.unwrap(), 8);
+    assert!(store.delete_preset(&name("a")).await.unwrap());
+    assert!(
+        store
+            .delete_script(ScriptKind::Provision, &name("same"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.provisioning_revision().await.unwrap(), 10);
+    assert_eq!(store.preset(&name("a")).await.unwrap(), None);
+    assert_eq!(
+        store
+            .script(ScriptKind::Provision, &name("same"))
+            .await
+            .unwrap(),
+        None
+    );
+    // The other kind's script of that name stays.
+    assert!(
+        store
+            .script(ScriptKind::VirtualParameter, &name("same"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Importing merges in one write ...
+    let items = Provisioning {
+        presets: vec![preset("imported", json!({"channel": "x"})), boot.clone()],
+        provisions: vec![script("b-prov", "b2"), script("new", "n")],
+        virtual_parameters: vec![],
+    };
+    assert_eq!(store.import_provisioning(&items, false).await.unwrap(), 11);
+    let snap = store.provisioning().await.unwrap().provisioning;
+    assert_eq!(
+        snap.presets,
+        [boot.clone(), preset("imported", json!({"channel": "x"}))]
+    );
+    assert_eq!(
+        snap.provisions,
+        [
+            script("Z_prov", "z"),
+            script("b-prov", "b2"),
+            script("new", "n")
+        ]
+    );
+    assert_eq!(snap.virtual_parameters, [script("same", "return {};")]);
+    // ... or replaces everything.
+    assert_eq!(store.import_provisioning(&items, true).await.unwrap(), 12);
+    let snap = store.provisioning().await.unwrap();
+    let mut expected = items.clone();
+    expected.presets.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(snap.provisioning, expected);
+    assert_eq!(snap.revision, 12);
+}
+
+/// Queries of the same shape with integral and fractional numbers, again and again: the
+/// placeholder of a comparison has one type whatever the number (PostgreSQL connections
+/// cache each statement with the types of its first use, and a later value of another
+/// type would be read as that type's bytes: an integer's as a float).
+pub async fn numbers_compare_the_same_on_every_connection<S: Store>(store: S) {
+    fleet(&store).await;
+    let up = "Device.DeviceInfo.UpTime";
+    let cases = [
+        (json!({up: {"$gte": 100}}), vec!["A", "C"]),
+        (json!({up: {"$gte": 99.5}}), vec!["A", "C"]),
+        (json!({up: 50}), vec!["B"]),
+        (json!({up: 50.5}), vec![]),
+        (json!({"Device.Enable": {"$gte": true}}), vec!["A"]),
+        (json!({"Device.Enable": {"$gte": 0.5}}), vec!["A"]),
+        (json!({"Device.Name._writable": {"$lt": true}}), vec!["B"]),
+        (json!({"Device.Name._writable": {"$lt": 0.5}}), vec!["B"]),
+        (json!({"Device.Name._writable": {"$gt": 0}}), vec!["A", "C"]),
+        (
+            json!({"_lastInform": {"$gte": T + 1000}}),
+            vec!["B", "C", "D"],
+        ),
+        (
+            json!({format!("{up}._timestamp"): {"$gte": T + 1000}}),
+            vec!["B", "C"],
+        ),
+    ];
+    for _ in 0..6 {
+        for (filter, expected) in &cases {
+            assert_eq!(
+                matching(&store, filter.clone()).await,
+                *expected,
+                "{filter}"
+            );
+        }
+    }
 }

@@ -215,6 +215,24 @@ impl TestApp {
         send(self.api, req).await
     }
 
+    /// An API request with the token and a body of any type, sent as it is.
+    pub async fn api_raw(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Resp {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{}", self.api, path_and_query))
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token));
+        if let Some(t) = content_type {
+            req = req.header(header::CONTENT_TYPE, t);
+        }
+        send(self.api, req.body(Full::new(Bytes::from(body))).unwrap()).await
+    }
+
     pub async fn device(&self, id: &str) -> Option<Value> {
         let q = urlencode(&serde_json::json!({ "_id": id }).to_string());
         let r = self

@@ -90,6 +90,19 @@ pub mod event_code {
     pub const M_UPLOAD: &str = "M Upload";
     /// A ChangeDUState finished.
     pub const M_CHANGE_DU_STATE: &str = "M ChangeDUState";
+
+    /// Whether `code` is an `EventCode` the schema of some CWMP version allows (the
+    /// enumerated codes of 1.0, the patterns of 1.1 and 1.2: `14 HEARTBEAT`,
+    /// `M ChangeDUState`, `X 00D09E ...`), as the codec checks an Inform's events. For
+    /// input that names events without knowing the device's CWMP version, such as the
+    /// events a provisioning preset waits for.
+    pub fn is_valid(code: &str) -> bool {
+        crate::Namespace::ALL.into_iter().any(|ns| {
+            let mut v = crate::codec::Validator::new(ns);
+            crate::codec::check::event_code(code, &mut v);
+            v.finish().is_ok()
+        })
+    }
 }
 
 cwmp_struct! {
@@ -311,5 +324,28 @@ cwmp_struct! {
     /// Where to send the browser next.
     pub struct KickedResponse<'a> {
         "NextURL" next_url: Cow<'a, str> => max_len(1024),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::event_code;
+
+    #[test]
+    fn event_codes_of_any_version() {
+        for ok in [
+            event_code::BOOTSTRAP,
+            event_code::M_CHANGE_DU_STATE,
+            "14 HEARTBEAT",
+            "M X_00D09E_Foo",
+            // CWMP 1.0 allows an empty vendor tail, 1.2 a vendor name instead of an OUI.
+            "X 00D09E ",
+            "X ACME rebooted",
+        ] {
+            assert!(event_code::is_valid(ok), "{ok:?}");
+        }
+        for bad in ["", "BOOT", "0  BOOTSTRAP", "0 BOOTSTRAP ", "M ", "X 00D09E"] {
+            assert!(!event_code::is_valid(bad), "{bad:?}");
+        }
     }
 }

@@ -1,0 +1,464 @@
+//! Provisioning through the real server and the real binary: presets, provisions and
+//! virtual parameters over the API (checked as they are put, kept as given), and
+//! `acs provisioning export` / `import`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use acs_store::Store;
+use common::*;
+use http::{Method, StatusCode, header};
+use serde_json::{Value, json};
+
+fn full_preset() -> Value {
+    json!({
+        "channel": "firmware",
+        "weight": 10,
+        "precondition": {"Device.DeviceInfo.SoftwareVersion": {"$ne": "4.2"}, "_tags": "lab"},
+        "events": {"1 BOOT": true, "2 PERIODIC": false},
+        "schedule": {"cron": "0 2 * * MON-FRI", "duration": 3600},
+        "provisions": [["firmware", "4.2", {"force": true}], ["refresh", "Device.DeviceInfo."]]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presets_are_put_read_listed_and_deleted() {
+    let app = spawn_app().await;
+    let r = app
+        .api(Method::PUT, "/presets/fw", Some(full_preset()))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let mut expected = json!({"_id": "fw"});
+    expected
+        .as_object_mut()
+        .unwrap()
+        .extend(full_preset().as_object().unwrap().clone());
+    assert_eq!(r.json(), expected);
+
+    let r = app.api(Method::GET, "/presets/fw", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json(), expected);
+    // What GET gives can be put back as it is.
+    let r = app
+        .api(Method::PUT, "/presets/fw", Some(expected.clone()))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    // GenieACS's forms: the precondition as a string, an empty channel; defaults filled.
+    let r = app
+        .api(
+            Method::PUT,
+            "/presets/bootstrap",
+            Some(
+                json!({"channel": "", "precondition": "{\"_tags\": \"new\"}",
+                        "events": {"0 BOOTSTRAP": true}, "provisions": [["bootstrap"]]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let boot = json!({"_id": "bootstrap", "channel": "default", "weight": 0,
+        "precondition": {"_tags": "new"}, "events": {"0 BOOTSTRAP": true},
+        "provisions": [["bootstrap"]]});
+    assert_eq!(r.json(), boot);
+
+    let r = app.api(Method::GET, "/presets", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["total"], "2");
+    assert_eq!(r.json(), json!([boot, expected]));
+    let r = app.api(Method::GET, "/presets?skip=1&limit=5", None).await;
+    assert_eq!(r.headers["total"], "2");
+    assert_eq!(r.json(), json!([expected]));
+
+    // Replacing.
+    let r = app
+        .api(Method::PUT, "/presets/fw", Some(json!({"weight": 1})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        app.api(Method::GET, "/presets/fw", None).await.json()["weight"],
+        1
+    );
+
+    let r = app.api(Method::DELETE, "/presets/fw", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    for method in [Method::GET, Method::DELETE] {
+        let r = app.api(method, "/presets/fw", None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(
+        app.api(Method::GET, "/presets", None).await.json(),
+        json!([boot])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_presets_are_refused_with_the_reason() {
+    let app = spawn_app().await;
+    let long = format!("/presets/{}", "x".repeat(65));
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("/presets/a.b", "{}".into(), "invalid name"),
+        ("/presets/-a", "{}".into(), "starts with a letter"),
+        (&long, "{}".into(), "at most 64"),
+        ("/presets/p", "not json".into(), "not JSON"),
+        ("/presets/p", "[]".into(), "JSON object"),
+        (
+            "/presets/p",
+            json!({"configurations": []}).to_string(),
+            "unknown field `configurations`",
+        ),
+        ("/presets/p", json!({"_id": "q"}).to_string(), "_id"),
+        (
+            "/presets/p",
+            json!({"weight": "heavy"}).to_string(),
+            "invalid type",
+        ),
+        (
+            "/presets/p",
+            json!({"precondition": "{bad"}).to_string(),
+            "precondition is not JSON",
+        ),
+        (
+            "/presets/p",
+            json!({"precondition": {"Device.X": {"$bogus": 1}}}).to_string(),
+            "unknown operator",
+        ),
+        (
+            "/presets/p",
+            json!({"precondition": {"Device.X": {"$regex": "(?<=x)"}}}).to_string(),
+            "$regex",
+        ),
+        (
+            "/presets/p",
+            json!({"events": {"BOOT": true}}).to_string(),
+            "not a CWMP event code",
+        ),
+        (
+            "/presets/p",
+            json!({"schedule": {"cron": "0 2 * *", "duration": 60}}).to_string(),
+            "schedule.cron",
+        ),
+        (
+            "/presets/p",
+            json!({"schedule": {"cron": "0 0 30 2 *", "duration": 60}}).to_string(),
+            "never occurs",
+        ),
+        (
+            "/presets/p",
+            json!({"schedule": {"cron": "0 2 * * *", "duration": -5}}).to_string(),
+            "schedule.duration",
+        ),
+        (
+            "/presets/p",
+            json!({"provisions": [[""]]}).to_string(),
+            "provisions[0]",
+        ),
+        (
+            "/presets/p",
+            json!({"provisions": ["refresh"]}).to_string(),
+            "provisions[0]",
+        ),
+    ];
+    for (path, body, reason) in cases {
+        let r = app
+            .api_raw(
+                Method::PUT,
+                path,
+                Some("application/json"),
+                body.clone().into_bytes(),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{path} {body}: {}",
+            r.text()
+        );
+        assert!(r.text().contains(reason), "{path} {body}: {}", r.text());
+    }
+    // Nothing was stored.
+    assert_eq!(
+        app.api(Method::GET, "/presets", None).await.json(),
+        json!([])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_are_kept_as_given() {
+    let app = spawn_app().await;
+    let source = "// ünïcode, CRLF and tabs\r\nconst now = Date.now();\n\tdeclare(\"Device.X\", {value: now});\n";
+    for (collection, content_type) in [
+        ("provisions", Some("application/javascript")),
+        ("virtual_parameters", Some("text/plain; charset=utf-8")),
+    ] {
+        let path = format!("/{collection}/shared-name");
+        let r = app
+            .api_raw(Method::PUT, &path, content_type, source.as_bytes().to_vec())
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let r = app.api(Method::GET, &path, None).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body.as_ref(), source.as_bytes());
+        assert_eq!(
+            r.headers[header::CONTENT_TYPE],
+            "application/javascript; charset=utf-8"
+        );
+    }
+    // Without a Content-Type, or a form's (curl --data-binary), the body is the script.
+    for content_type in [None, Some("application/x-www-form-urlencoded")] {
+        let r = app
+            .api_raw(
+                Method::PUT,
+                "/provisions/b",
+                content_type,
+                b"a=1&b=2".to_vec(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(
+            app.api(Method::GET, "/provisions/b", None).await.text(),
+            "a=1&b=2"
+        );
+    }
+
+    let r = app.api(Method::GET, "/provisions", None).await;
+    assert_eq!(r.headers["total"], "2");
+    assert_eq!(
+        r.json(),
+        json!([{"_id": "b", "script": "a=1&b=2"}, {"_id": "shared-name", "script": source}])
+    );
+    let r = app
+        .api(Method::GET, "/virtual_parameters?limit=0", None)
+        .await;
+    assert_eq!(r.headers["total"], "1");
+    assert_eq!(r.json(), json!([]));
+
+    // Refused: not UTF-8, blank, a bad name; nothing changes.
+    for (path, body, reason) in [
+        ("/provisions/b", vec![0xff, 0xfe, b'x'], "not UTF-8"),
+        ("/provisions/b", b" \n\t".to_vec(), "empty"),
+        ("/provisions/b", Vec::new(), "empty"),
+        ("/virtual_parameters/1st", b"x".to_vec(), "invalid name"),
+        ("/virtual_parameters/a%20b", b"x".to_vec(), "invalid name"),
+    ] {
+        let r = app
+            .api_raw(Method::PUT, path, Some("text/plain"), body)
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.text());
+        assert!(r.text().contains(reason), "{path}: {}", r.text());
+    }
+    assert_eq!(
+        app.api(Method::GET, "/provisions/b", None).await.text(),
+        "a=1&b=2"
+    );
+
+    // Deleting one kind leaves the other's item of the same name.
+    let r = app
+        .api(Method::DELETE, "/provisions/shared-name", None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app.api(Method::GET, "/provisions/shared-name", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.text(), "No such provision");
+    let r = app
+        .api(Method::DELETE, "/provisions/shared-name", None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .api(Method::GET, "/virtual_parameters/shared-name", None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .api(Method::DELETE, "/virtual_parameters/nope", None)
+        .await;
+    assert_eq!(r.text(), "No such virtual parameter");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioning_needs_a_token() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        (Method::GET, "/presets"),
+        (Method::PUT, "/presets/p"),
+        (Method::GET, "/provisions/p"),
+        (Method::DELETE, "/virtual_parameters/p"),
+    ] {
+        let r = app.api_with(method, path, Some("{}".into()), None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+}
+
+/// Runs `acs provisioning ...` on the store of `config`.
+fn acs(config: &acs::config::Config, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_acs"))
+        .args(args)
+        .env("ACS_DATA_DIR", &config.data_dir)
+        .env("ACS_DATABASE__URL", &config.database.url)
+        .env("ACS_DATABASE__SCHEMA", &config.database.schema)
+        .env("ACS_LOG__LEVEL", "warn")
+        .output()
+        .expect("run acs")
+}
+
+/// A store nobody uses yet, on the backend of this test binary.
+fn fresh_config(dir: &Path, schema: Option<&TestSchema>) -> acs::config::Config {
+    let mut config = test_config(dir);
+    if let Some(s) = schema {
+        s.configure(&mut config);
+    }
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_then_import_gives_the_same_provisioning() {
+    let app = spawn_app().await;
+    for (name, preset) in [
+        ("fw", full_preset()),
+        (
+            "bootstrap",
+            json!({"events": {"0 BOOTSTRAP": true}, "provisions": [["bootstrap"]]}),
+        ),
+    ] {
+        let r = app
+            .api(Method::PUT, &format!("/presets/{name}"), Some(preset))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    for (path, source) in [
+        (
+            "/provisions/bootstrap",
+            "declare(\"Device.X\", null, {value: 1});\r\n",
+        ),
+        ("/provisions/firmware", "const v = args[0];\n// ünï\n"),
+        (
+            "/virtual_parameters/MAC",
+            "return {writable: false, value: ['x', 'xsd:string']};",
+        ),
+    ] {
+        let r = app
+            .api_raw(
+                Method::PUT,
+                path,
+                Some("application/javascript"),
+                source.into(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    let original = app
+        .running
+        .as_ref()
+        .unwrap()
+        .state
+        .store
+        .provisioning()
+        .await
+        .unwrap();
+
+    let files = tempfile::tempdir().unwrap();
+    let out = files.path().join("export");
+    // A stale file from an earlier export goes; other files stay.
+    std::fs::create_dir_all(out.join("presets")).unwrap();
+    std::fs::write(out.join("presets/deleted.json"), "{}").unwrap();
+    std::fs::write(out.join("README.md"), "provisioning of the lab").unwrap();
+    let o = acs(
+        &app.config,
+        &["provisioning", "export", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("2 presets, 2 provisions, 1 virtual parameters"),
+        "{said}"
+    );
+    assert!(said.contains("deleted.json"), "{said}");
+    assert!(!out.join("presets/deleted.json").exists());
+    assert!(out.join("README.md").exists());
+    assert_eq!(
+        std::fs::read(out.join("provisions/firmware.js")).unwrap(),
+        "const v = args[0];\n// ünï\n".as_bytes()
+    );
+    let fw: Value =
+        serde_json::from_slice(&std::fs::read(out.join("presets/fw.json")).unwrap()).unwrap();
+    assert_eq!(fw, full_preset());
+
+    // Into a fresh store.
+    let dir = tempfile::tempdir().unwrap();
+    let schema = on_postgres().then(TestSchema::new);
+    let config = fresh_config(dir.path(), schema.as_ref());
+    let o = acs(&config, &["provisioning", "import", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let store = acs::app::open_store(&config).await.unwrap();
+    let imported = store.provisioning().await.unwrap();
+    assert_eq!(imported.provisioning, original.provisioning);
+    // One write: the revision went up once.
+    assert_eq!(imported.revision, 1);
+
+    // Importing again with --replace after deleting a file deletes that item.
+    std::fs::remove_file(out.join("virtual_parameters/MAC.js")).unwrap();
+    let o = acs(
+        &config,
+        &["provisioning", "import", "--replace", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let now = store.provisioning().await.unwrap();
+    assert!(now.provisioning.virtual_parameters.is_empty());
+    assert_eq!(now.provisioning.presets, original.provisioning.presets);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_file_stops_the_whole_import() {
+    let files = tempfile::tempdir().unwrap();
+    let src = files.path();
+    for d in ["presets", "provisions", "virtual_parameters", ".git"] {
+        std::fs::create_dir_all(src.join(d)).unwrap();
+    }
+    std::fs::write(src.join("presets/good.json"), r#"{"weight": 1}"#).unwrap();
+    std::fs::write(
+        src.join("presets/bad.json"),
+        r#"{"schedule": {"cron": "0 2 * * *", "duration": -1}}"#,
+    )
+    .unwrap();
+    std::fs::write(src.join("presets/notes.txt"), "x").unwrap();
+    std::fs::write(src.join("presets/.gitkeep"), "").unwrap();
+    std::fs::write(
+        src.join("provisions/good.js"),
+        "declare('Device.X', {value: 1});",
+    )
+    .unwrap();
+    std::fs::write(src.join("provisions/empty.js"), "\n").unwrap();
+    std::fs::write(src.join("virtual_parameters/a.b.js"), "return {};").unwrap();
+    std::fs::write(src.join(".git/config"), "").unwrap();
+    std::fs::create_dir_all(src.join("preset")).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let schema = on_postgres().then(TestSchema::new);
+    let config = fresh_config(dir.path(), schema.as_ref());
+    let o = acs(&config, &["provisioning", "import", src.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    for (file, why) in [
+        ("presets/bad.json", "schedule.duration"),
+        ("presets/notes.txt", "not a .json file"),
+        ("provisions/empty.js", "empty"),
+        ("virtual_parameters/a.b.js", "invalid name"),
+        ("preset", "not one of presets/"),
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(file))
+            .unwrap_or_else(|| panic!("{file} not reported:\n{err}"));
+        assert!(line.contains(why), "{line}");
+    }
+    assert!(err.contains("nothing imported (5 invalid files)"), "{err}");
+    assert!(!err.contains(".git"), "{err}");
+    assert!(!err.contains("good"), "{err}");
+    // Nothing was written, the valid files neither.
+    let store = acs::app::open_store(&config).await.unwrap();
+    let snap = store.provisioning().await.unwrap();
+    assert_eq!(snap.revision, 0);
+    assert!(snap.provisioning.presets.is_empty());
+    assert!(snap.provisioning.provisions.is_empty());
+}
