@@ -14,6 +14,8 @@
 //! `HoldRequests` and the CPE may still send the requests it held back.
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use cwmp::{Body, CwmpVersion, Envelope, FaultCode, Namespace};
 use serde_json::{Value, json};
@@ -23,6 +25,7 @@ use crate::device::{DeviceData, DeviceIdentity, Param, StoredValue};
 use crate::fault::{Fault, RetryPolicy, task_channel};
 use crate::id::DeviceId;
 use crate::plan::{Next, TaskRun, acs_fault, cwmp_fault, string_value};
+use crate::preset::{self, Preset, SessionDevice, applicable};
 use crate::provision::{Action, Active, DeviceFacts, ExtCall, Options, Provisioning, Runner};
 use crate::task::{Task, TaskId};
 use crate::time::Timestamp;
@@ -266,16 +269,17 @@ pub struct DeviceContext {
     pub provisioning: Option<ProvisioningSetup>,
 }
 
-/// What provisioning needs from the caller: the provisions to run (from the presets that
-/// apply, in order), what the store knows beyond parameters, and the runner of scripts.
+/// What provisioning needs from the caller: the presets, what the store knows beyond
+/// parameters, and the runner of scripts. The session picks the presets that apply.
 #[derive(Debug, Clone)]
 pub struct ProvisioningSetup {
-    /// The provisions, with their channels and arguments.
-    pub active: Vec<Active>,
-    /// Channels with a recorded fault (cleared when they run cleanly).
-    pub old_faults: std::collections::BTreeSet<String>,
+    /// Every preset.
+    pub presets: Arc<Vec<Preset>>,
+    /// The device's faults outside task channels: channel, when, retries so far. A
+    /// preset whose channel has a fault waits for the fault's retry time.
+    pub channel_faults: Vec<(String, Timestamp, u32)>,
     /// The device's tags.
-    pub tags: std::collections::BTreeSet<String>,
+    pub tags: BTreeSet<String>,
     /// Its last `1 BOOT`, `0 BOOTSTRAP`, and its registration.
     pub last_boot: Option<Timestamp>,
     /// Last bootstrap.
@@ -283,18 +287,57 @@ pub struct ProvisioningSetup {
     /// First seen.
     pub registered: Option<Timestamp>,
     /// Runs provision scripts.
-    pub runner: std::sync::Arc<dyn Runner>,
+    pub runner: Arc<dyn Runner>,
     /// Bounds and settings.
     pub options: Options,
 }
+
+/// How many times a session re-selects its presets after provisioning changed the device
+/// (a preset's precondition may now hold, or no longer).
+const MAX_RESELECTIONS: u32 = 4;
 
 /// A session's provisioning in progress.
 #[derive(Debug)]
 struct ProvisioningRun {
     engine: Provisioning,
     facts: DeviceFacts,
-    runner: std::sync::Arc<dyn Runner>,
+    setup: ProvisioningSetup,
+    /// The events of the Inform, for preset selection.
+    events: Vec<String>,
+    /// The provisions running now.
+    active: Vec<Active>,
+    /// Channels whose faults are due for a retry now, with their retries.
+    due: BTreeMap<String, u32>,
+    reselections: u32,
     done: bool,
+}
+
+/// The provisions of the presets that apply to the device now, in order, and the channels
+/// whose faults are due for a retry (with their retries); presets of a channel whose
+/// fault is not due yet are left out, so a faulted channel backs off alone.
+fn select(
+    setup: &ProvisioningSetup,
+    facts: &DeviceFacts,
+    known: &DeviceData,
+    events: &[String],
+    now: Timestamp,
+    retry: &RetryPolicy,
+) -> (Vec<Active>, BTreeMap<String, u32>) {
+    let mut blocked = BTreeSet::new();
+    let mut due = BTreeMap::new();
+    for (channel, at, retries) in &setup.channel_faults {
+        if retry.next_attempt(*at, *retries) > now {
+            blocked.insert(channel.as_str());
+        } else {
+            due.insert(channel.clone(), *retries);
+        }
+    }
+    let view = SessionDevice { facts, data: known };
+    let presets: Vec<&Preset> = applicable(setup.presets.iter(), &view, events, now)
+        .into_iter()
+        .filter(|p| !blocked.contains(p.channel.as_str()))
+        .collect();
+    (preset::active(&presets), due)
 }
 
 /// The state of a session, named for what it expects next.
@@ -405,6 +448,7 @@ impl Session {
                 command_key: e.command_key.to_string(),
             })
             .collect();
+        let event_codes: Vec<String> = events.iter().map(|e| e.code.clone()).collect();
         let bootstrap = events.iter().any(|e| e.code == "0 BOOTSTRAP");
         let boot = events.iter().any(|e| e.code == "1 BOOT");
 
@@ -468,18 +512,11 @@ impl Session {
         };
         header.use_cwmp_version = negotiated.use_cwmp_version;
         let runs: Vec<TaskRun> = ctx.tasks.into_iter().map(TaskRun::new).collect();
-        let provisioning = ctx.provisioning.map(|setup| ProvisioningRun {
-            engine: Provisioning::new(
-                device.clone(),
-                now,
-                setup.active,
-                setup.old_faults,
-                setup.options,
-            ),
-            facts: DeviceFacts {
+        let provisioning = ctx.provisioning.and_then(|setup| {
+            let facts = DeviceFacts {
                 id: device.clone(),
                 identity: inform_identity.clone(),
-                tags: setup.tags,
+                tags: setup.tags.clone(),
                 inform: now,
                 last_boot: if boot { Some(now) } else { setup.last_boot },
                 last_bootstrap: if bootstrap {
@@ -488,9 +525,24 @@ impl Session {
                     setup.last_bootstrap
                 },
                 registered: setup.registered.or(Some(now)),
-            },
-            runner: setup.runner,
-            done: false,
+            };
+            let (active, due) = select(&setup, &facts, &known, &event_codes, now, &config.retry);
+            (!active.is_empty()).then(|| ProvisioningRun {
+                engine: Provisioning::new(
+                    device.clone(),
+                    now,
+                    active.clone(),
+                    due.clone(),
+                    setup.options.clone(),
+                ),
+                facts,
+                setup,
+                events: event_codes.clone(),
+                active,
+                due,
+                reselections: 0,
+                done: false,
+            })
         });
         let hold =
             config.hold_requests && (cr.is_some() || !runs.is_empty() || provisioning.is_some());
@@ -1019,7 +1071,7 @@ impl Session {
             }
             // Then provisioning: the presets' intent comes before one-off tasks.
             if let Some(p) = self.provisioning.as_mut().filter(|p| !p.done) {
-                let runner = p.runner.clone();
+                let runner = p.setup.runner.clone();
                 let next = p
                     .engine
                     .next(&mut self.known, &mut p.facts, now, runner.as_ref());
@@ -1037,7 +1089,32 @@ impl Session {
                         step.reply = Reply::Wait(calls);
                         return step;
                     }
-                    Action::Done => p.done = true,
+                    Action::Done => {
+                        // What provisioning changed may make other presets apply (or
+                        // not): select again, a bounded number of times.
+                        let (active, due) = select(
+                            &p.setup,
+                            &p.facts,
+                            &self.known,
+                            &p.events,
+                            now,
+                            &config.retry,
+                        );
+                        if active != p.active && p.reselections < MAX_RESELECTIONS {
+                            p.reselections += 1;
+                            p.engine = Provisioning::new(
+                                self.device.clone(),
+                                p.engine.start(),
+                                active.clone(),
+                                due.clone(),
+                                p.setup.options.clone(),
+                            );
+                            p.active = active;
+                            p.due = due;
+                        } else {
+                            p.done = true;
+                        }
+                    }
                 }
                 continue;
             }

@@ -1099,25 +1099,34 @@ impl acs_core::provision::Runner for LookupScript {
 
 #[test]
 fn provisioning_runs_before_tasks_and_waits_for_extensions() {
-    use acs_core::provision::{Active, Options};
+    use acs_core::provision::Options;
     use acs_core::session::ProvisioningSetup;
+    let preset = |name: &str, j: serde_json::Value| {
+        acs_core::preset::Preset::from_json(&acs_core::preset::Name::parse(name).unwrap(), &j)
+            .unwrap()
+    };
     let mut sent = Sent::default();
     let ctx = DeviceContext {
         tasks: vec![task(7, json!({"name": "reboot"}))],
         provisioning: Some(ProvisioningSetup {
-            active: vec![
-                Active {
-                    channel: "default".into(),
-                    provision: "tag".into(),
-                    args: vec![json!("provisioned")],
-                },
-                Active {
-                    channel: "default".into(),
-                    provision: "lookup".into(),
-                    args: Vec::new(),
-                },
-            ],
-            old_faults: Default::default(),
+            presets: std::sync::Arc::new(vec![
+                preset("tagged", json!({"provisions": [["tag", "provisioned"]]})),
+                preset(
+                    "lookup",
+                    json!({"weight": 1, "events": {"1 BOOT": true}, "provisions": [["lookup"]]}),
+                ),
+                // Not this device's: the precondition does not hold.
+                preset(
+                    "other",
+                    json!({"precondition": {"_deviceId._ProductClass": "STB"}, "provisions": [["reboot"]]}),
+                ),
+                // Not on BOOT.
+                preset(
+                    "periodic",
+                    json!({"events": {"1 BOOT": false}, "provisions": [["reboot"]]}),
+                ),
+            ]),
+            channel_faults: Vec::new(),
             tags: Default::default(),
             last_boot: None,
             last_bootstrap: None,

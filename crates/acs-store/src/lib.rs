@@ -77,6 +77,11 @@ pub struct SessionData {
     pub tasks: Vec<Task>,
     /// Transfers awaiting their completion.
     pub transfers: Vec<PendingTransfer>,
+    /// The device's tags, sorted.
+    pub tags: Vec<String>,
+    /// Its faults outside tasks' channels (provisioning channels, `transfer`, ...):
+    /// channel, when, retries so far.
+    pub channel_faults: Vec<(String, Timestamp, u32)>,
 }
 
 /// A CPE's credentials for authenticating to the ACS (per device), kept as Digest HA1

@@ -58,6 +58,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/postgres/0005_provisioning.sql"),
     ),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_device_id_with_id.sql"),
+    ),
 ];
 
 /// How the PostgreSQL store runs.

@@ -176,11 +176,11 @@ async fn versions(schema: &str) -> i64 {
 async fn migrations_apply_once() {
     with_schema(|schema| async move {
         let opts = options(&schema);
-        assert_eq!(migrate(&url(), &opts).await.unwrap(), [1, 2, 3, 4, 5]);
+        assert_eq!(migrate(&url(), &opts).await.unwrap(), [1, 2, 3, 4, 5, 6]);
         assert_eq!(migrate(&url(), &opts).await.unwrap(), Vec::<i64>::new());
         let store = open(&schema).await;
         assert_eq!(store.migrate().await.unwrap(), Vec::<i64>::new());
-        assert_eq!(versions(&schema).await, 5);
+        assert_eq!(versions(&schema).await, 6);
         // A database from a newer program is refused.
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)")
             .execute(&mut admin(&schema).await)
@@ -208,9 +208,9 @@ async fn concurrent_migrations_apply_once() {
         for run in runs {
             applied.extend(run.await.unwrap().unwrap());
         }
-        assert_eq!(applied, [1, 2, 3, 4, 5]);
+        assert_eq!(applied, [1, 2, 3, 4, 5, 6]);
         let all = versions(&schema).await;
-        assert_eq!(all, 5);
+        assert_eq!(all, 6);
 
         // Stores connecting together on a fresh schema too.
         let other = format!("{schema}_b");

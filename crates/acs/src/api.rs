@@ -719,7 +719,9 @@ pub fn check_script(name: &Name, source: &[u8]) -> Result<(), ApiError> {
             "the script of {name} is empty"
         )));
     }
-    Ok(())
+    // Compiled in the sandbox, not run: a syntax error answers with its line and column.
+    acs_script::check_syntax(name.as_str(), text)
+        .map_err(|e| ApiError::BadRequest(format!("syntax error: {e}")))
 }
 
 async fn list_scripts<S: Store + std::fmt::Debug>(
@@ -769,6 +771,7 @@ async fn put_script<S: Store + std::fmt::Debug>(
     let source = std::str::from_utf8(body)
         .map_err(|e| ApiError::BadRequest(format!("the script is not UTF-8 text: {e}")))?;
     let revision = state.store.put_script(kind, &name, source).await?;
+    state.provisioning.invalidate();
     info!(name = %name, kind = kind.noun(), revision, "script stored");
     Ok(StatusCode::OK)
 }

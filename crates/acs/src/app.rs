@@ -226,6 +226,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         admission: Arc::new(Semaphore::new(config.cwmp.max_sessions)),
         conn_req: conn_req::ConnectionRequester::new(&config.connection_request),
         extensions: crate::ext::Extensions::new(&config.provisioning),
+        provisioning: crate::scripts::ProvisioningCache::new(acs_script::Limits::default()),
         metrics: metrics::install(),
         sessions: Arc::new(SessionRegistry::default()),
         waiters: TaskWaiters::default(),

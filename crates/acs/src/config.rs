@@ -64,6 +64,9 @@ pub struct ProvisioningConfig {
     pub ext_max_concurrent: usize,
     /// The extensions scripts may call with `ext(name, function, ...args)`, by name.
     pub ext: BTreeMap<String, ExtensionConfig>,
+    /// Where the files named in `Downloads.*.FileName` are served from (a URL the devices
+    /// can reach); a FileName that is a URL is used as it is.
+    pub file_base_url: Option<String>,
 }
 
 impl Default for ProvisioningConfig {
@@ -73,6 +76,7 @@ impl Default for ProvisioningConfig {
             ext_timeout_secs: 10,
             ext_max_concurrent: 32,
             ext: BTreeMap::new(),
+            file_base_url: None,
         }
     }
 }

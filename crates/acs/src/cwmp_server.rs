@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use acs_core::session::{DeviceContext, Reply, Session, Step, read_inform};
+use acs_core::provision;
+use acs_core::session::{DeviceContext, ProvisioningSetup, Reply, Session, Step, read_inform};
 use acs_core::{DeviceId, Timestamp};
 use acs_store::{SessionClaim, Store};
 use bytes::Bytes;
@@ -978,16 +979,42 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
             remote_address: Some(remote.ip().to_string()),
             ..DeviceContext::default()
         };
+        // Presets need the device's data; without any, a device without work costs one
+        // small read.
+        let provisioning = self.app.provisioning.current(store).await?;
+        let presets = !provisioning.presets.is_empty();
+        let mut tags = std::collections::BTreeSet::new();
+        let mut channel_faults = Vec::new();
         if let Some(s) = summary {
             ctx.known_device = true;
             ctx.cr_credentials = s.cr_credentials;
-            if s.has_tasks || s.has_transfers {
+            if s.has_tasks || s.has_transfers || presets {
                 let data = store.session_data(device, now).await?;
                 ctx.data = data.data;
                 ctx.tasks = data.tasks;
                 ctx.transfers = data.transfers;
+                tags = data.tags.into_iter().collect();
+                channel_faults = data.channel_faults;
                 ctx.loaded = true;
             }
+        }
+        if presets {
+            let p = &self.app.config.provisioning;
+            ctx.provisioning = Some(ProvisioningSetup {
+                presets: provisioning.presets.clone(),
+                channel_faults,
+                tags,
+                last_boot: None,
+                last_bootstrap: None,
+                // Not in the device summary yet: `_registered`, `_lastBoot` and
+                // `_lastBootstrap` in preconditions see only this session's.
+                registered: None,
+                runner: provisioning.runner.clone(),
+                options: provision::Options {
+                    max_rounds: p.max_rounds,
+                    file_base_url: p.file_base_url.clone(),
+                },
+            });
         }
         // Offered to the engine even when credentials are known: a device that sends
         // 0 BOOTSTRAP (factory reset) has lost them, and the engine then sets new ones.

@@ -10,6 +10,7 @@ pub mod cwmp_server;
 pub mod ext;
 pub mod metrics;
 pub mod provisioning;
+pub mod scripts;
 pub mod soap;
 pub mod state;
 pub mod tls;

@@ -32,6 +32,8 @@ pub struct Shared<S> {
     pub conn_req: crate::conn_req::ConnectionRequester,
     /// Makes provisions' extension calls.
     pub extensions: crate::ext::Extensions,
+    /// The presets and scripts, cached.
+    pub provisioning: crate::scripts::ProvisioningCache,
     /// Renders `/metrics`.
     pub metrics: crate::metrics::Handle,
 }

@@ -187,6 +187,11 @@ impl<'a> Host<'a> {
         }
     }
 
+    /// The device (for the seed of `Math.random()`).
+    pub fn device(&self) -> &DeviceId {
+        &self.facts.id
+    }
+
     /// Whether the run asked to stop (an unmet commit, an ext result not in yet).
     pub fn yielded(&self) -> bool {
         self.yielded
@@ -894,8 +899,9 @@ pub struct Provisioning {
     /// session meets a `{value: Date.now()}` declaration in every later round.
     start: Timestamp,
     active: Vec<Active>,
-    /// Channels with a fault when the session started: cleared if they now run cleanly.
-    old_faults: BTreeSet<String>,
+    /// Channels with a fault when the session started, with its retries so far: cleared
+    /// if they now run cleanly, counted one retry more if they fault again.
+    old_faults: BTreeMap<String, u32>,
     /// The AddObject in flight: its object and the alias values the instance must get.
     adding: Option<(String, Vec<(String, String)>)>,
     /// The `Downloads.N.` instance whose Download is in flight.
@@ -921,7 +927,7 @@ impl Provisioning {
         device: DeviceId,
         start: Timestamp,
         active: Vec<Active>,
-        old_faults: BTreeSet<String>,
+        old_faults: BTreeMap<String, u32>,
         options: Options,
     ) -> Provisioning {
         Provisioning {
@@ -940,6 +946,11 @@ impl Provisioning {
             in_flight_sets: Vec::new(),
             clean: BTreeSet::new(),
         }
+    }
+
+    /// When the session started (`Date.now()` of its scripts).
+    pub fn start(&self) -> Timestamp {
+        self.start
     }
 
     /// The next step at time `now`: runs every provision against the known data, and
@@ -1143,7 +1154,7 @@ impl Provisioning {
                 // Everything met: the channels that had a fault and ran cleanly now are
                 // cleared.
                 for a in &self.active {
-                    if self.old_faults.contains(&a.channel)
+                    if self.old_faults.contains_key(&a.channel)
                         && !self.faulted.contains(&a.channel)
                         && self.clean.insert(a.channel.clone())
                     {
@@ -1604,10 +1615,12 @@ impl Provisioning {
         let mut out = Vec::new();
         for c in channels {
             self.faulted.insert(c.clone());
+            let mut fault = fault.clone();
+            fault.retries = self.retries(&c);
             out.push(Change::DeviceFault {
                 device: self.device.clone(),
                 channel: c,
-                fault: fault.clone(),
+                fault,
             });
         }
         out
@@ -1627,8 +1640,16 @@ impl Provisioning {
         }
     }
 
+    /// The retries of a channel's new fault: one more than its old fault's.
+    fn retries(&self, channel: &str) -> u32 {
+        self.old_faults
+            .get(channel)
+            .map_or(0, |r| r.saturating_add(1))
+    }
+
     fn fault(&mut self, channel: &str, code: &str, message: String, now: Timestamp) -> Change {
         self.faulted.insert(channel.to_owned());
+        let retries = self.retries(channel);
         Change::DeviceFault {
             device: self.device.clone(),
             channel: channel.to_owned(),
@@ -1637,7 +1658,7 @@ impl Provisioning {
                 message,
                 detail: None,
                 timestamp: now,
-                retries: 0,
+                retries,
             },
         }
     }

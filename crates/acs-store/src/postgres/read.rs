@@ -228,11 +228,30 @@ pub(super) async fn session_data(
             })
         })
         .collect::<sqlx::Result<_>>()?;
+    let tags = sqlx::query_scalar(statements::SESSION_TAGS)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+    let channel_faults = sqlx::query(statements::SESSION_CHANNEL_FAULTS)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>(0)?,
+                Timestamp(r.try_get(1)?),
+                u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0),
+            ))
+        })
+        .collect::<sqlx::Result<_>>()?;
     tx.commit().await?;
     Ok(SessionData {
         data: DeviceData { params },
         tasks,
         transfers,
+        tags,
+        channel_faults,
     })
 }
 
@@ -306,6 +325,10 @@ fn query_error(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// Above this many matches a page is found by probing devices along the sort key rather
+/// than from the matches' ids (see `query_devices`).
+const PROBE_ABOVE: i64 = 1000;
+
 /// Devices matching a query, a page of them; up to `few` matches, the page is ordered from
 /// the matches' ids.
 pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) -> Result<Page> {
@@ -337,7 +360,7 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
     // tag or one parameter's value: from its index alone, without visiting devices; a
     // column range such as the last inform: from the column's index), before any id is
     // fetched: a broad filter then costs no list of ids at all.
-    let broad = {
+    let counted = {
         let mut c = Sql::default();
         c.push("SELECT COUNT(*) FROM (SELECT 1 ");
         match &member {
@@ -356,9 +379,13 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
             .await
             .map_err(query_error)?
             .try_get(0)?;
-        n > few
+        n
     };
-    let ids: Vec<i64> = if broad {
+    // Up to PROBE_ABOVE matches, the page is ordered from their ids (PostgreSQL looks each
+    // up); beyond, walking the sort key and probing each device is cheaper than testing
+    // every device walked against a long list of ids.
+    let probe = counted > few.min(PROBE_ABOVE);
+    let ids: Vec<i64> = if probe {
         Vec::new()
     } else {
         let mut ids = Sql::default();
@@ -383,13 +410,9 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
             .map(|r| r.try_get(0))
             .collect::<sqlx::Result<_>>()?
     };
-    let matched = if broad {
-        few.saturating_add(1)
-    } else {
-        i64::try_from(ids.len()).unwrap_or(i64::MAX)
-    };
-    let forced = matched > few;
-    let ((total, total_exact), page) = if !forced {
+    // Counted in the same snapshot: at most few + 1.
+    let matched = counted;
+    let ((total, total_exact), page) = if !probe {
         let mut by_id = Sql::default();
         by_id.push("d.id = ANY(");
         by_id.bind(filter::Value::Integers(ids));
@@ -407,7 +430,9 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
         .1;
         ((count(matched), true), page)
     } else {
-        let total = if query
+        let total = if matched <= few {
+            (count(matched), true)
+        } else if query
             .count_limit
             .is_some_and(|limit| i64::try_from(limit).unwrap_or(i64::MAX) < matched)
         {
@@ -422,8 +447,8 @@ pub(super) async fn query_devices(pool: &PgPool, query: &DeviceQuery, few: i64) 
                 .try_get(0)?;
             lists::counted(total, query.count_limit)
         };
-        // Many match, as counting showed: the page walks the sort key's index and tests
-        // each device until the page is full ([`filter::as_probes`]).
+        // Many match: the page walks the sort key's index and tests each device until the
+        // page is full ([`filter::as_probes`]).
         let page = lists::paged(
             DEVICE_COLUMNS,
             "devices d",

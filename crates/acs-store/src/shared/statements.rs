@@ -65,6 +65,14 @@ pub(crate) const SESSION_TRANSFERS: &str = "\
     SELECT command_key, task, detail, started FROM transfers WHERE device = $1 ORDER BY \
     started, command_key";
 
+/// A device's tags, for its session.
+pub(crate) const SESSION_TAGS: &str = "SELECT tag FROM tags WHERE device = $1 ORDER BY tag";
+
+/// A device's faults outside task channels, for its session.
+pub(crate) const SESSION_CHANNEL_FAULTS: &str = "\
+    SELECT channel, timestamp, retries FROM faults WHERE device = $1 AND channel NOT LIKE \
+    'task\\_%' ESCAPE '\\' ORDER BY channel";
+
 /// The connection-request credentials the ACS set on a device.
 pub(crate) const SET_CR_CREDENTIALS: &str = "\
     UPDATE devices SET cr_username = $1, cr_password = $2 WHERE id = $3";
@@ -171,6 +179,8 @@ mod tests {
             RETRY_TASK,
             SESSION_TASKS,
             SESSION_TRANSFERS,
+            SESSION_TAGS,
+            SESSION_CHANNEL_FAULTS,
             SET_CR_CREDENTIALS,
             TASKS_BY_KEY,
             TASK_DEVICE,

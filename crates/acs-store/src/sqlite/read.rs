@@ -149,6 +149,20 @@ pub(super) fn session_data(
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
+    let tags = conn
+        .prepare_cached(statements::SESSION_TAGS)?
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let channel_faults = conn
+        .prepare_cached(statements::SESSION_CHANNEL_FAULTS)?
+        .query_map([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Timestamp(r.get(1)?),
+                u32::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     drop(tx);
 
     let params = render::with_paths(rows, &paths::read(paths));
@@ -156,6 +170,8 @@ pub(super) fn session_data(
         data: DeviceData { params },
         tasks,
         transfers,
+        tags,
+        channel_faults,
     })
 }
 

@@ -287,7 +287,7 @@ fn session(
         facts.id.clone(),
         start,
         provisions,
-        BTreeSet::new(),
+        BTreeMap::new(),
         Options::default(),
     );
     let mut sent = Vec::new();
@@ -865,7 +865,7 @@ fn downloads_are_ordered_once_per_file() {
             facts().id,
             Timestamp(at),
             fw(file),
-            BTreeSet::new(),
+            BTreeMap::new(),
             options.clone(),
         );
         let mut f = facts();
