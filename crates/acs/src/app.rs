@@ -186,6 +186,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let store = open_store(&config).await?;
     let node = node_id(&config);
     let admin_token = tokens::ensure_admin(&store, &node, cwmp_server::now()).await?;
+    if config.provisioning.default_presets
+        && crate::scripts::install_defaults(&store, &node, cwmp_server::now()).await?
+    {
+        tracing::info!("default presets installed (bootstrap, inform)");
+    }
 
     let cwmp_tls = match (&config.cwmp.tls.cert, &config.cwmp.tls.key) {
         (Some(c), Some(k)) => Some(tokio_rustls::TlsAcceptor::from(

@@ -64,6 +64,9 @@ pub struct ProvisioningConfig {
     pub ext_max_concurrent: usize,
     /// The extensions scripts may call with `ext(name, function, ...args)`, by name.
     pub ext: BTreeMap<String, ExtensionConfig>,
+    /// Install the default presets (bootstrap refresh, periodic inform) on a store that has
+    /// never had provisioning written.
+    pub default_presets: bool,
     /// Where the files named in `Downloads.*.FileName` are served from (a URL the devices
     /// can reach); a FileName that is a URL is used as it is.
     pub file_base_url: Option<String>,
@@ -76,6 +79,7 @@ impl Default for ProvisioningConfig {
             ext_timeout_secs: 10,
             ext_max_concurrent: 32,
             ext: BTreeMap::new(),
+            default_presets: true,
             file_base_url: None,
         }
     }

@@ -272,3 +272,73 @@ impl ProvisioningCache {
         }
     }
 }
+
+/// The presets a fresh installation starts with (operators change or delete them like any
+/// other): at bootstrap, the DeviceInfo and ManagementServer basics are read; at every
+/// boot (which a bootstrap also is), periodic Informs are kept on at the hour. Setting
+/// connection-request credentials is the session engine's own work (random per device,
+/// kept for waking it), not a preset's.
+pub fn default_provisioning() -> acs_store::Provisioning {
+    let preset = |name: &str, json: Value| {
+        let name = acs_core::preset::Name::parse(name).expect("a valid built-in name");
+        acs_core::preset::Preset::from_json(&name, &json).expect("a valid built-in preset")
+    };
+    let mut bootstrap = Vec::new();
+    for root in ["Device", "InternetGatewayDevice"] {
+        for object in ["DeviceInfo", "ManagementServer"] {
+            bootstrap.push(serde_json::json!(["refresh", format!("{root}.{object}")]));
+        }
+    }
+    let mut inform = Vec::new();
+    for root in ["Device", "InternetGatewayDevice"] {
+        inform.push(serde_json::json!([
+            "value",
+            format!("{root}.ManagementServer.PeriodicInformEnable"),
+            true
+        ]));
+        inform.push(serde_json::json!([
+            "value",
+            format!("{root}.ManagementServer.PeriodicInformInterval"),
+            3600
+        ]));
+    }
+    acs_store::Provisioning {
+        presets: vec![
+            preset(
+                "bootstrap",
+                serde_json::json!({"channel": "bootstrap", "events": {"0 BOOTSTRAP": true}, "provisions": bootstrap}),
+            ),
+            preset(
+                "inform",
+                serde_json::json!({"channel": "inform", "events": {"1 BOOT": true}, "provisions": inform}),
+            ),
+        ],
+        provisions: Vec::new(),
+        virtual_parameters: Vec::new(),
+    }
+}
+
+/// Installs [`default_provisioning`] on a store that has never had any provisioning
+/// written (revision 0), once across nodes starting together.
+pub async fn install_defaults<S: acs_store::Store>(
+    store: &S,
+    node: &str,
+    now: Timestamp,
+) -> acs_store::Result<bool> {
+    if store.provisioning_revision().await? != 0
+        || !store
+            .claim_job(
+                "default_provisioning",
+                node,
+                now,
+                Timestamp::from_millis(i64::MAX),
+            )
+            .await?
+    {
+        return Ok(false);
+    }
+    store
+        .import_provisioning(&default_provisioning(), false)
+        .await?;
+    Ok(true)
+}

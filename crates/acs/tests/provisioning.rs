@@ -462,3 +462,223 @@ async fn an_invalid_file_stops_the_whole_import() {
     assert!(snap.provisioning.presets.is_empty());
     assert!(snap.provisioning.provisions.is_empty());
 }
+
+/// Puts a script (`provisions` or `virtual_parameters`).
+async fn put_script(app: &TestApp, kind: &str, name: &str, source: &str) -> Resp {
+    app.api_raw(
+        Method::PUT,
+        &format!("/{kind}/{name}"),
+        Some("application/javascript"),
+        source.as_bytes().to_vec(),
+    )
+    .await
+}
+
+async fn put_preset(app: &TestApp, name: &str, preset: Value) {
+    let r = app
+        .api(Method::PUT, &format!("/presets/{name}"), Some(preset))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+fn value(cpe: &TestCpe, path: &str) -> String {
+    cpe.params[path].value.text().into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrapping_device_is_configured_in_its_first_session() {
+    // The operator's lookup: the Wi-Fi name for a serial number.
+    let app = spawn_app_with(|c| {
+        c.provisioning.ext.insert(
+            "inventory".into(),
+            acs::config::ExtensionConfig {
+                command: vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    r#"read call; s=${call#*'"args":["'}; s=${s%%'"'*}; printf '{"ssid": "net-%s"}' "$s""#
+                        .into(),
+                ],
+                url: String::new(),
+            },
+        );
+    })
+    .await;
+    let script = r#"
+        // Zero touch: Wi-Fi from the inventory, the inform interval and a tag from args.
+        const serial = declare("DeviceID.SerialNumber", {value: 1}).value[0];
+        const wifi = ext("inventory", "ssid", serial);
+        declare("Device.WiFi.SSID.1.SSID", null, {value: wifi.ssid});
+        declare("Device.ManagementServer.PeriodicInformInterval", null, {value: args[0]});
+        declare("Tags." + args[1], null, {value: true});
+        log("configured " + serial);
+    "#;
+    let r = put_script(&app, "provisions", "zerotouch", script).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    put_preset(
+        &app,
+        "zerotouch",
+        json!({"events": {"0 BOOTSTRAP": true}, "provisions": [["zerotouch", 900, "provisioned"]]}),
+    )
+    .await;
+    // A window that is not now, and one that always is.
+    put_preset(
+        &app,
+        "new-year",
+        json!({"schedule": {"cron": "0 0 1 1 *", "duration": 60}, "provisions": [["tag", "new-year"]]}),
+    )
+    .await;
+    put_preset(
+        &app,
+        "every-minute",
+        json!({"schedule": {"cron": "* * * * *", "duration": 60}, "provisions": [["tag", "scheduled"]]}),
+    )
+    .await;
+
+    let mut cpe = TestCpe::new("SN7001");
+    let s = cpe.session(app.cwmp, &["0 BOOTSTRAP", "1 BOOT"]).await;
+    assert_eq!(s.status, StatusCode::NO_CONTENT, "{}", s.body);
+    assert_eq!(value(&cpe, "Device.WiFi.SSID.1.SSID"), "net-SN7001");
+    assert_eq!(
+        value(&cpe, "Device.ManagementServer.PeriodicInformInterval"),
+        "900"
+    );
+    // One SetParameterValues for the connection-request credentials, one for both values.
+    assert_eq!(
+        s.rpcs.iter().filter(|r| *r == "SetParameterValues").count(),
+        2,
+        "{:?}",
+        s.rpcs
+    );
+    cpe.validate_received();
+    let doc = app.device(&cpe.id()).await.unwrap();
+    let mut tags: Vec<&str> = doc["_tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["provisioned", "scheduled"]);
+
+    // The next session has nothing to do.
+    let s = cpe.session(app.cwmp, &["2 PERIODIC"]).await;
+    assert_eq!(s.status, StatusCode::NO_CONTENT);
+    assert!(s.rpcs.is_empty(), "{:?}", s.rpcs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_preset_reconverges_devices_at_their_next_session() {
+    let app = spawn_app().await;
+    put_preset(
+        &app,
+        "interval",
+        json!({"provisions": [["value", "Device.ManagementServer.PeriodicInformInterval", 600]]}),
+    )
+    .await;
+    let mut cpe = TestCpe::new("SN7002");
+    cpe.session(app.cwmp, &["0 BOOTSTRAP"]).await;
+    assert_eq!(
+        value(&cpe, "Device.ManagementServer.PeriodicInformInterval"),
+        "600"
+    );
+    put_preset(
+        &app,
+        "interval",
+        json!({"provisions": [["value", "Device.ManagementServer.PeriodicInformInterval", 1800]]}),
+    )
+    .await;
+    let s = cpe.session(app.cwmp, &["2 PERIODIC"]).await;
+    assert_eq!(s.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        value(&cpe, "Device.ManagementServer.PeriodicInformInterval"),
+        "1800"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_errors_and_runaways_are_faults_and_the_session_goes_on() {
+    let app = spawn_app().await;
+    let r = put_script(&app, "provisions", "broken", "let x = ;\n").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("broken:1:"), "{}", r.text());
+    for (name, source) in [
+        ("loop", "while (true) {}"),
+        ("thrower", "\n\nnull.x;\n"),
+        ("files", "const f = std.open('/etc/passwd');"),
+    ] {
+        let r = put_script(&app, "provisions", name, source).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        put_preset(
+            &app,
+            name,
+            json!({"channel": name, "provisions": [[name]]}),
+        )
+        .await;
+    }
+    // A healthy channel beside them.
+    put_preset(&app, "good", json!({"provisions": [["tag", "ok"]]})).await;
+    let mut cpe = TestCpe::new("SN7003");
+    let s = cpe.session(app.cwmp, &["0 BOOTSTRAP"]).await;
+    assert_eq!(s.status, StatusCode::NO_CONTENT, "{}", s.body);
+    let faults = app.api(Method::GET, "/faults", None).await.json();
+    let by_channel = |c: &str| {
+        faults
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["channel"] == c)
+            .cloned()
+            .unwrap_or_else(|| panic!("no fault in {c}: {faults}"))
+    };
+    assert_eq!(by_channel("loop")["code"], "script.timeout");
+    let thrower = by_channel("thrower");
+    assert_eq!(thrower["code"], "script.error");
+    assert!(
+        thrower["message"].as_str().unwrap().contains("thrower:3:"),
+        "{thrower}"
+    );
+    assert_eq!(by_channel("files")["code"], "script.error");
+    let doc = app.device(&cpe.id()).await.unwrap();
+    assert_eq!(doc["_tags"], json!(["ok"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_install_has_the_default_presets_and_they_work() {
+    let app = spawn_app_with(|c| c.provisioning.default_presets = true).await;
+    let presets = app.api(Method::GET, "/presets", None).await.json();
+    let names: Vec<&str> = presets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bootstrap", "inform"]);
+    let mut cpe = TestCpe::new("SN7004");
+    cpe.params
+        .get_mut("Device.ManagementServer.PeriodicInformEnable")
+        .unwrap()
+        .value = cwmp::ParameterValue::Boolean(false);
+    let s = cpe.session(app.cwmp, &["0 BOOTSTRAP", "1 BOOT"]).await;
+    assert_eq!(s.status, StatusCode::NO_CONTENT, "{}", s.body);
+    assert_eq!(
+        value(&cpe, "Device.ManagementServer.PeriodicInformEnable"),
+        "true"
+    );
+    let doc = app.device(&cpe.id()).await.unwrap();
+    // The basics were read.
+    assert_eq!(
+        doc["Device"]["DeviceInfo"]["UpTime"]["_value"],
+        json!(3600),
+        "{doc}"
+    );
+    // Deleted, they stay deleted (a restart does not put them back).
+    for name in ["bootstrap", "inform"] {
+        let r = app
+            .api(Method::DELETE, &format!("/presets/{name}"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let app = app.restart().await;
+    let presets = app.api(Method::GET, "/presets", None).await.json();
+    assert_eq!(presets, json!([]));
+}
