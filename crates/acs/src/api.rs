@@ -689,6 +689,7 @@ async fn put_preset<S: Store + std::fmt::Debug>(
     let preset =
         Preset::from_json(&name, &json).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let revision = state.store.put_preset(&preset).await?;
+    state.provisioning.invalidate();
     info!(preset = %name, revision, "preset stored");
     Ok(Json(preset.to_api_json()))
 }
@@ -698,7 +699,9 @@ async fn delete_preset<S: Store + std::fmt::Debug>(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     let name = provisioning_name(&name)?;
-    if state.store.delete_preset(&name).await? {
+    let deleted = state.store.delete_preset(&name).await?;
+    state.provisioning.invalidate();
+    if deleted {
         info!(preset = %name, "preset deleted");
         Ok(StatusCode::OK)
     } else {
@@ -782,7 +785,9 @@ async fn delete_script<S: Store + std::fmt::Debug>(
     name: &str,
 ) -> ApiResult<StatusCode> {
     let name = provisioning_name(name)?;
-    if state.store.delete_script(kind, &name).await? {
+    let deleted = state.store.delete_script(kind, &name).await?;
+    state.provisioning.invalidate();
+    if deleted {
         info!(name = %name, kind = kind.noun(), "script deleted");
         Ok(StatusCode::OK)
     } else {

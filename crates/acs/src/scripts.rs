@@ -279,9 +279,10 @@ impl ProvisioningCache {
 /// connection-request credentials is the session engine's own work (random per device,
 /// kept for waking it), not a preset's.
 pub fn default_provisioning() -> acs_store::Provisioning {
+    // Checked by the test below; a preset that did not parse would be left out.
     let preset = |name: &str, json: Value| {
-        let name = acs_core::preset::Name::parse(name).expect("a valid built-in name");
-        acs_core::preset::Preset::from_json(&name, &json).expect("a valid built-in preset")
+        let name = acs_core::preset::Name::parse(name).ok()?;
+        acs_core::preset::Preset::from_json(&name, &json).ok()
     };
     let mut bootstrap = Vec::new();
     for root in ["Device", "InternetGatewayDevice"] {
@@ -303,7 +304,7 @@ pub fn default_provisioning() -> acs_store::Provisioning {
         ]));
     }
     acs_store::Provisioning {
-        presets: vec![
+        presets: [
             preset(
                 "bootstrap",
                 serde_json::json!({"channel": "bootstrap", "events": {"0 BOOTSTRAP": true}, "provisions": bootstrap}),
@@ -312,7 +313,10 @@ pub fn default_provisioning() -> acs_store::Provisioning {
                 "inform",
                 serde_json::json!({"channel": "inform", "events": {"1 BOOT": true}, "provisions": inform}),
             ),
-        ],
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         provisions: Vec::new(),
         virtual_parameters: Vec::new(),
     }
@@ -341,4 +345,25 @@ pub async fn install_defaults<S: acs_store::Store>(
         .import_provisioning(&default_provisioning(), false)
         .await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_presets_parse() {
+        let names: Vec<String> = default_provisioning()
+            .presets
+            .iter()
+            .map(|p| p.name.to_string())
+            .collect();
+        assert_eq!(names, ["bootstrap", "inform"]);
+    }
+
+    #[test]
+    fn seeds_differ_by_device_and_repeat() {
+        assert_eq!(seed("00D09E-HGW-SN1"), seed("00D09E-HGW-SN1"));
+        assert_ne!(seed("00D09E-HGW-SN1"), seed("00D09E-HGW-SN2"));
+    }
 }

@@ -213,13 +213,13 @@ async fn scripts_are_kept_as_given() {
                 Method::PUT,
                 "/provisions/b",
                 content_type,
-                b"a=1&b=2".to_vec(),
+                b"let a=1, b=2".to_vec(),
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         assert_eq!(
             app.api(Method::GET, "/provisions/b", None).await.text(),
-            "a=1&b=2"
+            "let a=1, b=2"
         );
     }
 
@@ -227,7 +227,7 @@ async fn scripts_are_kept_as_given() {
     assert_eq!(r.headers["total"], "2");
     assert_eq!(
         r.json(),
-        json!([{"_id": "b", "script": "a=1&b=2"}, {"_id": "shared-name", "script": source}])
+        json!([{"_id": "b", "script": "let a=1, b=2"}, {"_id": "shared-name", "script": source}])
     );
     let r = app
         .api(Method::GET, "/virtual_parameters?limit=0", None)
@@ -242,6 +242,7 @@ async fn scripts_are_kept_as_given() {
         ("/provisions/b", Vec::new(), "empty"),
         ("/virtual_parameters/1st", b"x".to_vec(), "invalid name"),
         ("/virtual_parameters/a%20b", b"x".to_vec(), "invalid name"),
+        ("/provisions/b", b"let = 1;".to_vec(), "b:1:"),
     ] {
         let r = app
             .api_raw(Method::PUT, path, Some("text/plain"), body)
@@ -251,7 +252,7 @@ async fn scripts_are_kept_as_given() {
     }
     assert_eq!(
         app.api(Method::GET, "/provisions/b", None).await.text(),
-        "a=1&b=2"
+        "let a=1, b=2"
     );
 
     // Deleting one kind leaves the other's item of the same name.
@@ -608,12 +609,7 @@ async fn script_errors_and_runaways_are_faults_and_the_session_goes_on() {
     ] {
         let r = put_script(&app, "provisions", name, source).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-        put_preset(
-            &app,
-            name,
-            json!({"channel": name, "provisions": [[name]]}),
-        )
-        .await;
+        put_preset(&app, name, json!({"channel": name, "provisions": [[name]]})).await;
     }
     // A healthy channel beside them.
     put_preset(&app, "good", json!({"provisions": [["tag", "ok"]]})).await;
