@@ -8,12 +8,16 @@
 #
 #   bench/sessions.sh                       # baseline, acs, acs with Digest
 #   RUNS="baseline" bench/sessions.sh       # only some of: baseline acs acs-digest
-#                                           #   acs-pg acs-pg-2nodes
+#                                           #   acs-pg acs-pg-2nodes acs-presets
 #
 # acs-pg runs the ACS on PostgreSQL (PG_URL, default postgres://postgres@127.0.0.1:5432/test,
 # a schema of its own dropped after; needs psql); acs-pg-2nodes runs two ACS processes on
 # one schema, acs-loadgen sending sessions to each in turn (a round-robin load balancer),
-# and reports their CPU time and peak RSS summed.
+# and reports their CPU time and peak RSS summed. acs-presets is acs with three presets put
+# through the API before the load (bench/presets/: a 20-line provision `classify` on
+# devices whose software version matches ^4\., the built-in `tag` on `2 PERIODIC`
+# sessions, and a preset whose precondition no device meets); comparing its server CPU per
+# 1,000 sessions with acs's gives the cost of provisioning per session.
 #   CONCURRENCY=16 DURATION=10 bench/sessions.sh
 #
 # Settings (environment): CONCURRENCY (64), PARAMETERS (20), DEVICES (10000), DURATION (20 s,
@@ -190,6 +194,23 @@ if has_run baseline; then
     stop_server
 fi
 
+# Puts the benchmark's presets and provision into the ACS whose API listens on port $1.
+put_presets() {
+    local api=$1 config=$2 token
+    token=$("$ACS_BIN" token create --name bench --config "$config" 2>>"$OUT/acs-presets-presets.log" | tail -1)
+    local base="http://127.0.0.1:$api" h="Authorization: Bearer $token"
+    {
+        curl -fsS -X PUT -H "$h" -H 'Content-Type: application/javascript' \
+            --data-binary @bench/presets/classify.js "$base/provisions/classify" &&
+        curl -fsS -X PUT -H "$h" "$base/presets/classify" \
+            -d '{"weight": 1, "precondition": {"Device.DeviceInfo.SoftwareVersion": {"$regex": "^4\\."}}, "provisions": [["classify"]]}' &&
+        curl -fsS -X PUT -H "$h" "$base/presets/periodic" \
+            -d '{"events": {"2 PERIODIC": true}, "provisions": [["tag", "periodic"]]}' &&
+        curl -fsS -X PUT -H "$h" "$base/presets/lab-reboot" \
+            -d '{"precondition": {"_tags": "lab"}, "provisions": [["reboot"]]}'
+    } >>"$OUT/acs-presets-presets.log" 2>&1
+}
+
 # Starts the ACS with auth on or off on store $3 (sqlite or postgres) with $4 nodes,
 # measures it as run $1 with extra loadgen arguments.
 run_acs() {
@@ -221,6 +242,8 @@ run_acs() {
             # Sessions of exactly two exchanges, as with the baseline: do not push Connection
             # Request credentials to devices met for the first time.
             echo "cwmp.set_connection_request_credentials = false"
+            # No presets but the benchmark's own (acs-presets).
+            echo "provisioning.default_presets = false"
             echo "api.listen = \"127.0.0.1:$api\""
             echo "log.level = \"$ACS_LOG_LEVEL\""
             if [[ "$store" == postgres ]]; then
@@ -241,6 +264,11 @@ run_acs() {
         ports+=("$port")
         ((n > 1)) && also+=(--also-url "http://127.0.0.1:$port/")
     done
+    if [[ "$name" == acs-presets ]] && ! put_presets "$api" "$dir/acs.toml"; then
+        ROWS+=("| $name | presets not accepted (see $OUT/$name-presets.log) | | | | | | | |")
+        stop_server
+        return
+    fi
     measure "$name" "${ports[0]}" ${also[@]+"${also[@]}"} "$@"
     stop_server
 }
@@ -248,6 +276,7 @@ run_acs() {
 has_run acs && run_acs acs false sqlite 1
 has_run acs-digest && run_acs acs-digest true sqlite 1 \
     --auth digest --username "$DIGEST_USER" --password "$DIGEST_PASSWORD"
+has_run acs-presets && run_acs acs-presets false sqlite 1
 has_run acs-pg && run_acs acs-pg false postgres 1
 has_run acs-pg-2nodes && run_acs acs-pg-2nodes false postgres 2
 

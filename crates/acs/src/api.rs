@@ -771,6 +771,13 @@ async fn put_script<S: Store + std::fmt::Debug>(
 ) -> ApiResult<StatusCode> {
     let name = provisioning_name(name)?;
     check_script(&name, body)?;
+    if kind == ScriptKind::Provision
+        && acs_core::provision::BUILTIN_PROVISIONS.contains(&name.as_str())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "{name} is the name of a built-in provision"
+        )));
+    }
     let source = std::str::from_utf8(body)
         .map_err(|e| ApiError::BadRequest(format!("the script is not UTF-8 text: {e}")))?;
     let revision = state.store.put_script(kind, &name, source).await?;

@@ -243,6 +243,7 @@ async fn scripts_are_kept_as_given() {
         ("/virtual_parameters/1st", b"x".to_vec(), "invalid name"),
         ("/virtual_parameters/a%20b", b"x".to_vec(), "invalid name"),
         ("/provisions/b", b"let = 1;".to_vec(), "b:1:"),
+        ("/provisions/reboot", b"log(1)".to_vec(), "built-in"),
     ] {
         let r = app
             .api_raw(Method::PUT, path, Some("text/plain"), body)
@@ -677,4 +678,138 @@ async fn a_fresh_install_has_the_default_presets_and_they_work() {
     let app = app.restart().await;
     let presets = app.api(Method::GET, "/presets", None).await.json();
     assert_eq!(presets, json!([]));
+}
+
+/// The examples of GenieACS's provisions and virtual-parameters documentation, adapted to
+/// this test CPE's TR-181 model where they name TR-098 paths, give the documented result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_genieacs_documentation_examples_work() {
+    let app = spawn_app().await;
+    let scripts = [
+        // "Setting the SSID as the last 6 characters of the serial number".
+        (
+            "provisions",
+            "ssid",
+            r#"let serial = declare("DeviceID.SerialNumber", {value: 1});
+declare("Device.WiFi.SSID.1.SSID", null, {value: serial.value[0].slice(-6)});"#,
+        ),
+        // "Remove tag1, add tag2, and read tag3".
+        (
+            "provisions",
+            "tags",
+            r#"declare("Tags.tag1", null, {value: false});
+declare("Tags.tag2", null, {value: true});
+let tag3 = declare("Tags.tag3", {value: 1});
+if (tag3.size) log("tag3 is set");"#,
+        ),
+        // "Reboot the device only if it hasn't been rebooted in the past 300 seconds".
+        (
+            "provisions",
+            "reboot-recent",
+            r#"declare("Reboot", null, {value: Date.now() - (300 * 1000)});"#,
+        ),
+        // "Ensure we have one and only one ... object" (here: a port mapping).
+        (
+            "provisions",
+            "one",
+            r#"declare("Device.NAT.PortMapping.*", {path: Date.now()}, {path: 1});"#,
+        ),
+        // "Unified MAC parameter across different device models" (the first root found).
+        (
+            "virtual_parameters",
+            "wanmac",
+            r#"let m = "00:00:00:00:00:00";
+let d = declare("Device.Ethernet.Interface.*.MACAddress", {value: Date.now()});
+let igd = declare("InternetGatewayDevice.WANDevice.*.WANConnectionDevice.*.WANPPPConnection.*.MACAddress", {value: Date.now()});
+if (d.size) {
+  for (let p of d) {
+    if (p.value[0]) { m = p.value[0]; break; }
+  }
+} else if (igd.size) {
+  for (let p of igd) {
+    if (p.value[0]) { m = p.value[0]; break; }
+  }
+}
+return {writable: false, value: [m, "xsd:string"]};"#,
+        ),
+        (
+            "provisions",
+            "readmac",
+            r#"declare("VirtualParameters.wanmac", {value: Date.now()});"#,
+        ),
+    ];
+    for (kind, name, source) in scripts {
+        let r = put_script(&app, kind, name, source).await;
+        assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.text());
+    }
+    for name in ["ssid", "tags", "reboot-recent", "one", "readmac"] {
+        put_preset(&app, name, json!({"channel": name, "provisions": [[name]]})).await;
+    }
+    let mut cpe = TestCpe::new("SN00AB1234");
+    let mac = |v: &str| P {
+        value: cwmp::ParameterValue::String(v.to_owned().into()),
+        writable: false,
+    };
+    cpe.params
+        .insert("Device.Ethernet.Interface.1.MACAddress".into(), mac(""));
+    cpe.params.insert(
+        "Device.Ethernet.Interface.2.MACAddress".into(),
+        mac("00:11:22:33:44:55"),
+    );
+    cpe.params.insert(
+        "Device.NAT.PortMapping.7.Enable".into(),
+        P {
+            value: cwmp::ParameterValue::Boolean(true),
+            writable: true,
+        },
+    );
+    cpe.params.insert(
+        "Device.NAT.PortMapping.8.Enable".into(),
+        P {
+            value: cwmp::ParameterValue::Boolean(true),
+            writable: true,
+        },
+    );
+    let r = app
+        .api(
+            Method::POST,
+            &format!("/devices/{}/tags/tag1", urlencode(&cpe.id())),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "the device is not known yet"
+    );
+    let s = cpe.session(app.cwmp, &["0 BOOTSTRAP", "1 BOOT"]).await;
+    assert_eq!(s.status, StatusCode::NO_CONTENT, "{}", s.body);
+    cpe.validate_received();
+    assert_eq!(value(&cpe, "Device.WiFi.SSID.1.SSID"), "AB1234");
+    assert_eq!(
+        s.rpcs.iter().filter(|r| *r == "Reboot").count(),
+        1,
+        "{:?}",
+        s.rpcs
+    );
+    assert_eq!(
+        cpe.params
+            .keys()
+            .filter(|k| k.starts_with("Device.NAT.PortMapping."))
+            .count(),
+        1,
+        "one port mapping left"
+    );
+    let doc = app.device(&cpe.id()).await.unwrap();
+    assert_eq!(doc["_tags"], json!(["tag2"]));
+    assert_eq!(
+        doc["VirtualParameters"]["wanmac"]["_value"], "00:11:22:33:44:55",
+        "{doc}"
+    );
+    assert!(doc["Reboot"]["_value"].is_string(), "{}", doc["Reboot"]);
+    // A second session within 300 s: no reboot; nothing else to do either.
+    let s = cpe.session(app.cwmp, &["2 PERIODIC"]).await;
+    assert!(!s.rpcs.contains(&"Reboot".to_owned()), "{:?}", s.rpcs);
+    let faults = app.api(Method::GET, "/faults", None).await.json();
+    assert_eq!(faults, json!([]));
 }

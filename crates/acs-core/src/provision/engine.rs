@@ -1704,6 +1704,17 @@ fn outermost(set: &BTreeSet<String>) -> Vec<String> {
     out
 }
 
+/// The names of the built-in provisions: a script cannot take one (it would never run).
+pub const BUILTIN_PROVISIONS: [&str; 7] = [
+    "refresh",
+    "value",
+    "tag",
+    "reboot",
+    "reset",
+    "download",
+    "instances",
+];
+
 /// The built-in provisions: `refresh(path, age_secs?)`, `value(path, value)`,
 /// `tag(name, on?)`, `reboot()`, `reset()`, `download(fileType, fileName,
 /// targetFileName?)` (once per file name), `instances(path, count)`.

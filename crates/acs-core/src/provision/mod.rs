@@ -11,6 +11,6 @@ pub use path::{InvalidPattern, Matches, PathPattern, Segment};
 pub mod engine;
 
 pub use engine::{
-    Action, Active, DeviceFacts, ExtAnswer, ExtCall, Flow, Host, Instance, Next, NoScripts,
-    Options, Provisioning, RunOutcome, Runner,
+    Action, Active, BUILTIN_PROVISIONS, DeviceFacts, ExtAnswer, ExtCall, Flow, Host, Instance,
+    Next, NoScripts, Options, Provisioning, RunOutcome, Runner,
 };
