@@ -725,3 +725,78 @@ async fn quirk_profiles_against_the_acs() {
         }
     }
 }
+
+/// Zero touch with a simulated gateway: presets and a provision are in place before the
+/// device first comes; its first session leaves it configured (a value from the preset's
+/// arguments, one from an extension's lookup of its serial number), tagged, on the
+/// interval wanted, as the device itself then reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_touch_provisioning_in_the_first_session() {
+    let app = common::spawn_app_with(|c| {
+        c.provisioning.ext.insert(
+            "inventory".into(),
+            acs::config::ExtensionConfig {
+                command: vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    r#"read call; s=${call#*'"args":["'}; s=${s%%'"'*}; printf '{"ssid": "net-%s"}' "$s""#
+                        .into(),
+                ],
+                url: String::new(),
+            },
+        );
+    })
+    .await;
+    let script = r#"
+        const serial = declare("DeviceID.SerialNumber", {value: 1}).value[0];
+        const wifi = ext("inventory", "ssid", serial);
+        declare("Device.WiFi.SSID.1.SSID", null, {value: wifi.ssid});
+        declare("Device.ManagementServer.PeriodicInformInterval", null, {value: args[0]});
+        declare("Tags." + args[1], null, {value: true});
+    "#;
+    let r = app
+        .api_raw(
+            Method::PUT,
+            "/provisions/zerotouch",
+            Some("application/javascript"),
+            script.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = app
+        .api(
+            Method::PUT,
+            "/presets/zerotouch",
+            Some(json!({"events": {"0 BOOTSTRAP": true},
+                        "provisions": [["zerotouch", 1200, "provisioned"]]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    let state = tempfile::tempdir().unwrap();
+    let log = SentLog::default();
+    let fleet = Fleet::start(fleet_config(&app, 1, state.path(), &log))
+        .await
+        .unwrap();
+    let tags = eventually("the device tagged", || async {
+        app.device(ID0)
+            .await
+            .map(|d| d["_tags"].clone())
+            .filter(|t| t == &json!(["provisioned"]))
+    })
+    .await;
+    assert_eq!(tags, json!(["provisioned"]));
+    // What the device itself now says.
+    assert_eq!(
+        read(&app, ID0, "Device.WiFi.SSID.1.SSID").await,
+        "net-SIM00000000"
+    );
+    assert_eq!(
+        read(&app, ID0, "Device.ManagementServer.PeriodicInformInterval").await,
+        1200
+    );
+    let faults = app.api(Method::GET, "/faults", None).await.json();
+    assert_eq!(faults, json!([]));
+    drop(fleet);
+    validate(&log);
+}
