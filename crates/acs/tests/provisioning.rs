@@ -491,18 +491,9 @@ fn value(cpe: &TestCpe, path: &str) -> String {
 async fn a_bootstrapping_device_is_configured_in_its_first_session() {
     // The operator's lookup: the Wi-Fi name for a serial number.
     let app = spawn_app_with(|c| {
-        c.provisioning.ext.insert(
-            "inventory".into(),
-            acs::config::ExtensionConfig {
-                command: vec![
-                    "/bin/sh".into(),
-                    "-c".into(),
-                    r#"read call; s=${call#*'"args":["'}; s=${s%%'"'*}; printf '{"ssid": "net-%s"}' "$s""#
-                        .into(),
-                ],
-                url: String::new(),
-            },
-        );
+        c.provisioning
+            .ext
+            .insert("inventory".into(), inventory_extension());
     })
     .await;
     let script = r#"

@@ -733,18 +733,9 @@ async fn quirk_profiles_against_the_acs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_touch_provisioning_in_the_first_session() {
     let app = common::spawn_app_with(|c| {
-        c.provisioning.ext.insert(
-            "inventory".into(),
-            acs::config::ExtensionConfig {
-                command: vec![
-                    "/bin/sh".into(),
-                    "-c".into(),
-                    r#"read call; s=${call#*'"args":["'}; s=${s%%'"'*}; printf '{"ssid": "net-%s"}' "$s""#
-                        .into(),
-                ],
-                url: String::new(),
-            },
-        );
+        c.provisioning
+            .ext
+            .insert("inventory".into(), common::inventory_extension());
     })
     .await;
     let script = r#"

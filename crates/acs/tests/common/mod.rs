@@ -125,6 +125,20 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c
 }
 
+/// An extension for provisioning tests: `ssid(serial)` answers `{"ssid": "net-<serial>"}`
+/// (a shell program reading the call on its standard input).
+pub fn inventory_extension() -> acs::config::ExtensionConfig {
+    acs::config::ExtensionConfig {
+        command: vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            r#"read call; s=${call#*'"args":["'}; s=${s%%'"'*}; printf '{"ssid": "net-%s"}' "$s""#
+                .into(),
+        ],
+        url: String::new(),
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
