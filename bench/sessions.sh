@@ -9,6 +9,7 @@
 #   bench/sessions.sh                       # baseline, acs, acs with Digest
 #   RUNS="baseline" bench/sessions.sh       # only some of: baseline acs acs-digest
 #                                           #   acs-pg acs-pg-2nodes acs-presets
+#                                           #   acs-presets-idle
 #
 # acs-pg runs the ACS on PostgreSQL (PG_URL, default postgres://postgres@127.0.0.1:5432/test,
 # a schema of its own dropped after; needs psql); acs-pg-2nodes runs two ACS processes on
@@ -17,7 +18,8 @@
 # through the API before the load (bench/presets/: a 20-line provision `classify` on
 # devices whose software version matches ^4\., the built-in `tag` on `2 PERIODIC`
 # sessions, and a preset whose precondition no device meets); comparing its server CPU per
-# 1,000 sessions with acs's gives the cost of provisioning per session.
+# 1,000 sessions with acs's gives the cost of provisioning per session. acs-presets-idle puts
+# only the preset no device meets: what loading each device's data for presets costs alone.
 #   CONCURRENCY=16 DURATION=10 bench/sessions.sh
 #
 # Settings (environment): CONCURRENCY (64), PARAMETERS (20), DEVICES (10000), DURATION (20 s,
@@ -196,9 +198,15 @@ fi
 
 # Puts the benchmark's presets and provision into the ACS whose API listens on port $1.
 put_presets() {
-    local api=$1 config=$2 token
+    local api=$1 config=$2 name=$3 token
     token=$("$ACS_BIN" token create --name bench --config "$config" 2>>"$OUT/acs-presets-presets.log" | tail -1)
     local base="http://127.0.0.1:$api" h="Authorization: Bearer $token"
+    if [[ "$name" == acs-presets-idle ]]; then
+        curl -fsS -X PUT -H "$h" "$base/presets/lab-reboot" \
+            -d '{"precondition": {"_tags": "lab"}, "provisions": [["reboot"]]}' \
+            >>"$OUT/acs-presets-presets.log" 2>&1
+        return
+    fi
     {
         curl -fsS -X PUT -H "$h" -H 'Content-Type: application/javascript' \
             --data-binary @bench/presets/classify.js "$base/provisions/classify" &&
@@ -264,7 +272,7 @@ run_acs() {
         ports+=("$port")
         ((n > 1)) && also+=(--also-url "http://127.0.0.1:$port/")
     done
-    if [[ "$name" == acs-presets ]] && ! put_presets "$api" "$dir/acs.toml"; then
+    if [[ "$name" == acs-presets* ]] && ! put_presets "$api" "$dir/acs.toml" "$name"; then
         ROWS+=("| $name | presets not accepted (see $OUT/$name-presets.log) | | | | | | | |")
         stop_server
         return
@@ -277,6 +285,7 @@ has_run acs && run_acs acs false sqlite 1
 has_run acs-digest && run_acs acs-digest true sqlite 1 \
     --auth digest --username "$DIGEST_USER" --password "$DIGEST_PASSWORD"
 has_run acs-presets && run_acs acs-presets false sqlite 1
+has_run acs-presets-idle && run_acs acs-presets-idle false sqlite 1
 has_run acs-pg && run_acs acs-pg false postgres 1
 has_run acs-pg-2nodes && run_acs acs-pg-2nodes false postgres 2
 
