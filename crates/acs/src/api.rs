@@ -713,13 +713,20 @@ async fn delete_preset<S: Store + std::fmt::Debug>(
 /// blank. It does not parse the JavaScript yet: the syntax check (with the line and
 /// column of an error) belongs to the script sandbox and is added here when that lands.
 /// `acs provisioning import` checks every script with this function too.
-pub fn check_script(name: &Name, source: &[u8]) -> Result<(), ApiError> {
+pub fn check_script(kind: ScriptKind, name: &Name, source: &[u8]) -> Result<(), ApiError> {
     let text = std::str::from_utf8(source).map_err(|e| {
         ApiError::BadRequest(format!("the script of {name} is not UTF-8 text: {e}"))
     })?;
     if text.trim().is_empty() {
         return Err(ApiError::BadRequest(format!(
             "the script of {name} is empty"
+        )));
+    }
+    if kind == ScriptKind::Provision
+        && acs_core::provision::BUILTIN_PROVISIONS.contains(&name.as_str())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "{name} is the name of a built-in provision"
         )));
     }
     // Compiled in the sandbox, not run: a syntax error answers with its line and column.
@@ -770,14 +777,7 @@ async fn put_script<S: Store + std::fmt::Debug>(
     body: &[u8],
 ) -> ApiResult<StatusCode> {
     let name = provisioning_name(name)?;
-    check_script(&name, body)?;
-    if kind == ScriptKind::Provision
-        && acs_core::provision::BUILTIN_PROVISIONS.contains(&name.as_str())
-    {
-        return Err(ApiError::BadRequest(format!(
-            "{name} is the name of a built-in provision"
-        )));
-    }
+    check_script(kind, &name, body)?;
     let source = std::str::from_utf8(body)
         .map_err(|e| ApiError::BadRequest(format!("the script is not UTF-8 text: {e}")))?;
     let revision = state.store.put_script(kind, &name, source).await?;

@@ -268,7 +268,7 @@ fn read_item(path: &Path, kind: Option<ScriptKind>) -> Result<Item, String> {
                 .map_err(|e| e.to_string())
         }
         Some(kind) => {
-            crate::api::check_script(&name, &bytes).map_err(|e| e.to_string())?;
+            crate::api::check_script(kind, &name, &bytes).map_err(|e| e.to_string())?;
             let source = String::from_utf8(bytes).map_err(|e| e.to_string())?;
             Ok(Item::Script(kind, Script { name, source }))
         }

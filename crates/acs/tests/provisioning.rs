@@ -431,6 +431,8 @@ async fn an_invalid_file_stops_the_whole_import() {
     )
     .unwrap();
     std::fs::write(src.join("provisions/empty.js"), "\n").unwrap();
+    std::fs::write(src.join("provisions/refresh.js"), "log(1);").unwrap();
+    std::fs::write(src.join("provisions/typo.js"), "let = 1;").unwrap();
     std::fs::write(src.join("virtual_parameters/a.b.js"), "return {};").unwrap();
     std::fs::write(src.join(".git/config"), "").unwrap();
     std::fs::create_dir_all(src.join("preset")).unwrap();
@@ -445,6 +447,8 @@ async fn an_invalid_file_stops_the_whole_import() {
         ("presets/bad.json", "schedule.duration"),
         ("presets/notes.txt", "not a .json file"),
         ("provisions/empty.js", "empty"),
+        ("provisions/refresh.js", "built-in"),
+        ("provisions/typo.js", "typo:1:"),
         ("virtual_parameters/a.b.js", "invalid name"),
         ("preset", "not one of presets/"),
     ] {
@@ -454,7 +458,7 @@ async fn an_invalid_file_stops_the_whole_import() {
             .unwrap_or_else(|| panic!("{file} not reported:\n{err}"));
         assert!(line.contains(why), "{line}");
     }
-    assert!(err.contains("nothing imported (5 invalid files)"), "{err}");
+    assert!(err.contains("nothing imported (7 invalid files)"), "{err}");
     assert!(!err.contains(".git"), "{err}");
     assert!(!err.contains("good"), "{err}");
     // Nothing was written, the valid files neither.
