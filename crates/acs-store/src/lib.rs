@@ -65,6 +65,13 @@ pub struct DeviceSummary {
     pub has_transfers: bool,
     /// When the device was last seen.
     pub last_inform: Option<Timestamp>,
+    /// When it was first seen, last booted (`1 BOOT`) and last bootstrapped: presets'
+    /// preconditions and `Events.*` read them.
+    pub registered: Option<Timestamp>,
+    /// Last `1 BOOT`.
+    pub last_boot: Option<Timestamp>,
+    /// Last `0 BOOTSTRAP`.
+    pub last_bootstrap: Option<Timestamp>,
 }
 
 /// Everything a session with work to do needs: the known data, the due tasks, the pending

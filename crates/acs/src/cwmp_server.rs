@@ -985,6 +985,9 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
         let presets = !provisioning.presets.is_empty();
         let mut tags = std::collections::BTreeSet::new();
         let mut channel_faults = Vec::new();
+        let times = summary
+            .as_ref()
+            .map(|s| (s.registered, s.last_boot, s.last_bootstrap));
         if let Some(s) = summary {
             ctx.known_device = true;
             ctx.cr_credentials = s.cr_credentials;
@@ -1004,11 +1007,9 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                 presets: provisioning.presets.clone(),
                 channel_faults,
                 tags,
-                last_boot: None,
-                last_bootstrap: None,
-                // Not in the device summary yet: `_registered`, `_lastBoot` and
-                // `_lastBootstrap` in preconditions see only this session's.
-                registered: None,
+                last_boot: times.and_then(|t| t.1),
+                last_bootstrap: times.and_then(|t| t.2),
+                registered: times.and_then(|t| t.0),
                 runner: provisioning.runner.clone(),
                 options: provision::Options {
                     max_rounds: p.max_rounds,

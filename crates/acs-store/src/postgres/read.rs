@@ -89,6 +89,9 @@ pub(super) async fn device_summary(
         last_inform: r.try_get::<Option<i64>, _>(2)?.map(Timestamp),
         has_tasks: r.try_get(3)?,
         has_transfers: r.try_get(4)?,
+        registered: r.try_get::<Option<i64>, _>(5)?.map(Timestamp),
+        last_boot: r.try_get::<Option<i64>, _>(6)?.map(Timestamp),
+        last_bootstrap: r.try_get::<Option<i64>, _>(7)?.map(Timestamp),
     }))
 }
 

@@ -40,8 +40,8 @@ pub(crate) const DEVICE_CR_CREDENTIALS: &str = "\
 /// The summary of a device by device id.
 pub(crate) const DEVICE_SUMMARY: &str = "\
     SELECT d.cr_username, d.cr_password, d.last_inform, EXISTS (SELECT 1 FROM tasks t \
-    WHERE t.device = d.id), EXISTS (SELECT 1 FROM transfers x WHERE x.device = d.id) FROM \
-    devices d WHERE d.device_id = $1";
+    WHERE t.device = d.id), EXISTS (SELECT 1 FROM transfers x WHERE x.device = d.id), \
+    d.registered, d.last_boot, d.last_bootstrap FROM devices d WHERE d.device_id = $1";
 
 /// An Inform's event codes.
 pub(crate) const INSERT_EVENT: &str = "\

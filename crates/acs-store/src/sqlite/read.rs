@@ -78,6 +78,9 @@ pub(super) fn device_summary(
                 last_inform: r.get::<_, Option<i64>>(2)?.map(Timestamp),
                 has_tasks: r.get(3)?,
                 has_transfers: r.get(4)?,
+                registered: r.get::<_, Option<i64>>(5)?.map(Timestamp),
+                last_boot: r.get::<_, Option<i64>>(6)?.map(Timestamp),
+                last_bootstrap: r.get::<_, Option<i64>>(7)?.map(Timestamp),
             })
         })
         .optional()?)

@@ -172,6 +172,10 @@ pub async fn inform_creates_and_updates_devices<S: Store>(store: S) {
     assert_eq!(s.last_inform, Some(Timestamp(T)));
     assert!(!s.has_tasks && !s.has_transfers);
     assert_eq!(s.cr_credentials, None);
+    assert_eq!(
+        (s.registered, s.last_boot, s.last_bootstrap),
+        (Some(Timestamp(T)), None, None)
+    );
 
     let doc = device_doc(&store, &a).await;
     assert_eq!(doc["_registered"], "2024-05-01T12:00:00.000Z");
@@ -204,6 +208,20 @@ pub async fn inform_creates_and_updates_devices<S: Store>(store: S) {
     // An unknown device has no data.
     let none = store.session_data(&dev("Z"), Timestamp(T)).await.unwrap();
     assert!(none.data.params.is_empty() && none.tasks.is_empty());
+
+    // A boot later (an hour on): the summary says when.
+    let mut boot = inform_record(&a, T + 3_600_000, Vec::new());
+    boot.boot = true;
+    store.commit(vec![Change::Inform(boot)]).await.unwrap();
+    let s = store.device_summary(&a).await.unwrap().unwrap();
+    assert_eq!(
+        (s.registered, s.last_boot, s.last_inform),
+        (
+            Some(Timestamp(T)),
+            Some(Timestamp(T + 3_600_000)),
+            Some(Timestamp(T + 3_600_000))
+        )
+    );
 }
 
 pub async fn bootstrap_resets_what_is_known<S: Store>(store: S) {
