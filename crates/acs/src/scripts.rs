@@ -215,7 +215,7 @@ impl ProvisioningCache {
     }
 
     /// The configuration, current to within a second (or to this node's own writes).
-    pub async fn current<S: acs_store::Store>(&self, store: &S) -> acs_store::Result<Arc<Loaded>> {
+    pub async fn current<S: acs_store::Store>(&self, store: &S) -> Arc<Loaded> {
         let due = match self.checked.lock() {
             Ok(mut c) => {
                 let due = c.is_none_or(|t| t.elapsed() >= CHECK_EVERY);
@@ -228,13 +228,28 @@ impl ProvisioningCache {
         };
         let have = self.snapshot();
         if !due {
-            return Ok(have);
+            return have;
         }
-        let revision = store.provisioning_revision().await?;
+        // A store that cannot be read now, or provisioning that no longer loads (a preset
+        // stored by another version), leaves sessions with the copy they had (logged),
+        // rather than failing every session: checked again a second later.
+        let revision = match store.provisioning_revision().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("provisioning revision not read, keeping the cached copy: {e}");
+                return have;
+            }
+        };
         if revision == have.revision {
-            return Ok(have);
+            return have;
         }
-        let snapshot = store.provisioning().await?;
+        let snapshot = match store.provisioning().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("provisioning not loaded, keeping the cached copy: {e}");
+                return have;
+            }
+        };
         let p = snapshot.provisioning;
         let (runner, errors) = ScriptRunner::new(
             p.provisions
@@ -262,7 +277,7 @@ impl ProvisioningCache {
             revision = snapshot.revision,
             "provisioning configuration loaded"
         );
-        Ok(loaded)
+        loaded
     }
 
     fn snapshot(&self) -> Arc<Loaded> {
