@@ -1,12 +1,8 @@
-//! The planner: for each task, what is wanted of the device is compared with what is known
-//! of it, and the RPC that closes the gap is chosen. After every response the known data is
-//! updated and the comparison runs again, so a task whose want is already met (a value read
-//! in this session's Inform, a value already equal to the one to set) costs no RPC.
-//!
-//! A task remembers only what the known data cannot say: which RPCs it already sent in this
-//! session (so a device that answers with less than asked cannot loop us), and the instance
-//! an AddObject created (kept in the task's progress, so a broken session does not add a
-//! second one).
+//! What tasks and provisions share about the device's answers: the data an answer
+//! teaches ([`apply_data`]), faults as recorded, and the tasks that are one command
+//! (Download, Upload, ScheduleInform, ...): their RPC and what their answer means. The
+//! tasks that are wants on the device's data go through the provisioning engine
+//! (`provision::engine::tasks`).
 
 use std::borrow::Cow;
 
@@ -14,39 +10,11 @@ use cwmp::{Body, ParameterValue, ParameterValueStruct};
 use serde_json::{Value, json};
 
 use crate::change::{Change, ParamUpdate, PendingTransfer};
-use crate::device::{Attributes, DeviceData, Param, StoredValue, ValueType};
+use crate::device::{Attributes, DeviceData, Param, StoredValue};
 use crate::fault::Fault;
 use crate::id::{DeviceId, ParameterPath};
-use crate::task::{DuOperation, SetValue, Task, TaskKind, Transfer};
+use crate::task::{DuOperation, Task, TaskKind, Transfer};
 use crate::time::Timestamp;
-
-/// What a task needs next.
-#[derive(Debug)]
-pub(crate) enum Next {
-    /// Send this request.
-    Send(Body<'static>),
-    /// The task is done; its result for the API.
-    Done(Value),
-    /// The task cannot go on (a fault to record).
-    Fail(Fault),
-}
-
-/// A task being worked on in a session.
-#[derive(Debug)]
-pub(crate) struct TaskRun {
-    pub task: Task,
-    /// Nothing more for this task in this session (done or faulted).
-    pub finished: bool,
-    gpv_sent: bool,
-    gpn_sent: bool,
-    probe_sent: bool,
-    set_sent: bool,
-    rpc_sent: bool,
-    /// The instance an AddObject created.
-    instance: Option<u32>,
-    /// The result of a single-RPC task.
-    result: Option<Value>,
-}
 
 /// A CWMP fault as a task fault: code `cwmp.<n>`, the CPE's message, and
 /// SetParameterValuesFault entries as detail.
@@ -121,490 +89,231 @@ fn names(paths: &[impl AsRef<str>]) -> Vec<Cow<'static, str>> {
 
 /// Whether `path` was read at or after `since`: a parameter by its timestamp, an object by
 /// all the parameters known below it (none known: not fresh).
-fn fresh(known: &DeviceData, path: &str, since: Timestamp) -> bool {
-    if path.is_empty() || path.ends_with('.') {
-        let mut any = false;
-        for (_, p) in known.below(path) {
-            if !p.object {
-                any = true;
-                if p.ts < since {
-                    return false;
-                }
-            }
-        }
-        any
-    } else {
-        known
-            .params
-            .get(path)
-            .is_some_and(|p| !p.object && p.ts >= since)
-    }
-}
-
 fn value_json(v: &StoredValue) -> Value {
     json!([v.text, v.value_type.xsi_name()])
 }
 
-impl TaskRun {
-    pub fn new(task: Task) -> TaskRun {
-        let instance = task
-            .progress
-            .as_ref()
-            .and_then(|p| p.get("instance"))
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok());
-        TaskRun {
-            task,
-            finished: false,
-            gpv_sent: false,
-            gpn_sent: false,
-            probe_sent: false,
-            set_sent: false,
-            rpc_sent: false,
-            instance,
-            result: None,
-        }
-    }
-
-    /// The next step of the task, given what is known now.
-    pub fn next(&mut self, known: &DeviceData, now: Timestamp) -> Next {
-        let created = self.task.created;
-        match &self.task.kind {
-            TaskKind::GetParameterValues(paths) => {
-                // An object path is always asked for: the values known below it (from the
-                // Inform, say) may be fresh yet not all there are.
-                let stale: Vec<&ParameterPath> = paths
-                    .iter()
-                    .filter(|p| p.as_str().ends_with('.') || !fresh(known, p.as_str(), created))
-                    .collect();
-                if stale.is_empty() || self.gpv_sent {
-                    // Sent once already: what the device did not return, it does not have.
-                    return Next::Done(values_result(known, paths));
-                }
-                self.gpv_sent = true;
-                Next::Send(Body::GetParameterValues(cwmp::GetParameterValues {
-                    parameter_names: names(&stale),
-                }))
-            }
-            TaskKind::RefreshObject(path) => {
-                if !self.gpn_sent {
-                    self.gpn_sent = true;
-                    return Next::Send(Body::GetParameterNames(cwmp::GetParameterNames {
-                        parameter_path: Cow::Owned(path.as_str().to_owned()),
-                        next_level: false,
-                    }));
-                }
-                if !self.gpv_sent && !fresh(known, path.as_str(), created) {
-                    self.gpv_sent = true;
-                    // GetParameterValues with "" is not defined (notes §4.2): name the roots.
-                    let targets: Vec<String> = if path.as_str().is_empty() {
-                        known
-                            .params
-                            .keys()
-                            .filter(|k| k.ends_with('.') && k.matches('.').count() == 1)
-                            .cloned()
-                            .collect()
-                    } else {
-                        vec![path.as_str().to_owned()]
-                    };
-                    if !targets.is_empty() && known.below(path.as_str()).any(|(_, p)| !p.object) {
-                        return Next::Send(Body::GetParameterValues(cwmp::GetParameterValues {
-                            parameter_names: names(&targets),
-                        }));
-                    }
-                }
-                Next::Done(Value::Null)
-            }
-            TaskKind::SetParameterValues {
-                values,
-                parameter_key,
-            } => {
-                let values = values.clone();
-                let key = parameter_key.clone();
-                self.set_values(known, now, &values, "", &key)
-            }
-            TaskKind::AddObject { object, values } => {
-                let Some(instance) = self.instance else {
-                    if self.rpc_sent {
-                        return Next::Fail(acs_fault(
-                            "protocol",
-                            "AddObject gave no instance",
-                            now,
-                            self.task.retries,
-                        ));
-                    }
-                    self.rpc_sent = true;
-                    return Next::Send(Body::AddObject(cwmp::AddObject {
-                        object_name: Cow::Owned(object.as_str().to_owned()),
-                        parameter_key: Cow::Borrowed(""),
-                    }));
-                };
-                let inst = format!("{}{instance}.", object.as_str());
-                if !self.gpn_sent {
-                    self.gpn_sent = true;
-                    return Next::Send(Body::GetParameterNames(cwmp::GetParameterNames {
-                        parameter_path: Cow::Owned(inst),
-                        next_level: false,
-                    }));
-                }
-                if !self.gpv_sent && known.below(&inst).any(|(_, p)| !p.object) {
-                    self.gpv_sent = true;
-                    return Next::Send(Body::GetParameterValues(cwmp::GetParameterValues {
-                        parameter_names: names(&[&inst]),
-                    }));
-                }
-                if values.is_empty() {
-                    return Next::Done(json!({ "instanceNumber": instance }));
-                }
-                let values = values.clone();
-                match self.set_values(known, now, &values, &inst, "") {
-                    Next::Done(_) => Next::Done(json!({ "instanceNumber": instance })),
-                    other => other,
-                }
-            }
-            TaskKind::DeleteObject(path) => self.once(Body::DeleteObject(cwmp::DeleteObject {
-                object_name: Cow::Owned(path.as_str().to_owned()),
-                parameter_key: Cow::Borrowed(""),
-            })),
-            TaskKind::Reboot => {
-                let key = command_key(&self.task);
-                self.once(Body::Reboot(cwmp::Reboot {
-                    command_key: key.into(),
-                }))
-            }
-            TaskKind::FactoryReset => self.once(Body::FactoryReset(cwmp::FactoryReset {})),
-            TaskKind::Download(t) => {
-                let body = Body::Download(download(&command_key(&self.task), t));
-                self.once(body)
-            }
-            TaskKind::Upload(t) => {
-                let body = Body::Upload(cwmp::Upload {
-                    command_key: command_key(&self.task).into(),
-                    file_type: t.file_type.clone().into(),
-                    url: t.url.clone().into(),
-                    username: t.username.clone().into(),
-                    password: t.password.clone().into(),
-                    delay_seconds: t.delay_seconds,
-                });
-                self.once(body)
-            }
-            TaskKind::ScheduleInform {
-                delay_seconds,
-                command_key,
-            } => {
-                let body = Body::ScheduleInform(cwmp::ScheduleInform {
-                    delay_seconds: *delay_seconds,
-                    command_key: command_key.clone().into(),
-                });
-                self.once(body)
-            }
-            TaskKind::ScheduleDownload {
-                transfer: t,
-                windows,
-            } => {
-                let body = Body::ScheduleDownload(cwmp::ScheduleDownload {
-                    command_key: command_key(&self.task).into(),
-                    file_type: t.file_type.clone().into(),
-                    url: t.url.clone().into(),
-                    username: t.username.clone().into(),
-                    password: t.password.clone().into(),
-                    file_size: t.file_size,
-                    target_file_name: t.target_file_name.clone().into(),
-                    time_window_list: windows
-                        .iter()
-                        .map(|w| cwmp::TimeWindowStruct {
-                            window_start: w.window_start,
-                            window_end: w.window_end,
-                            window_mode: w.window_mode.clone().into(),
-                            user_message: w.user_message.clone().into(),
-                            max_retries: w.max_retries,
-                        })
-                        .collect(),
-                });
-                self.once(body)
-            }
-            TaskKind::CancelTransfer(key) => {
-                let body = Body::CancelTransfer(cwmp::CancelTransfer {
-                    command_key: key.clone().into(),
-                });
-                self.once(body)
-            }
-            TaskKind::GetQueuedTransfers => {
-                self.once(Body::GetQueuedTransfers(cwmp::GetQueuedTransfers {}))
-            }
-            TaskKind::GetAllQueuedTransfers => {
-                self.once(Body::GetAllQueuedTransfers(cwmp::GetAllQueuedTransfers {}))
-            }
-            TaskKind::GetRpcMethods => self.once(Body::GetRPCMethods(cwmp::GetRPCMethods {})),
-            TaskKind::ChangeDuState { operations } => {
-                let body = Body::ChangeDUState(cwmp::ChangeDUState {
-                    operations: operations.iter().map(du_operation).collect(),
-                    command_key: Some(command_key(&self.task).into()),
-                });
-                self.once(body)
-            }
-            TaskKind::GetParameterAttributes(paths) => {
-                self.once(Body::GetParameterAttributes(cwmp::GetParameterAttributes {
-                    parameter_names: names(paths),
-                }))
-            }
-            TaskKind::SetParameterAttributes(attrs) => {
-                let body = Body::SetParameterAttributes(cwmp::SetParameterAttributes {
-                    parameter_list: attrs
-                        .iter()
-                        .map(|a| cwmp::SetParameterAttributesStruct {
-                            name: a.path.as_str().to_owned().into(),
-                            notification_change: a.notification.is_some(),
-                            notification: a
-                                .notification
-                                .and_then(|n| cwmp::Notification::from_code(i64::from(n)))
-                                .unwrap_or(cwmp::Notification::Off),
-                            access_list_change: a.access_list.is_some(),
-                            access_list: a
-                                .access_list
-                                .clone()
-                                .unwrap_or_default()
-                                .into_iter()
-                                .map(Cow::Owned)
-                                .collect(),
-                        })
-                        .collect(),
-                });
-                self.once(body)
-            }
-        }
-    }
-
-    /// A task of one RPC: send it once, then it is done with its result.
-    fn once(&mut self, body: Body<'static>) -> Next {
-        if self.rpc_sent {
-            return Next::Done(self.result.take().unwrap_or(Value::Null));
-        }
-        self.rpc_sent = true;
-        Next::Send(body)
-    }
-
-    /// SetParameterValues (or the values of an AddObject, below `prefix`): learn unknown
-    /// types first, then set what differs from what is known fresh.
-    fn set_values(
-        &mut self,
-        known: &DeviceData,
-        now: Timestamp,
-        values: &[SetValue],
-        prefix: &str,
-        key: &str,
-    ) -> Next {
-        let full = |v: &SetValue| format!("{prefix}{}", v.path);
-        let type_of = |v: &SetValue| -> Option<ValueType> {
-            v.value_type.clone().or_else(|| {
-                known
-                    .params
-                    .get(&full(v))
-                    .and_then(|p| p.value.as_ref())
-                    .map(|s| s.value_type.clone())
-            })
-        };
-        if !self.probe_sent {
-            let unknown: Vec<String> = values
+/// The RPC of a task that is one command (sent once, its answer is its result); `None`
+/// for the tasks that are wants on the device's data, which the provisioning engine
+/// turns into declarations (GetParameterValues, SetParameterValues, RefreshObject,
+/// AddObject, Reboot, FactoryReset).
+pub(crate) fn command_body(task: &Task) -> Option<Body<'static>> {
+    let body = match &task.kind {
+        TaskKind::GetParameterValues(_)
+        | TaskKind::SetParameterValues { .. }
+        | TaskKind::RefreshObject(_)
+        | TaskKind::AddObject { .. }
+        | TaskKind::Reboot
+        | TaskKind::FactoryReset => return None,
+        TaskKind::DeleteObject(path) => Body::DeleteObject(cwmp::DeleteObject {
+            object_name: Cow::Owned(path.as_str().to_owned()),
+            parameter_key: Cow::Borrowed(""),
+        }),
+        TaskKind::Download(t) => Body::Download(download(&command_key(task), t)),
+        TaskKind::Upload(t) => Body::Upload(cwmp::Upload {
+            command_key: command_key(task).into(),
+            file_type: t.file_type.clone().into(),
+            url: t.url.clone().into(),
+            username: t.username.clone().into(),
+            password: t.password.clone().into(),
+            delay_seconds: t.delay_seconds,
+        }),
+        TaskKind::ScheduleInform {
+            delay_seconds,
+            command_key,
+        } => Body::ScheduleInform(cwmp::ScheduleInform {
+            delay_seconds: *delay_seconds,
+            command_key: command_key.clone().into(),
+        }),
+        TaskKind::ScheduleDownload {
+            transfer: t,
+            windows,
+        } => Body::ScheduleDownload(cwmp::ScheduleDownload {
+            command_key: command_key(task).into(),
+            file_type: t.file_type.clone().into(),
+            url: t.url.clone().into(),
+            username: t.username.clone().into(),
+            password: t.password.clone().into(),
+            file_size: t.file_size,
+            target_file_name: t.target_file_name.clone().into(),
+            time_window_list: windows
                 .iter()
-                .filter(|v| type_of(v).is_none())
-                .map(full)
-                .collect();
-            if !unknown.is_empty() {
-                self.probe_sent = true;
-                return Next::Send(Body::GetParameterValues(cwmp::GetParameterValues {
-                    parameter_names: names(&unknown),
-                }));
+                .map(|w| cwmp::TimeWindowStruct {
+                    window_start: w.window_start,
+                    window_end: w.window_end,
+                    window_mode: w.window_mode.clone().into(),
+                    user_message: w.user_message.clone().into(),
+                    max_retries: w.max_retries,
+                })
+                .collect(),
+        }),
+        TaskKind::CancelTransfer(key) => Body::CancelTransfer(cwmp::CancelTransfer {
+            command_key: key.clone().into(),
+        }),
+        TaskKind::GetQueuedTransfers => Body::GetQueuedTransfers(cwmp::GetQueuedTransfers {}),
+        TaskKind::GetAllQueuedTransfers => {
+            Body::GetAllQueuedTransfers(cwmp::GetAllQueuedTransfers {})
+        }
+        TaskKind::GetRpcMethods => Body::GetRPCMethods(cwmp::GetRPCMethods {}),
+        TaskKind::ChangeDuState { operations } => Body::ChangeDUState(cwmp::ChangeDUState {
+            operations: operations.iter().map(du_operation).collect(),
+            command_key: Some(command_key(task).into()),
+        }),
+        TaskKind::GetParameterAttributes(paths) => {
+            Body::GetParameterAttributes(cwmp::GetParameterAttributes {
+                parameter_names: names(paths),
+            })
+        }
+        TaskKind::SetParameterAttributes(attrs) => {
+            Body::SetParameterAttributes(cwmp::SetParameterAttributes {
+                parameter_list: attrs
+                    .iter()
+                    .map(|a| cwmp::SetParameterAttributesStruct {
+                        name: a.path.as_str().to_owned().into(),
+                        notification_change: a.notification.is_some(),
+                        notification: a
+                            .notification
+                            .and_then(|n| cwmp::Notification::from_code(i64::from(n)))
+                            .unwrap_or(cwmp::Notification::Off),
+                        access_list_change: a.access_list.is_some(),
+                        access_list: a
+                            .access_list
+                            .clone()
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(Cow::Owned)
+                            .collect(),
+                    })
+                    .collect(),
+            })
+        }
+    };
+    Some(body)
+}
+
+/// The device's answer to a command task's RPC: the changes to persist and the task's
+/// result. A response of the wrong kind is a protocol fault.
+pub(crate) fn command_response(
+    task: &Task,
+    device: &DeviceId,
+    sent: &Body<'static>,
+    response: &Body<'_>,
+    known: &mut DeviceData,
+    now: Timestamp,
+) -> Result<(Vec<Change>, Value), Box<Fault>> {
+    let started = |command_key: &str, detail: Value| Change::TransferStarted {
+        device: device.clone(),
+        transfer: PendingTransfer {
+            command_key: command_key.to_owned(),
+            task: Some(task.id),
+            detail,
+            started: now,
+        },
+    };
+    let mut changes = Vec::new();
+    let mut result = Value::Null;
+    match (sent, response) {
+        (Body::GetParameterAttributes(_), Body::GetParameterAttributesResponse(r)) => {
+            result = Value::Array(
+                r.parameter_list
+                    .iter()
+                    .map(|a| {
+                        json!({"name": a.name, "notification": a.notification as u8,
+                               "accessList": a.access_list})
+                    })
+                    .collect(),
+            );
+            changes.extend(apply_data(device, sent, response, known, now).unwrap_or_default());
+        }
+        (Body::DeleteObject(_), _) | (Body::SetParameterAttributes(_), _)
+            if apply_data_matches(sent, response) =>
+        {
+            changes.extend(apply_data(device, sent, response, known, now).unwrap_or_default());
+        }
+        (Body::ScheduleInform(_), Body::ScheduleInformResponse(_)) => {}
+        // Status 1: the transfer goes on after the session; TransferComplete (with
+        // `M Download`/`M Upload`) reports it later. Status 0: done and applied.
+        (
+            Body::Download(cwmp::Download {
+                command_key,
+                url,
+                file_type,
+                ..
+            }),
+            Body::DownloadResponse(cwmp::DownloadResponse { status, .. }),
+        )
+        | (
+            Body::Upload(cwmp::Upload {
+                command_key,
+                url,
+                file_type,
+                ..
+            }),
+            Body::UploadResponse(cwmp::UploadResponse { status, .. }),
+        ) => {
+            result = json!({ "status": status.code() });
+            if *status == cwmp::TransferStatus::Pending {
+                let detail = json!({"method": sent.name(), "url": url, "fileType": file_type});
+                changes.push(started(command_key, detail));
             }
         }
-        if self.set_sent {
-            return Next::Done(Value::Null);
+        (Body::ScheduleDownload(req), Body::ScheduleDownloadResponse(_)) => {
+            changes.push(started(
+                &req.command_key,
+                json!({"method": "ScheduleDownload", "url": req.url, "fileType": req.file_type}),
+            ));
         }
-        let mut list = Vec::with_capacity(values.len());
-        let mut differs = false;
-        for v in values {
-            let path = full(v);
-            let value_type = type_of(v).unwrap_or_else(|| v.inferred_type());
-            let stored = StoredValue {
-                text: v.text(),
-                value_type,
-            };
-            let Some(cwmp_value) = stored.to_cwmp() else {
-                return Next::Fail(acs_fault(
-                    "cwmp.9007",
-                    format!(
-                        "{:?} is not a valid {} for {path}",
-                        stored.text,
-                        stored.value_type.xsi_name()
-                    ),
-                    now,
-                    self.task.retries,
-                ));
-            };
-            let same = known.params.get(&path).is_some_and(|p| {
-                p.ts >= self.task.created
-                    && p.value
-                        .as_ref()
-                        .is_some_and(|k| StoredValue::from_cwmp(&cwmp_value) == *k)
+        (Body::ChangeDUState(req), Body::ChangeDUStateResponse(_)) => {
+            let key = req.command_key.as_deref().unwrap_or("");
+            changes.push(started(key, json!({"method": "ChangeDUState"})));
+        }
+        (Body::CancelTransfer(req), Body::CancelTransferResponse(_)) => {
+            changes.push(Change::TransferCompleted {
+                device: device.clone(),
+                command_key: req.command_key.to_string(),
             });
-            differs |= !same;
-            list.push(ParameterValueStruct::new(path, cwmp_value));
         }
-        if !differs {
-            return Next::Done(Value::Null);
+        (Body::GetQueuedTransfers(_), Body::GetQueuedTransfersResponse(r)) => {
+            result = Value::Array(
+                r.transfer_list
+                    .iter()
+                    .map(|t| json!({"commandKey": t.command_key, "state": t.state.code()}))
+                    .collect(),
+            );
         }
-        self.set_sent = true;
-        Next::Send(Body::SetParameterValues(cwmp::SetParameterValues {
-            parameter_list: list,
-            parameter_key: key.to_owned().into(),
-        }))
-    }
-
-    /// Applies the device's answer to the request this task sent: updates `known`, returns
-    /// the changes to persist. A response of the wrong kind is a protocol fault.
-    pub fn on_response(
-        &mut self,
-        device: &DeviceId,
-        sent: &Body<'static>,
-        response: &Body<'_>,
-        known: &mut DeviceData,
-        now: Timestamp,
-    ) -> Result<Vec<Change>, Box<Fault>> {
-        let mut changes = Vec::new();
-        match (sent, response) {
-            (Body::GetParameterValues(_), _)
-            | (Body::GetParameterNames(_), _)
-            | (Body::SetParameterValues(_), _)
-            | (Body::DeleteObject(_), _)
-            | (Body::GetParameterAttributes(_), _)
-            | (Body::SetParameterAttributes(_), _)
-                if apply_data_matches(sent, response) =>
-            {
-                changes.extend(apply_data(device, sent, response, known, now).unwrap_or_default());
-            }
-            (Body::AddObject(_), Body::AddObjectResponse(r)) => {
-                if r.instance_number == 0 {
-                    return Err(Box::new(acs_fault(
-                        "protocol",
-                        "AddObjectResponse with instance number 0",
-                        now,
-                        self.task.retries,
-                    )));
-                }
-                self.instance = Some(r.instance_number);
-                changes.extend(apply_data(device, sent, response, known, now).unwrap_or_default());
-                changes.push(Change::TaskProgress {
-                    task: self.task.id,
-                    progress: json!({ "instance": r.instance_number }),
-                });
-            }
-            (Body::Reboot(_), Body::RebootResponse(_))
-            | (Body::FactoryReset(_), Body::FactoryResetResponse(_))
-            | (Body::ScheduleInform(_), Body::ScheduleInformResponse(_)) => {}
-            // Status 1: the transfer goes on after the session; TransferComplete (with
-            // `M Download`/`M Upload`) reports it later. Status 0: done and applied.
-            (
-                Body::Download(cwmp::Download {
-                    command_key,
-                    url,
-                    file_type,
-                    ..
-                }),
-                Body::DownloadResponse(cwmp::DownloadResponse { status, .. }),
-            )
-            | (
-                Body::Upload(cwmp::Upload {
-                    command_key,
-                    url,
-                    file_type,
-                    ..
-                }),
-                Body::UploadResponse(cwmp::UploadResponse { status, .. }),
-            ) => {
-                self.result = Some(json!({ "status": status.code() }));
-                if *status == cwmp::TransferStatus::Pending {
-                    let detail = json!({"method": sent.name(), "url": url, "fileType": file_type});
-                    changes.push(self.transfer_started(device, command_key, detail, now));
-                }
-            }
-            (Body::ScheduleDownload(req), Body::ScheduleDownloadResponse(_)) => {
-                changes.push(self.transfer_started(device, &req.command_key, json!({"method": "ScheduleDownload", "url": req.url, "fileType": req.file_type}), now));
-            }
-            (Body::ChangeDUState(req), Body::ChangeDUStateResponse(_)) => {
-                let key = req.command_key.as_deref().unwrap_or("").to_owned();
-                changes.push(self.transfer_started(
-                    device,
-                    &key,
-                    json!({"method": "ChangeDUState"}),
-                    now,
-                ));
-            }
-            (Body::CancelTransfer(req), Body::CancelTransferResponse(_)) => {
-                changes.push(Change::TransferCompleted {
-                    device: device.clone(),
-                    command_key: req.command_key.to_string(),
-                });
-            }
-            (Body::GetQueuedTransfers(_), Body::GetQueuedTransfersResponse(r)) => {
-                self.result = Some(Value::Array(
-                    r.transfer_list
-                        .iter()
-                        .map(|t| json!({"commandKey": t.command_key, "state": t.state.code()}))
-                        .collect(),
-                ));
-            }
-            (Body::GetAllQueuedTransfers(_), Body::GetAllQueuedTransfersResponse(r)) => {
-                self.result = Some(Value::Array(
-                    r.transfer_list
-                        .iter()
-                        .map(|t| {
-                            json!({"commandKey": t.command_key, "state": t.state.code(), "isDownload": t.is_download,
-                                   "fileType": t.file_type, "fileSize": t.file_size, "targetFileName": t.target_file_name})
-                        })
-                        .collect(),
-                ));
-            }
-            (Body::GetRPCMethods(_), Body::GetRPCMethodsResponse(r)) => {
-                self.result = Some(Value::Array(
-                    r.method_list
-                        .iter()
-                        .map(|m| Value::String(m.to_string()))
-                        .collect(),
-                ));
-            }
-            (sent, got) => {
-                return Err(Box::new(acs_fault(
-                    "protocol",
-                    format!(
-                        "expected the response to {}, got {}",
-                        sent.name(),
-                        got.name()
-                    ),
-                    now,
-                    self.task.retries,
-                )));
-            }
+        (Body::GetAllQueuedTransfers(_), Body::GetAllQueuedTransfersResponse(r)) => {
+            result = Value::Array(
+                r.transfer_list
+                    .iter()
+                    .map(|t| {
+                        json!({"commandKey": t.command_key, "state": t.state.code(), "isDownload": t.is_download,
+                               "fileType": t.file_type, "fileSize": t.file_size, "targetFileName": t.target_file_name})
+                    })
+                    .collect(),
+            );
         }
-        Ok(changes)
-    }
-
-    fn transfer_started(
-        &self,
-        device: &DeviceId,
-        command_key: &str,
-        detail: Value,
-        now: Timestamp,
-    ) -> Change {
-        Change::TransferStarted {
-            device: device.clone(),
-            transfer: PendingTransfer {
-                command_key: command_key.to_owned(),
-                task: Some(self.task.id),
-                detail,
-                started: now,
-            },
+        (Body::GetRPCMethods(_), Body::GetRPCMethodsResponse(r)) => {
+            result = Value::Array(
+                r.method_list
+                    .iter()
+                    .map(|m| Value::String(m.to_string()))
+                    .collect(),
+            );
+        }
+        (sent, got) => {
+            return Err(Box::new(acs_fault(
+                "protocol",
+                format!(
+                    "expected the response to {}, got {}",
+                    sent.name(),
+                    got.name()
+                ),
+                now,
+                task.retries,
+            )));
         }
     }
+    Ok((changes, result))
 }
 
 fn download(command_key: &str, t: &Transfer) -> cwmp::Download<'static> {
@@ -908,7 +617,7 @@ pub(crate) fn apply_values(
 }
 
 /// The values a GetParameterValues task read: `{path: [value, type]}`.
-fn values_result(known: &DeviceData, paths: &[ParameterPath]) -> Value {
+pub(crate) fn values_result(known: &DeviceData, paths: &[ParameterPath]) -> Value {
     let mut out = serde_json::Map::new();
     for path in paths {
         if path.is_object() {

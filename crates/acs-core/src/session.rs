@@ -14,6 +14,7 @@
 //! `HoldRequests` and the CPE may still send the requests it held back.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -24,9 +25,12 @@ use crate::change::{Change, Event, InformRecord, ParamUpdate, PendingTransfer};
 use crate::device::{DeviceData, DeviceIdentity, Param, StoredValue};
 use crate::fault::{Fault, RetryPolicy, task_channel};
 use crate::id::DeviceId;
-use crate::plan::{Next, TaskRun, acs_fault, cwmp_fault, string_value};
+use crate::plan::{acs_fault, cwmp_fault, string_value};
 use crate::preset::{self, Preset, SessionDevice, applicable};
-use crate::provision::{Action, Active, DeviceFacts, ExtCall, Options, Provisioning, Runner};
+use crate::provision::{
+    Action, Active, DeviceFacts, ExtCall, NoScripts, Options, Provisioning, Runner,
+};
+use crate::query::DeviceView;
 use crate::task::{Task, TaskId};
 use crate::time::Timestamp;
 
@@ -81,6 +85,10 @@ pub enum Reply {
     /// caller's), commit the step's changes, and hand the results to [`Session::on_ext`],
     /// whose step holds the reply.
     Wait(Vec<ExtCall>),
+    /// No reply yet: the presets need the device's stored data, which was deferred
+    /// ([`DeviceContext::data_deferred`]). Commit the step's changes, load the data and
+    /// hand it to [`Session::on_data`], whose step holds the reply.
+    Load,
 }
 
 /// How a task ended in this step, for API callers waiting on it.
@@ -267,6 +275,10 @@ pub struct DeviceContext {
     pub loaded: bool,
     /// The provisions of the presets that apply to this session, if any.
     pub provisioning: Option<ProvisioningSetup>,
+    /// `data` was not loaded (it is empty): the presets start from the Inform's values,
+    /// the tags and the identity, and the session answers [`Reply::Load`] when they need
+    /// more (see [`Session::on_data`]). Without presets it means nothing.
+    pub data_deferred: bool,
 }
 
 /// What provisioning needs from the caller: the presets, what the store knows beyond
@@ -296,12 +308,13 @@ pub struct ProvisioningSetup {
 /// (a preset's precondition may now hold, or no longer).
 const MAX_RESELECTIONS: u32 = 4;
 
-/// A session's provisioning in progress.
+/// A session's provisioning (presets and NBI tasks) in progress.
 #[derive(Debug)]
 struct ProvisioningRun {
     engine: Provisioning,
     facts: DeviceFacts,
-    setup: ProvisioningSetup,
+    /// The presets; `None` when only tasks run.
+    setup: Option<ProvisioningSetup>,
     /// The events of the Inform, for preset selection.
     events: Vec<String>,
     /// The provisions running now.
@@ -310,11 +323,17 @@ struct ProvisioningRun {
     due: BTreeMap<String, u32>,
     reselections: u32,
     done: bool,
+    /// The device's stored data is not loaded yet.
+    deferred: bool,
+    /// The selection needs the stored data: the next step asks for it.
+    want_data: bool,
 }
 
 /// The provisions of the presets that apply to the device now, in order, and the channels
 /// whose faults are due for a retry (with their retries); presets of a channel whose
-/// fault is not due yet are left out, so a faulted channel backs off alone.
+/// fault is not due yet are left out, so a faulted channel backs off alone. With the
+/// stored data `deferred`, also whether a precondition looked at a parameter the Inform
+/// did not carry (the selection must then be made again on the stored data).
 fn select(
     setup: &ProvisioningSetup,
     facts: &DeviceFacts,
@@ -322,7 +341,8 @@ fn select(
     events: &[String],
     now: Timestamp,
     retry: &RetryPolicy,
-) -> (Vec<Active>, BTreeMap<String, u32>) {
+    deferred: bool,
+) -> (Vec<Active>, BTreeMap<String, u32>, bool) {
     let mut blocked = BTreeSet::new();
     let mut due = BTreeMap::new();
     for (channel, at, retries) in &setup.channel_faults {
@@ -332,12 +352,71 @@ fn select(
             due.insert(channel.clone(), *retries);
         }
     }
-    let view = SessionDevice { facts, data: known };
+    let view = InformOnly {
+        device: SessionDevice { facts, data: known },
+        deferred,
+        missing: Cell::new(false),
+    };
     let presets: Vec<&Preset> = applicable(setup.presets.iter(), &view, events, now)
         .into_iter()
         .filter(|p| !blocked.contains(p.channel.as_str()))
         .collect();
-    (preset::active(&presets), due)
+    (preset::active(&presets), due, view.missing.get())
+}
+
+/// The session's view of the device for preconditions; with the stored data deferred, it
+/// notes when a precondition looks at a parameter the Inform did not carry (the answer
+/// then waits for the data).
+struct InformOnly<'a> {
+    device: SessionDevice<'a>,
+    deferred: bool,
+    missing: Cell<bool>,
+}
+
+impl DeviceView for InformOnly<'_> {
+    fn id(&self) -> &str {
+        self.device.id()
+    }
+    fn manufacturer(&self) -> Option<&str> {
+        self.device.manufacturer()
+    }
+    fn oui(&self) -> Option<&str> {
+        self.device.oui()
+    }
+    fn product_class(&self) -> Option<&str> {
+        self.device.product_class()
+    }
+    fn serial_number(&self) -> Option<&str> {
+        self.device.serial_number()
+    }
+    fn last_inform(&self) -> Option<Timestamp> {
+        self.device.last_inform()
+    }
+    fn last_boot(&self) -> Option<Timestamp> {
+        self.device.last_boot()
+    }
+    fn last_bootstrap(&self) -> Option<Timestamp> {
+        self.device.last_bootstrap()
+    }
+    fn registered(&self) -> Option<Timestamp> {
+        self.device.registered()
+    }
+    fn tags(&self) -> impl Iterator<Item = &str> {
+        self.device.tags()
+    }
+    fn param(&self, path: &str) -> Option<&Param> {
+        let p = self.device.param(path);
+        // A known parameter is not an object (the filter asks both): that is known.
+        if p.is_none()
+            && self.deferred
+            && path
+                .strip_suffix('.')
+                .is_none_or(|leaf| self.device.param(leaf).is_none())
+        {
+            self.missing.set(true);
+        }
+        p
+    }
 }
 
 /// The state of a session, named for what it expects next.
@@ -364,8 +443,8 @@ pub struct Pending {
 
 #[derive(Debug, Clone, Copy)]
 enum Owner {
-    Task(usize),
     CrCredentials,
+    /// The provisioning engine (presets and tasks).
     Provisioning,
 }
 
@@ -386,7 +465,6 @@ pub struct Session {
     version: CwmpVersion,
     state: State,
     known: DeviceData,
-    runs: Vec<TaskRun>,
     /// The ACS's messages carry `HoldRequests` true (until its 204).
     hold: bool,
     cr: Option<CrCredentials>,
@@ -511,41 +589,65 @@ impl Session {
             ..cwmp::Header::default()
         };
         header.use_cwmp_version = negotiated.use_cwmp_version;
-        let runs: Vec<TaskRun> = ctx.tasks.into_iter().map(TaskRun::new).collect();
-        let provisioning = ctx.provisioning.and_then(|setup| {
+        let provisioning = {
+            let setup = ctx.provisioning;
             let facts = DeviceFacts {
                 id: device.clone(),
                 identity: inform_identity.clone(),
-                tags: setup.tags.clone(),
+                tags: setup.as_ref().map(|s| s.tags.clone()).unwrap_or_default(),
                 inform: now,
-                last_boot: if boot { Some(now) } else { setup.last_boot },
+                last_boot: if boot {
+                    Some(now)
+                } else {
+                    setup.as_ref().and_then(|s| s.last_boot)
+                },
                 last_bootstrap: if bootstrap {
                     Some(now)
                 } else {
-                    setup.last_bootstrap
+                    setup.as_ref().and_then(|s| s.last_bootstrap)
                 },
-                registered: setup.registered.or(Some(now)),
+                registered: setup.as_ref().and_then(|s| s.registered).or(Some(now)),
             };
-            let (active, due) = select(&setup, &facts, &known, &event_codes, now, &config.retry);
-            (!active.is_empty()).then(|| ProvisioningRun {
-                engine: Provisioning::new(
-                    device.clone(),
+            // A bootstrapping device's stored data is void: there is nothing to load.
+            let deferred = ctx.data_deferred && !bootstrap;
+            let (active, due, want_data) = match &setup {
+                Some(setup) => select(
+                    setup,
+                    &facts,
+                    &known,
+                    &event_codes,
                     now,
-                    active.clone(),
-                    due.clone(),
-                    setup.options.clone(),
+                    &config.retry,
+                    deferred,
                 ),
-                facts,
-                setup,
-                events: event_codes.clone(),
-                active,
-                due,
-                reselections: 0,
-                done: false,
+                None => Default::default(),
+            };
+            (!active.is_empty() || !ctx.tasks.is_empty() || want_data).then(|| {
+                let options = setup
+                    .as_ref()
+                    .map(|s| s.options.clone())
+                    .unwrap_or_default();
+                let mut engine =
+                    Provisioning::new(device.clone(), now, active.clone(), due.clone(), options)
+                        .with_tasks(ctx.tasks);
+                if deferred {
+                    engine = engine.defer_data();
+                }
+                ProvisioningRun {
+                    engine,
+                    facts,
+                    setup,
+                    events: event_codes.clone(),
+                    active,
+                    due,
+                    reselections: 0,
+                    done: false,
+                    deferred,
+                    want_data,
+                }
             })
-        });
-        let hold =
-            config.hold_requests && (cr.is_some() || !runs.is_empty() || provisioning.is_some());
+        };
+        let hold = config.hold_requests && (cr.is_some() || provisioning.is_some());
         if hold {
             header.hold_requests = Some(true);
         }
@@ -575,7 +677,6 @@ impl Session {
             version: negotiated.version,
             state: State::AwaitingCpeRequests,
             known,
-            runs,
             hold,
             cr,
             transfers: ctx.transfers,
@@ -601,7 +702,6 @@ impl Session {
             version: namespace.base_version(),
             state: State::Ended,
             known: DeviceData::default(),
-            runs: Vec::new(),
             hold: false,
             cr: None,
             transfers: Vec::new(),
@@ -726,6 +826,37 @@ impl Session {
         if let Some(p) = self.provisioning.as_mut() {
             for (call, result) in results {
                 p.engine.on_ext(call, result);
+            }
+        }
+        self.plan(now, config, Step::reply(Reply::NoContent))
+    }
+
+    /// The device's stored data a [`Reply::Load`] asked for: what the Inform carried
+    /// stays (it is newer), the rest joins the known data, the presets are selected again
+    /// on it and provisioning goes on.
+    pub fn on_data(&mut self, now: Timestamp, data: DeviceData, config: &EngineConfig) -> Step {
+        for (path, param) in data.params {
+            self.known.params.entry(path).or_insert(param);
+        }
+        if let Some(p) = self.provisioning.as_mut() {
+            p.deferred = false;
+            p.want_data = false;
+            p.engine.data_loaded();
+            if let Some(setup) = &p.setup {
+                let (active, due, _) = select(
+                    setup,
+                    &p.facts,
+                    &self.known,
+                    &p.events,
+                    now,
+                    &config.retry,
+                    false,
+                );
+                if active != p.active {
+                    p.engine.reselect(active.clone(), due.clone());
+                    p.active = active;
+                    p.due = due;
+                }
             }
         }
         self.plan(now, config, Step::reply(Reply::NoContent))
@@ -910,44 +1041,17 @@ impl Session {
         let mut step = Step::reply(Reply::NoContent);
         step.message = Some(env.body.name());
         if let Body::Fault(f) = &env.body {
-            let retries = match pending.owner {
-                Owner::Task(i) => self.runs.get(i).map_or(0, |r| r.task.retries),
-                Owner::CrCredentials | Owner::Provisioning => 0,
-            };
-            self.fail_owner(
-                pending.owner,
-                cwmp_fault(f, now, retries),
-                now,
-                config,
-                &mut step,
-            );
+            // The retries are counted by the owner (per channel, per task).
+            self.fail_owner(pending.owner, cwmp_fault(f, now, 0), now, config, &mut step);
             return self.plan(now, config, step);
         }
         match pending.owner {
             Owner::Provisioning => {
                 if let Some(p) = self.provisioning.as_mut() {
-                    step.changes.extend(p.engine.on_response(
-                        &pending.sent,
-                        &env.body,
-                        &mut self.known,
-                        now,
-                    ));
-                }
-            }
-            Owner::Task(i) => {
-                let result = match self.runs.get_mut(i) {
-                    Some(run) => run.on_response(
-                        &self.device,
-                        &pending.sent,
-                        &env.body,
-                        &mut self.known,
-                        now,
-                    ),
-                    None => Ok(Vec::new()),
-                };
-                match result {
-                    Ok(changes) => step.changes.extend(changes),
-                    Err(fault) => self.fail_owner(pending.owner, *fault, now, config, &mut step),
+                    let changes =
+                        p.engine
+                            .on_response(&pending.sent, &env.body, &mut self.known, now);
+                    self.record(changes, now, config, &mut step);
                 }
             }
             Owner::CrCredentials => {
@@ -1012,20 +1116,6 @@ impl Session {
         step: &mut Step,
     ) {
         match owner {
-            Owner::Task(i) => {
-                if let Some(run) = self.runs.get_mut(i) {
-                    run.finished = true;
-                    let retry_at = config.retry.next_attempt(now, run.task.retries);
-                    step.changes.push(Change::TaskFault {
-                        task: run.task.id,
-                        device: self.device.clone(),
-                        fault: fault.clone(),
-                        retry_at,
-                    });
-                    step.task_outcomes
-                        .push((run.task.id, TaskOutcome::Faulted(fault)));
-                }
-            }
             Owner::CrCredentials => {
                 step.changes.push(Change::DeviceFault {
                     device: self.device.clone(),
@@ -1035,8 +1125,36 @@ impl Session {
             }
             Owner::Provisioning => {
                 if let Some(p) = self.provisioning.as_mut() {
-                    step.changes.extend(p.engine.on_fault(fault));
+                    let changes = p.engine.on_fault(fault);
+                    self.record(changes, now, config, step);
                 }
+            }
+        }
+    }
+
+    /// Adds the engine's changes to the step; a fault in a task's channel is that task's
+    /// fault (with its next attempt) and its outcome.
+    fn record(&self, changes: Vec<Change>, now: Timestamp, config: &EngineConfig, step: &mut Step) {
+        let engine = self.provisioning.as_ref().map(|p| &p.engine);
+        for change in changes {
+            let task = match &change {
+                Change::DeviceFault { channel, .. } => {
+                    engine.and_then(|e| e.task_of(channel)).map(|t| t.id)
+                }
+                _ => None,
+            };
+            match (task, change) {
+                (Some(task), Change::DeviceFault { fault, .. }) => {
+                    let retry_at = config.retry.next_attempt(now, fault.retries);
+                    step.changes.push(Change::TaskFault {
+                        task,
+                        device: self.device.clone(),
+                        fault: fault.clone(),
+                        retry_at,
+                    });
+                    step.task_outcomes.push((task, TaskOutcome::Faulted(fault)));
+                }
+                (_, change) => step.changes.push(change),
             }
         }
     }
@@ -1069,14 +1187,34 @@ impl Session {
                 }
                 continue;
             }
-            // Then provisioning: the presets' intent comes before one-off tasks.
-            if let Some(p) = self.provisioning.as_mut().filter(|p| !p.done) {
-                let runner = p.setup.runner.clone();
+            // Then provisioning: the presets' provisions and the NBI tasks, in one engine.
+            let Some(p) = self.provisioning.as_mut().filter(|p| !p.done) else {
+                return self.no_more_requests(step);
+            };
+            if p.want_data {
+                step.reply = Reply::Load;
+                return step;
+            }
+            {
+                let runner: Arc<dyn Runner> = match &p.setup {
+                    Some(setup) => setup.runner.clone(),
+                    None => Arc::new(NoScripts),
+                };
                 let next = p
                     .engine
                     .next(&mut self.known, &mut p.facts, now, runner.as_ref());
-                step.changes.extend(next.changes);
+                for (task, result) in next.finished_tasks {
+                    step.changes.push(Change::TaskDone {
+                        task,
+                        device: self.device.clone(),
+                    });
+                    step.task_outcomes.push((task, TaskOutcome::Done(result)));
+                }
                 step.logs.extend(next.logs);
+                self.record(next.changes, now, config, &mut step);
+                let Some(p) = self.provisioning.as_mut() else {
+                    continue;
+                };
                 match next.action {
                     Action::Send(body) => {
                         if let Some(done) =
@@ -1089,62 +1227,37 @@ impl Session {
                         step.reply = Reply::Wait(calls);
                         return step;
                     }
+                    Action::Load => {
+                        step.reply = Reply::Load;
+                        return step;
+                    }
                     Action::Done => {
                         // What provisioning changed may make other presets apply (or
                         // not): select again, a bounded number of times.
-                        let (active, due) = select(
-                            &p.setup,
-                            &p.facts,
-                            &self.known,
-                            &p.events,
-                            now,
-                            &config.retry,
-                        );
-                        if active != p.active && p.reselections < MAX_RESELECTIONS {
-                            p.reselections += 1;
-                            p.engine = Provisioning::new(
-                                self.device.clone(),
-                                p.engine.start(),
-                                active.clone(),
-                                due.clone(),
-                                p.setup.options.clone(),
-                            );
-                            p.active = active;
-                            p.due = due;
-                        } else {
-                            p.done = true;
+                        let reselected = p.setup.as_ref().map(|setup| {
+                            select(
+                                setup,
+                                &p.facts,
+                                &self.known,
+                                &p.events,
+                                now,
+                                &config.retry,
+                                p.deferred,
+                            )
+                        });
+                        match reselected {
+                            Some((_, _, true)) => p.want_data = true,
+                            Some((active, due, _))
+                                if active != p.active && p.reselections < MAX_RESELECTIONS =>
+                            {
+                                p.reselections += 1;
+                                p.engine.reselect(active.clone(), due.clone());
+                                p.active = active;
+                                p.due = due;
+                            }
+                            _ => p.done = true,
                         }
                     }
-                }
-                continue;
-            }
-            let Some(index) = self.runs.iter().position(|r| !r.finished) else {
-                return self.no_more_requests(step);
-            };
-            let next = match self.runs.get_mut(index) {
-                Some(run) => run.next(&self.known, now),
-                None => continue,
-            };
-            match next {
-                Next::Send(body) => {
-                    if let Some(done) = self.send(now, body, Owner::Task(index), config, &mut step)
-                    {
-                        return done;
-                    }
-                }
-                Next::Done(result) => {
-                    if let Some(run) = self.runs.get_mut(index) {
-                        run.finished = true;
-                        step.changes.push(Change::TaskDone {
-                            task: run.task.id,
-                            device: self.device.clone(),
-                        });
-                        step.task_outcomes
-                            .push((run.task.id, TaskOutcome::Done(result)));
-                    }
-                }
-                Next::Fail(fault) => {
-                    self.fail_owner(Owner::Task(index), fault, now, config, &mut step)
                 }
             }
         }

@@ -650,8 +650,6 @@ fn refresh_object_learns_names_values_and_forgets_what_vanished() {
 fn every_command_task_sends_its_rpc() {
     let mut sent = Sent::default();
     let tasks = [
-        (json!({"name": "reboot"}), "Reboot"),
-        (json!({"name": "factoryReset"}), "FactoryReset"),
         (
             json!({"name": "download", "fileType": "1 Firmware Upgrade Image", "url": "http://files/fw.bin"}),
             "Download",
@@ -678,6 +676,9 @@ fn every_command_task_sends_its_rpc() {
             json!({"name": "deleteObject", "objectName": "Device.NAT.PortMapping.3."}),
             "DeleteObject",
         ),
+        // A reset, then a reboot, go last: the device may drop the session at once.
+        (json!({"name": "factoryReset"}), "FactoryReset"),
+        (json!({"name": "reboot"}), "Reboot"),
     ];
     let mut ctx = known_ctx();
     ctx.tasks = tasks
@@ -695,6 +696,7 @@ fn every_command_task_sends_its_rpc() {
             .unwrap_or_else(|| panic!("expected {expected}"));
         assert_eq!(req.body.name(), *expected);
         let id = request_id(&req);
+        let req_body = req.body.clone();
         let response: Body<'static> = match req.body {
             Body::Reboot(_) => cwmp::RebootResponse {}.into(),
             Body::FactoryReset(_) => cwmp::FactoryResetResponse {}.into(),
@@ -736,7 +738,14 @@ fn every_command_task_sends_its_rpc() {
         };
         step = s.handle(T0, &cpe(&id, response), &config);
         if *expected == "Download" {
-            assert!(step.changes.iter().any(|c| matches!(c, Change::TransferStarted { transfer, .. } if transfer.command_key == "task_102")));
+            assert!(step.changes.iter().any(|c| matches!(c, Change::TransferStarted { transfer, .. } if transfer.command_key == "task_100")));
+        }
+        if *expected == "Reboot" {
+            let Body::Reboot(r) = &req_body else { panic!() };
+            assert_eq!(
+                r.command_key, "task_109",
+                "a task's reboot carries its command key"
+            );
         }
         if *expected == "GetRPCMethods" {
             assert!(
@@ -1202,4 +1211,377 @@ fn provisioning_runs_before_tasks_and_waits_for_extensions() {
     // Provisioning is done: the task follows.
     let req = sent.take(&step).unwrap();
     assert!(matches!(req.body, Body::Reboot(_)), "{:?}", req.body);
+}
+
+/// A preset's script that wants the uptime fresh and periodic informs on, and a virtual
+/// parameter `interval` over the periodic inform interval.
+#[derive(Debug)]
+struct IntervalScripts;
+
+impl acs_core::provision::Runner for IntervalScripts {
+    fn run_provision(
+        &self,
+        name: &str,
+        _: &[serde_json::Value],
+        host: &mut acs_core::provision::Host<'_>,
+    ) -> Option<acs_core::provision::RunOutcome> {
+        if name != "watch" {
+            return None;
+        }
+        let now = host.now.0;
+        host.declare(
+            "Device.DeviceInfo.UpTime",
+            &json!({ "value": now }),
+            &json!(null),
+        )
+        .unwrap();
+        host.declare(
+            "Device.ManagementServer.PeriodicInformEnable",
+            &json!(null),
+            &json!({"value": [true, "xsd:boolean"]}),
+        )
+        .unwrap();
+        Some(acs_core::provision::RunOutcome::Finished(json!(null)))
+    }
+
+    fn run_virtual_parameter(
+        &self,
+        name: &str,
+        args: &[serde_json::Value],
+        host: &mut acs_core::provision::Host<'_>,
+    ) -> Option<acs_core::provision::RunOutcome> {
+        if name != "interval" {
+            return None;
+        }
+        let path = "Device.ManagementServer.PeriodicInformInterval";
+        let m = match args[3].get("value").and_then(|v| v.get(0)) {
+            Some(v) => host.declare(
+                path,
+                &json!(null),
+                &json!({"value": [v, "xsd:unsignedInt"]}),
+            ),
+            None => host.declare(path, &json!({"value": args[2]["value"]}), &json!(null)),
+        }
+        .unwrap();
+        let value = m.first().and_then(|i| i.value.clone());
+        Some(acs_core::provision::RunOutcome::Finished(
+            json!({"writable": true, "value": value.map(|(v, t)| json!([v, t]))}),
+        ))
+    }
+}
+
+/// NBI tasks go through the provisioning engine: a task's read joins the presets' in one
+/// GetParameterValues, its values join theirs in one SetParameterValues, and tasks read
+/// and set a virtual parameter as they would a parameter.
+#[test]
+fn tasks_share_rpcs_with_presets_and_reach_virtual_parameters() {
+    use acs_core::provision::Options;
+    use acs_core::session::ProvisioningSetup;
+    let mut sent = Sent::default();
+    let old = T0.plus_millis(-3_600_000);
+    let mut data = DeviceData::default();
+    for (path, text, value_type) in [
+        ("Device.DeviceInfo.UpTime", "100", ValueType::UnsignedInt),
+        (
+            "Device.ManagementServer.PeriodicInformEnable",
+            "false",
+            ValueType::Boolean,
+        ),
+        (
+            "Device.ManagementServer.PeriodicInformInterval",
+            "3600",
+            ValueType::UnsignedInt,
+        ),
+    ] {
+        data.params.insert(
+            path.into(),
+            Param {
+                value: Some(StoredValue {
+                    text: text.into(),
+                    value_type,
+                }),
+                ts: old,
+                writable: Some(true),
+                ..Param::default()
+            },
+        );
+    }
+    let ctx = DeviceContext {
+        data,
+        tasks: vec![
+            task(
+                1,
+                json!({"name": "getParameterValues", "parameterNames": ["Device.DeviceInfo.HardwareVersion"]}),
+            ),
+            task(
+                2,
+                json!({"name": "setParameterValues", "parameterValues": [["VirtualParameters.interval", 600, "xsd:unsignedInt"]]}),
+            ),
+            task(
+                3,
+                json!({"name": "getParameterValues", "parameterNames": ["VirtualParameters.interval"]}),
+            ),
+        ],
+        provisioning: Some(ProvisioningSetup {
+            presets: std::sync::Arc::new(vec![
+                acs_core::preset::Preset::from_json(
+                    &acs_core::preset::Name::parse("watch").unwrap(),
+                    &json!({"provisions": [["watch"]]}),
+                )
+                .unwrap(),
+            ]),
+            channel_faults: Vec::new(),
+            tags: Default::default(),
+            last_boot: None,
+            last_bootstrap: None,
+            registered: None,
+            runner: std::sync::Arc::new(IntervalScripts),
+            options: Options::default(),
+        }),
+        ..known_ctx()
+    };
+    let config = EngineConfig::default();
+    let (mut s, step) = start(ctx, &inform(Namespace::Cwmp1_0, &["2 PERIODIC"], |_| {}));
+    sent.take(&step).unwrap();
+    // One read for the preset (uptime), task 1 (a name not known: read directly, not found
+    // by listing its object) and the virtual parameter's script (the interval).
+    let req = sent.take(&s.handle(T0, b"", &config)).unwrap();
+    let Body::GetParameterValues(gpv) = &req.body else {
+        panic!("{:?}", req.body)
+    };
+    let mut names: Vec<&str> = gpv.parameter_names.iter().map(|n| n.as_ref()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "Device.DeviceInfo.HardwareVersion",
+            "Device.DeviceInfo.UpTime",
+            "Device.ManagementServer.PeriodicInformInterval"
+        ]
+    );
+    let step = s.handle(
+        T0,
+        &cpe(
+            &request_id(&req),
+            cwmp::GetParameterValuesResponse {
+                parameter_list: vec![
+                    ParameterValueStruct::new(
+                        "Device.DeviceInfo.HardwareVersion",
+                        ParameterValue::String("rev-b".into()),
+                    ),
+                    ParameterValueStruct::new(
+                        "Device.DeviceInfo.UpTime",
+                        ParameterValue::UnsignedInt(200),
+                    ),
+                    ParameterValueStruct::new(
+                        "Device.ManagementServer.PeriodicInformInterval",
+                        ParameterValue::UnsignedInt(3600),
+                    ),
+                ],
+            },
+        ),
+        &config,
+    );
+    let done = |step: &Step, id: TaskId| {
+        step.task_outcomes.iter().find_map(|(t, o)| match o {
+            TaskOutcome::Done(v) if *t == id => Some(v.clone()),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        done(&step, 1),
+        Some(json!({"Device.DeviceInfo.HardwareVersion": ["rev-b", "xsd:string"]}))
+    );
+    assert_eq!(
+        done(&step, 3),
+        Some(json!({"VirtualParameters.interval": ["3600", "xsd:unsignedInt"]}))
+    );
+    // One write: the preset's value and the one the virtual parameter's script derived
+    // from task 2.
+    let req = sent.take(&step).unwrap();
+    let Body::SetParameterValues(spv) = &req.body else {
+        panic!("{:?}", req.body)
+    };
+    let mut values: Vec<(&str, &ParameterValue<'_>)> = spv
+        .parameter_list
+        .iter()
+        .map(|p| (p.name.as_ref(), &p.value))
+        .collect();
+    values.sort_by_key(|(n, _)| *n);
+    assert_eq!(
+        values,
+        [
+            (
+                "Device.ManagementServer.PeriodicInformEnable",
+                &ParameterValue::Boolean(true)
+            ),
+            (
+                "Device.ManagementServer.PeriodicInformInterval",
+                &ParameterValue::UnsignedInt(600)
+            ),
+        ]
+    );
+    let step = s.handle(
+        T0,
+        &cpe(
+            &request_id(&req),
+            cwmp::SetParameterValuesResponse {
+                status: cwmp::ApplyStatus::Applied,
+            },
+        ),
+        &config,
+    );
+    assert_eq!(step.reply, Reply::NoContent);
+    assert!(done(&step, 2).is_some(), "{:?}", step.task_outcomes);
+    // The virtual parameter's new value is stored like a parameter's.
+    assert!(
+        step.changes
+            .iter()
+            .any(|c| matches!(c, Change::Params { updates, .. }
+        if updates.iter().any(|u| u.path == "VirtualParameters.interval"
+            && u.value.as_ref().is_some_and(|v| v.text == "600"))))
+    );
+}
+
+/// With the stored data deferred, presets that look only at the Inform's values cost no
+/// read; a precondition or a declaration that names anything else asks for the data
+/// (Reply::Load) before anything acts, and goes on with it.
+#[test]
+fn deferred_data_is_loaded_only_when_a_preset_looks_beyond_the_inform() {
+    use acs_core::provision::Options;
+    use acs_core::session::ProvisioningSetup;
+    let preset = |name: &str, j: serde_json::Value| {
+        acs_core::preset::Preset::from_json(&acs_core::preset::Name::parse(name).unwrap(), &j)
+            .unwrap()
+    };
+    let ctx = |presets: Vec<acs_core::preset::Preset>| DeviceContext {
+        data_deferred: true,
+        provisioning: Some(ProvisioningSetup {
+            presets: std::sync::Arc::new(presets),
+            channel_faults: Vec::new(),
+            tags: Default::default(),
+            last_boot: None,
+            last_bootstrap: None,
+            registered: None,
+            runner: std::sync::Arc::new(IntervalScripts),
+            options: Options::default(),
+        }),
+        ..known_ctx()
+    };
+    let stored = || {
+        let mut data = DeviceData::default();
+        for (path, text, t) in [
+            ("Device.DeviceInfo.UpTime", "100", ValueType::UnsignedInt),
+            (
+                "Device.ManagementServer.PeriodicInformEnable",
+                "true",
+                ValueType::Boolean,
+            ),
+            // Older than the Inform's value, which wins.
+            (
+                "Device.DeviceInfo.SoftwareVersion",
+                "1.0",
+                ValueType::String,
+            ),
+        ] {
+            data.params.insert(
+                path.into(),
+                Param {
+                    value: Some(StoredValue {
+                        text: text.into(),
+                        value_type: t,
+                    }),
+                    ts: T0.plus_millis(-60_000),
+                    writable: Some(true),
+                    ..Param::default()
+                },
+            );
+        }
+        data
+    };
+    let config = EngineConfig::default();
+    let body = inform(Namespace::Cwmp1_0, &["2 PERIODIC"], |_| {});
+
+    // On the Inform's values alone: a tag from the software version, no read.
+    let (mut s, _) = start(
+        ctx(vec![preset(
+            "by-version",
+            json!({"precondition": {"Device.DeviceInfo.SoftwareVersion": "3.0.21"},
+                   "provisions": [["tag", "v3"]]}),
+        )]),
+        &body,
+    );
+    let step = s.handle(T0, b"", &config);
+    assert_eq!(step.reply, Reply::NoContent);
+    assert!(
+        step.changes
+            .iter()
+            .any(|c| matches!(c, Change::Tags { add, .. } if add == &["v3"]))
+    );
+
+    // A precondition on a parameter the Inform did not carry: the data first.
+    let (mut s, _) = start(
+        ctx(vec![preset(
+            "enabled",
+            json!({"precondition": {"Device.ManagementServer.PeriodicInformEnable": true},
+                   "provisions": [["tag", "periodic"]]}),
+        )]),
+        &body,
+    );
+    let step = s.handle(T0, b"", &config);
+    assert_eq!(step.reply, Reply::Load);
+    let step = s.on_data(T0, stored(), &config);
+    assert_eq!(step.reply, Reply::NoContent);
+    assert!(
+        step.changes
+            .iter()
+            .any(|c| matches!(c, Change::Tags { add, .. } if add == &["periodic"]))
+    );
+
+    // A provision that declares a parameter the Inform did not carry: the data, then
+    // only what is still needed (the uptime is read; the stored `true` is kept, so no
+    // SetParameterValues follows).
+    let (mut s, _) = start(
+        ctx(vec![preset("watch", json!({"provisions": [["watch"]]}))]),
+        &body,
+    );
+    let step = s.handle(T0, b"", &config);
+    assert_eq!(step.reply, Reply::Load);
+    assert!(
+        step.changes.is_empty(),
+        "nothing acts before the data is in"
+    );
+    let mut sent = Sent::default();
+    let step = s.on_data(T0, stored(), &config);
+    let req = sent.take(&step).unwrap();
+    let Body::GetParameterValues(gpv) = &req.body else {
+        panic!("{:?}", req.body)
+    };
+    assert_eq!(gpv.parameter_names, ["Device.DeviceInfo.UpTime"]);
+    let step = s.handle(
+        T0,
+        &cpe(
+            &request_id(&req),
+            cwmp::GetParameterValuesResponse {
+                parameter_list: vec![ParameterValueStruct::new(
+                    "Device.DeviceInfo.UpTime",
+                    ParameterValue::UnsignedInt(160),
+                )],
+            },
+        ),
+        &config,
+    );
+    assert_eq!(step.reply, Reply::NoContent);
+
+    // A bootstrap voids the stored data: nothing to load.
+    let (mut s, _) = start(
+        ctx(vec![preset(
+            "enabled",
+            json!({"precondition": {"Device.ManagementServer.PeriodicInformEnable": true},
+                   "provisions": [["tag", "periodic"]]}),
+        )]),
+        &inform(Namespace::Cwmp1_0, &["0 BOOTSTRAP"], |_| {}),
+    );
+    let step = s.handle(T0, b"", &config);
+    assert_ne!(step.reply, Reply::Load);
 }

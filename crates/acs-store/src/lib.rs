@@ -72,6 +72,10 @@ pub struct DeviceSummary {
     pub last_boot: Option<Timestamp>,
     /// Last `0 BOOTSTRAP`.
     pub last_bootstrap: Option<Timestamp>,
+    /// Whether the device has a fault recorded (a preset's channel may be backing off).
+    pub has_faults: bool,
+    /// Its tags, sorted: presets' preconditions and `Tags.*` read them.
+    pub tags: Vec<String>,
 }
 
 /// Everything a session with work to do needs: the known data, the due tasks, the pending

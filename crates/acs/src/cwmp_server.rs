@@ -185,8 +185,16 @@ fn reply_response(reply: Reply) -> Resp {
         Reply::NoContent => response(StatusCode::NO_CONTENT, Bytes::new()),
         Reply::BadRequest(msg) => text(StatusCode::BAD_REQUEST, msg),
         // finish_step makes the calls and replies with what follows them.
-        Reply::Wait(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "unfinished step"),
+        Reply::Wait(_) | Reply::Load => text(StatusCode::INTERNAL_SERVER_ERROR, "unfinished step"),
     }
+}
+
+/// Why a step has no reply yet.
+enum Pause {
+    /// Extension calls to make.
+    Ext(Vec<provision::ExtCall>),
+    /// The device's stored data to load.
+    Load,
 }
 
 /// Reads the session cookie, tolerating CPEs that separate cookies with commas (notes §9 #8).
@@ -862,7 +870,8 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                     info!(channel, "provision: {line}");
                 }
                 match &mut step.reply {
-                    Reply::Wait(calls) => (changes, Some(std::mem::take(calls))),
+                    Reply::Wait(calls) => (changes, Some(Pause::Ext(std::mem::take(calls)))),
+                    Reply::Load => (changes, Some(Pause::Load)),
                     _ => (changes, None),
                 }
             };
@@ -877,10 +886,36 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                 metrics::session_ended("error");
                 return busy(self.app.config.cwmp.retry_after_secs);
             }
-            let Some(calls) = calls else { break };
+            let Some(pause) = calls else { break };
             for (task, outcome) in &step.task_outcomes {
                 self.app.waiters.publish(*task, outcome);
             }
+            let calls = match pause {
+                Pause::Ext(calls) => calls,
+                Pause::Load => {
+                    // The presets need more than the Inform carried: the one read of the
+                    // device's data that a session without presets' needs is spared.
+                    let device = live.lock().await.session.device().clone();
+                    match self.app.store.session_data(&device, now()).await {
+                        Ok(data) => {
+                            step = live.lock().await.session.on_data(
+                                now(),
+                                data.data,
+                                &self.app.engine,
+                            );
+                            continue;
+                        }
+                        Err(e) => {
+                            warn!("loading the device's data failed, session abandoned: {e}");
+                            let mut l = live.lock().await;
+                            l.close();
+                            self.sessions.remove(&l.cookie);
+                            metrics::session_ended("error");
+                            return busy(self.app.config.cwmp.retry_after_secs);
+                        }
+                    }
+                }
+            };
             let results = self.app.extensions.call_all(calls).await;
             for (call, result) in &results {
                 if let Err(e) = result {
@@ -979,8 +1014,7 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
             remote_address: Some(remote.ip().to_string()),
             ..DeviceContext::default()
         };
-        // Presets need the device's data; without any, a device without work costs one
-        // small read.
+        // A device without work costs one small read (its summary, with its tags).
         let provisioning = self.app.provisioning.current(store).await;
         let presets = !provisioning.presets.is_empty();
         let mut tags = std::collections::BTreeSet::new();
@@ -991,7 +1025,11 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
         if let Some(s) = summary {
             ctx.known_device = true;
             ctx.cr_credentials = s.cr_credentials;
-            if s.has_tasks || s.has_transfers || presets {
+            // With presets but no other work, the session starts from the Inform, the
+            // tags and the identity; it asks for the stored data (Reply::Load) only when
+            // a preset looks further. A recorded fault may hold a preset's channel back:
+            // then everything is read at once.
+            if s.has_tasks || s.has_transfers || (presets && s.has_faults) {
                 let data = store.session_data(device, now).await?;
                 ctx.data = data.data;
                 ctx.tasks = data.tasks;
@@ -999,6 +1037,9 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                 tags = data.tags.into_iter().collect();
                 channel_faults = data.channel_faults;
                 ctx.loaded = true;
+            } else if presets {
+                tags = s.tags.into_iter().collect();
+                ctx.data_deferred = true;
             }
         }
         if presets {

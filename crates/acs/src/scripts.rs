@@ -376,6 +376,47 @@ mod tests {
         assert_eq!(names, ["bootstrap", "inform"]);
     }
 
+    /// A preset stored by another version that this one cannot read leaves the sessions
+    /// with the copy they had, until it loads again.
+    #[tokio::test]
+    async fn a_configuration_that_no_longer_loads_leaves_the_cached_copy() {
+        use acs_store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acs.db");
+        let store = acs_store::sqlite::SqliteStore::open(
+            &path,
+            acs_store::sqlite::SqliteOptions::default(),
+        )
+        .unwrap();
+        let preset = acs_core::preset::Preset::from_json(
+            &acs_core::preset::Name::parse("tagged").unwrap(),
+            &serde_json::json!({"provisions": [["tag", "x"]]}),
+        )
+        .unwrap();
+        store.put_preset(&preset).await.unwrap();
+        let cache = ProvisioningCache::new(Limits::default());
+        let first = cache.current(&store).await;
+        assert_eq!(first.presets.len(), 1);
+
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "UPDATE presets SET json = '{\"weight\": \"heavy\"}';
+             UPDATE provisioning_revision SET revision = revision + 1;",
+        )
+        .unwrap();
+        cache.invalidate();
+        let kept = cache.current(&store).await;
+        assert_eq!(kept.revision, first.revision);
+        assert_eq!(kept.presets.len(), 1);
+
+        // Repaired: the next check loads it.
+        store.put_preset(&preset).await.unwrap();
+        cache.invalidate();
+        let loaded = cache.current(&store).await;
+        assert!(loaded.revision > first.revision);
+        assert_eq!(loaded.presets.len(), 1);
+    }
+
     #[test]
     fn seeds_differ_by_device_and_repeat() {
         assert_eq!(seed("00D09E-HGW-SN1"), seed("00D09E-HGW-SN1"));

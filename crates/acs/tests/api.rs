@@ -215,7 +215,8 @@ async fn bad_requests_are_refused_with_a_reason() {
     assert_eq!(app.api(Method::GET, "/tasks", None).await.json(), json!([]));
 }
 
-/// Every task type the API takes reaches the CPE as its RPC, in the order queued, and
+/// Every task type the API takes reaches the CPE as its RPC (the data tasks batched by the
+/// provisioning engine, the commands in the order queued) and
 /// leaves the queue once done; transfers are then completed by the CPE's requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_task_type_reaches_the_cpe() {
@@ -302,10 +303,27 @@ async fn every_task_type_reaches_the_cpe() {
 
     let r = cpe.session(app.cwmp, &["2 PERIODIC"]).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    let expected: Vec<&str> = tasks
-        .iter()
-        .flat_map(|(_, rpcs)| rpcs.iter().copied())
-        .collect();
+    // The tasks go through the provisioning engine: the data tasks' RPCs come first,
+    // grouped by kind (listings, then one read for the GetParameterValues task and the
+    // refresh, the AddObject, then one write for the SetParameterValues task), then the
+    // commands in their order, then the factory reset and the reboot (either may end the
+    // session).
+    let mut expected: Vec<&str> = vec![
+        "GetParameterNames",
+        "GetParameterValues",
+        "AddObject",
+        "GetParameterNames",
+        "GetParameterValues",
+        "SetParameterValues",
+    ];
+    expected.extend(
+        tasks
+            .iter()
+            .skip(4)
+            .filter(|(t, _)| t["name"] != "reboot" && t["name"] != "factoryReset")
+            .flat_map(|(_, rpcs)| rpcs.iter().copied()),
+    );
+    expected.extend(["FactoryReset", "Reboot"]);
     assert_eq!(r.rpcs, expected);
     cpe.validate_received();
 

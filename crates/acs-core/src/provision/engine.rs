@@ -22,8 +22,13 @@ use crate::change::{Change, ParamUpdate};
 use crate::device::{DeviceData, DeviceIdentity, Param, StoredValue, ValueType};
 use crate::fault::Fault;
 use crate::id::DeviceId;
-use crate::plan::apply_data;
+use crate::plan::{apply_data, command_response};
+use crate::task::{Task, TaskId};
 use crate::time::Timestamp;
+
+mod tasks;
+
+use tasks::{Asked, TaskWork};
 
 /// What the engine knows of the device besides its parameters: the special roots
 /// `DeviceID.*`, `Tags.*` and `Events.*`.
@@ -398,6 +403,14 @@ struct Needs {
     /// Virtual parameters to compute: name → (declared timestamps, declared values), as
     /// the script's `args[2]` and `args[3]`.
     virtual_parameters: BTreeMap<String, (Json, Json)>,
+    /// AddObject tasks without their instance yet: channel, object.
+    task_add: Vec<(String, String)>,
+    /// Command tasks to send (their channels).
+    commands: Vec<String>,
+    /// The ParameterKey of a task's SetParameterValues.
+    parameter_key: Option<String>,
+    /// The CommandKey of a task's Reboot (its channel).
+    reboot_key: Option<String>,
 }
 
 impl Needs {
@@ -421,6 +434,10 @@ impl Needs {
         self.reboot |= other.reboot;
         self.factory_reset |= other.factory_reset;
         self.virtual_parameters.extend(other.virtual_parameters);
+        self.task_add.extend(other.task_add);
+        self.commands.extend(other.commands);
+        self.parameter_key = self.parameter_key.take().or(other.parameter_key);
+        self.reboot_key = self.reboot_key.take().or(other.reboot_key);
     }
 }
 
@@ -837,6 +854,28 @@ fn instance_number(path: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether declaration `d` needs more than an Inform's values to be judged: anything but a
+/// parameter the known data holds by its full name, or the roots the session knows
+/// without the store (`DeviceID`, `Tags`, `Events`).
+fn wants_stored_data(d: &Declaration, known: &DeviceData) -> bool {
+    match d.path.root() {
+        Some("DeviceID" | "Tags" | "Events") => false,
+        _ if !d.path.is_concrete() => true,
+        _ => {
+            let name: Vec<&str> = d
+                .path
+                .segments()
+                .iter()
+                .filter_map(|s| match s {
+                    Segment::Name(n) => Some(n.as_str()),
+                    _ => None,
+                })
+                .collect();
+            !known.params.contains_key(&name.join("."))
+        }
+    }
+}
+
 /// The object holding `path` (`Device.A.B` → `Device.A.`; `Device.A.` → `Device.`).
 fn parent_object(path: &str) -> String {
     let body = path.strip_suffix('.').unwrap_or(path);
@@ -875,6 +914,9 @@ pub enum Action {
     /// Make these extension calls, hand each result to [`Provisioning::on_ext`], then ask
     /// again.
     Ext(Vec<ExtCall>),
+    /// The provisions name data the session does not have: load the device's stored
+    /// data, hand it to the session, then ask again (see [`Provisioning::defer_data`]).
+    Load,
     /// Nothing (more) to do in this session.
     Done,
 }
@@ -889,6 +931,8 @@ pub struct Next {
     pub changes: Vec<Change>,
     /// `log()` lines, with their channel.
     pub logs: Vec<(String, String)>,
+    /// The tasks done now, with their results (with [`Action::Done`]).
+    pub finished_tasks: Vec<(TaskId, Json)>,
 }
 
 /// A session's provisioning.
@@ -918,6 +962,16 @@ pub struct Provisioning {
     in_flight_sets: Vec<(String, BTreeSet<String>)>,
     /// Channels that ran cleanly in this session (their old faults are cleared at the end).
     clean: BTreeSet<String>,
+    /// The NBI tasks due, in their order, after the provisions.
+    tasks: Vec<TaskWork>,
+    /// What was read and listed in this session.
+    asked: Asked,
+    /// The task whose AddObject or command is in flight.
+    task_in_flight: Option<String>,
+    /// Tasks done since the last step, with their results.
+    finished_tasks: Vec<(TaskId, Json)>,
+    /// The known data is only what the Inform carried (see [`Provisioning::defer_data`]).
+    deferred: bool,
 }
 
 impl Provisioning {
@@ -945,7 +999,50 @@ impl Provisioning {
             in_flight: BTreeSet::new(),
             in_flight_sets: Vec::new(),
             clean: BTreeSet::new(),
+            tasks: Vec::new(),
+            asked: Asked::default(),
+            task_in_flight: None,
+            finished_tasks: Vec::new(),
+            deferred: false,
         }
+    }
+
+    /// The known data holds only what this session's Inform carried: the device's stored
+    /// data was not loaded, to spare the read in the common case of provisions that look
+    /// only at the Inform's values, tags and identity. A round whose declarations name
+    /// anything else (a path the Inform did not carry, a wildcard or filter, a virtual
+    /// parameter, `Reboot`, `Downloads.*`...) is dropped before it acts, and the engine
+    /// answers [`Action::Load`]; [`Provisioning::data_loaded`] then lets it go on.
+    pub fn defer_data(mut self) -> Provisioning {
+        self.deferred = true;
+        self
+    }
+
+    /// The device's stored data is now in the known data.
+    pub fn data_loaded(&mut self) {
+        self.deferred = false;
+    }
+
+    /// The NBI tasks due in this session, each in its channel `task_<id>`, worked on
+    /// after the provisions in every round.
+    pub fn with_tasks(mut self, tasks: Vec<Task>) -> Provisioning {
+        self.tasks = tasks.into_iter().map(TaskWork::new).collect();
+        self
+    }
+
+    /// Other provisions from now on (the presets were selected again): the tasks, what
+    /// was asked, the channels that faulted and the rounds so far stay.
+    pub fn reselect(&mut self, active: Vec<Active>, old_faults: BTreeMap<String, u32>) {
+        self.active = active;
+        self.old_faults = old_faults;
+    }
+
+    /// The task behind channel `channel`, if it is a task's.
+    pub fn task_of(&self, channel: &str) -> Option<&Task> {
+        self.tasks
+            .iter()
+            .find(|t| t.channel == channel)
+            .map(|t| &t.task)
     }
 
     /// When the session started (`Date.now()` of its scripts).
@@ -981,6 +1078,12 @@ impl Provisioning {
                     .active
                     .iter()
                     .map(|a| a.channel.clone())
+                    .chain(
+                        self.tasks
+                            .iter()
+                            .filter(|t| !t.finished)
+                            .map(|t| t.channel.clone()),
+                    )
                     .filter(|c| !self.faulted.contains(c))
                     .collect();
                 for c in channels {
@@ -998,6 +1101,7 @@ impl Provisioning {
                     action: Action::Done,
                     changes,
                     logs,
+                    finished_tasks: std::mem::take(&mut self.finished_tasks),
                 };
             }
             let mut all = Needs::default();
@@ -1005,6 +1109,8 @@ impl Provisioning {
             let mut ext_wanted = Vec::new();
             let mut clears = Vec::new();
             let mut failed = Vec::new();
+            let mut wants_stored = false;
+            let round_logs = logs.len();
             for a in &self.active {
                 if self.faulted.contains(&a.channel) {
                     continue;
@@ -1030,12 +1136,50 @@ impl Provisioning {
                 }
                 ext_wanted.append(&mut host.ext_wanted);
                 clears.append(&mut host.clears);
+                if self.deferred {
+                    wants_stored |= host
+                        .declarations
+                        .iter()
+                        .any(|d| wants_stored_data(d, known));
+                }
                 let mut mine = Needs::default();
                 for d in &host.declarations {
                     mine.merge(needs(d, known, facts, &self.created, start));
                 }
                 all.merge(mine.clone());
                 owners.push((a.channel.clone(), mine));
+            }
+            let mut done_now = Vec::new();
+            for t in &self.tasks {
+                if t.finished || self.faulted.contains(&t.channel) {
+                    continue;
+                }
+                match t.needs(known, facts, &self.created, start, &self.asked) {
+                    // Met: the task is done now, whatever the others still need.
+                    Ok(mine) if mine.is_empty() => done_now.push(t.task.id),
+                    Ok(mine) => {
+                        all.merge(mine.clone());
+                        owners.push((t.channel.clone(), mine));
+                    }
+                    Err((code, message)) => failed.push((t.channel.clone(), code, message)),
+                }
+            }
+            if self.deferred && (wants_stored || !self.tasks.is_empty()) {
+                // Nothing of this round has acted yet: it runs again on the full data.
+                self.rounds -= 1;
+                logs.truncate(round_logs);
+                return Next {
+                    action: Action::Load,
+                    changes,
+                    logs,
+                    finished_tasks: Vec::new(),
+                };
+            }
+            for t in &mut self.tasks {
+                if done_now.contains(&t.task.id) {
+                    t.finished = true;
+                    self.finished_tasks.push((t.task.id, t.outcome(known)));
+                }
             }
             // Virtual parameters the provisions want computed: each script runs like a
             // provision (its declarations join this round's, under the channels that
@@ -1145,11 +1289,13 @@ impl Provisioning {
                     action: Action::Ext(ext_wanted),
                     changes,
                     logs,
+                    finished_tasks: std::mem::take(&mut self.finished_tasks),
                 };
             }
             if self.apply_local(&all, known, now, &mut changes) {
                 continue;
             }
+            self.task_in_flight = None;
             let Some((body, serves)) = self.choose(&all, known) else {
                 // Everything met: the channels that had a fault and ran cleanly now are
                 // cleared.
@@ -1168,10 +1314,24 @@ impl Provisioning {
                     action: Action::Done,
                     changes,
                     logs,
+                    finished_tasks: std::mem::take(&mut self.finished_tasks),
                 };
             };
-            if let Body::AddObject(_) = &body {
+            if let Body::AddObject(_) = &body
+                && self.task_in_flight.is_none()
+            {
                 self.adding = all.add.first().cloned();
+            }
+            if let Some(t) = self
+                .task_in_flight
+                .as_ref()
+                .and_then(|c| self.tasks.iter_mut().find(|t| t.channel == *c))
+            {
+                if matches!(body, Body::AddObject(_)) {
+                    t.add_sent = true;
+                } else {
+                    t.command_sent = true;
+                }
             }
             self.in_flight = owners
                 .iter()
@@ -1252,6 +1412,7 @@ impl Provisioning {
                 action: Action::Send(body),
                 changes,
                 logs,
+                finished_tasks: std::mem::take(&mut self.finished_tasks),
             };
         }
     }
@@ -1316,6 +1477,17 @@ impl Provisioning {
                 Box::new(move |n: &Needs| n.add.iter().any(|(x, _)| *x == o)),
             ));
         }
+        if let Some((channel, object)) = all.task_add.first() {
+            self.task_in_flight = Some(channel.clone());
+            let c = channel.clone();
+            return Some((
+                Body::AddObject(cwmp::AddObject {
+                    object_name: object.clone().into(),
+                    parameter_key: "".into(),
+                }),
+                Box::new(move |n: &Needs| n.task_add.iter().any(|(x, _)| *x == c)),
+            ));
+        }
         if let Some(path) = all
             .set
             .keys()
@@ -1370,7 +1542,7 @@ impl Provisioning {
             return Some((
                 Body::SetParameterValues(cwmp::SetParameterValues {
                     parameter_list: list,
-                    parameter_key: "".into(),
+                    parameter_key: all.parameter_key.clone().unwrap_or_default().into(),
                 }),
                 Box::new(|n: &Needs| !n.set.is_empty()),
             ));
@@ -1401,6 +1573,18 @@ impl Provisioning {
                 Box::new(|n: &Needs| !n.set_attributes.is_empty()),
             ));
         }
+        // A task's command: after the data RPCs, before a reset or reboot ends the session.
+        if let Some(channel) = all.commands.first()
+            && let Some(body) = self
+                .tasks
+                .iter()
+                .find(|t| t.channel == *channel)
+                .and_then(TaskWork::command)
+        {
+            self.task_in_flight = Some(channel.clone());
+            let c = channel.clone();
+            return Some((body, Box::new(move |n: &Needs| n.commands.contains(&c))));
+        }
         if all.factory_reset {
             return Some((
                 Body::FactoryReset(cwmp::FactoryReset {}),
@@ -1410,7 +1594,11 @@ impl Provisioning {
         if all.reboot {
             return Some((
                 Body::Reboot(cwmp::Reboot {
-                    command_key: "provision".into(),
+                    command_key: all
+                        .reboot_key
+                        .clone()
+                        .unwrap_or_else(|| "provision".to_owned())
+                        .into(),
                 }),
                 Box::new(|n: &Needs| n.reboot),
             ));
@@ -1554,6 +1742,22 @@ impl Provisioning {
         known: &mut DeviceData,
         now: Timestamp,
     ) -> Vec<Change> {
+        match (sent, response) {
+            (Body::GetParameterValues(req), Body::GetParameterValuesResponse(_)) => {
+                self.asked
+                    .values
+                    .extend(req.parameter_names.iter().map(|n| n.to_string()));
+            }
+            (Body::GetParameterNames(req), Body::GetParameterNamesResponse(_)) => {
+                self.asked.names.insert(req.parameter_path.to_string());
+            }
+            _ => {}
+        }
+        if let Some(channel) = self.task_in_flight.take()
+            && let Some(i) = self.tasks.iter().position(|t| t.channel == channel)
+        {
+            return self.on_task_response(i, sent, response, known, now);
+        }
         if let (Body::AddObject(req), Body::AddObjectResponse(r)) = (sent, response) {
             let pairs = self
                 .adding
@@ -1640,8 +1844,54 @@ impl Provisioning {
         }
     }
 
-    /// The retries of a channel's new fault: one more than its old fault's.
+    /// The answer to a task's AddObject or command.
+    fn on_task_response(
+        &mut self,
+        i: usize,
+        sent: &Body<'_>,
+        response: &Body<'_>,
+        known: &mut DeviceData,
+        now: Timestamp,
+    ) -> Vec<Change> {
+        let device = self.device.clone();
+        let Some(t) = self.tasks.get_mut(i) else {
+            return Vec::new();
+        };
+        if let (Body::AddObject(_), Body::AddObjectResponse(r)) = (sent, response) {
+            if r.instance_number == 0 {
+                let channel = t.channel.clone();
+                let message = "AddObjectResponse with instance number 0".to_owned();
+                return vec![self.fault(&channel, "protocol", message, now)];
+            }
+            t.instance = Some(r.instance_number);
+            let mut changes = apply_data(&device, sent, response, known, now).unwrap_or_default();
+            changes.push(Change::TaskProgress {
+                task: t.task.id,
+                progress: json!({ "instance": r.instance_number }),
+            });
+            return changes;
+        }
+        let Some(sent) = t.command().filter(|c| c == sent) else {
+            return Vec::new();
+        };
+        match command_response(&t.task, &device, &sent, response, known, now) {
+            Ok((changes, result)) => {
+                t.result = result;
+                changes
+            }
+            Err(fault) => {
+                let channel = t.channel.clone();
+                vec![self.fault(&channel, &fault.code, fault.message, now)]
+            }
+        }
+    }
+
+    /// The retries of a channel's new fault: one more than its old fault's; a task's,
+    /// its own count.
     fn retries(&self, channel: &str) -> u32 {
+        if let Some(t) = self.task_of(channel) {
+            return t.retries;
+        }
         self.old_faults
             .get(channel)
             .map_or(0, |r| r.saturating_add(1))

@@ -92,6 +92,8 @@ pub(super) async fn device_summary(
         registered: r.try_get::<Option<i64>, _>(5)?.map(Timestamp),
         last_boot: r.try_get::<Option<i64>, _>(6)?.map(Timestamp),
         last_bootstrap: r.try_get::<Option<i64>, _>(7)?.map(Timestamp),
+        has_faults: r.try_get(8)?,
+        tags: statements::summary_tags(r.try_get(9)?),
     }))
 }
 

@@ -38,10 +38,30 @@ pub(crate) const DEVICE_CR_CREDENTIALS: &str = "\
     SELECT id, cr_username, cr_password FROM devices WHERE device_id = $1";
 
 /// The summary of a device by device id.
+/// Tags come joined by [`TAG_SEPARATOR`] (`string_agg`: SQLite 3.44+ and PostgreSQL), so
+/// that a session with presets starts from one statement.
 pub(crate) const DEVICE_SUMMARY: &str = "\
     SELECT d.cr_username, d.cr_password, d.last_inform, EXISTS (SELECT 1 FROM tasks t \
     WHERE t.device = d.id), EXISTS (SELECT 1 FROM transfers x WHERE x.device = d.id), \
-    d.registered, d.last_boot, d.last_bootstrap FROM devices d WHERE d.device_id = $1";
+    d.registered, d.last_boot, d.last_bootstrap, EXISTS (SELECT 1 FROM faults f WHERE \
+    f.device = d.id), (SELECT string_agg(g.tag, '\u{1f}') FROM tags g WHERE g.device = \
+    d.id) FROM devices d WHERE d.device_id = $1";
+
+/// Joins the tags in [`DEVICE_SUMMARY`]: the ASCII unit separator, which no tag holds.
+pub(crate) const TAG_SEPARATOR: char = '\u{1f}';
+
+/// The tags of [`DEVICE_SUMMARY`]'s last column, sorted.
+pub(crate) fn summary_tags(joined: Option<String>) -> Vec<String> {
+    let mut tags: Vec<String> = joined
+        .as_deref()
+        .unwrap_or("")
+        .split(TAG_SEPARATOR)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    tags.sort_unstable();
+    tags
+}
 
 /// An Inform's event codes.
 pub(crate) const INSERT_EVENT: &str = "\

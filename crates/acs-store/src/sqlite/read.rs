@@ -81,6 +81,8 @@ pub(super) fn device_summary(
                 registered: r.get::<_, Option<i64>>(5)?.map(Timestamp),
                 last_boot: r.get::<_, Option<i64>>(6)?.map(Timestamp),
                 last_bootstrap: r.get::<_, Option<i64>>(7)?.map(Timestamp),
+                has_faults: r.get(8)?,
+                tags: statements::summary_tags(r.get(9)?),
             })
         })
         .optional()?)

@@ -306,6 +306,8 @@ fn session(
                 }
                 sent.push("ext".into());
             }
+            // The fake CPE's data is all known: nothing is deferred.
+            Action::Load => unreachable!(),
             Action::Send(body) => {
                 sent.push(body.name().to_owned());
                 let answer = cpe.answer(&body);
@@ -881,7 +883,7 @@ fn downloads_are_ordered_once_per_file() {
                     changes.extend(p.on_response(&body, &answer, known, Timestamp(at + 6)));
                 }
                 Action::Done => return (sent, changes),
-                Action::Ext(_) => unreachable!(),
+                Action::Ext(_) | Action::Load => unreachable!(),
             }
         }
     };
