@@ -896,6 +896,7 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
                     // The presets need more than the Inform carried: the one read of the
                     // device's data that a session without presets' needs is spared.
                     let device = live.lock().await.session.device().clone();
+                    metrics::device_data_loaded("provisioning");
                     match self.app.store.session_data(&device, now()).await {
                         Ok(data) => {
                             step = live.lock().await.session.on_data(
@@ -1031,6 +1032,7 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
             // then everything is read at once.
             if s.has_tasks || s.has_transfers || (presets && s.has_faults) {
                 let data = store.session_data(device, now).await?;
+                metrics::device_data_loaded("start");
                 ctx.data = data.data;
                 ctx.tasks = data.tasks;
                 ctx.transfers = data.transfers;

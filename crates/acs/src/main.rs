@@ -5,6 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use acs::config::Config;
+
+/// mimalloc instead of the C library's allocator: a session allocates and frees many small
+/// buffers across threads (codec, store, the script sandbox, which allocates through Rust's
+/// allocator too); see BENCHMARKS.md for what it bought.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]

@@ -26,6 +26,10 @@ pub const QUEUED_TASKS: &str = "acs_queued_tasks";
 pub const FAULTS: &str = "acs_faults";
 /// Counter of connection requests, by `outcome`.
 pub const CONNECTION_REQUESTS_TOTAL: &str = "acs_connection_requests_total";
+/// Counter of reads of a device's stored data for a session, by `when`: `start` (the
+/// device had tasks, transfers or faults) or `provisioning` (a preset looked beyond the
+/// Inform).
+pub const DEVICE_DATA_LOADS_TOTAL: &str = "acs_device_data_loads_total";
 
 /// Upper bounds of the RPC duration buckets, seconds: 0.5 ms to 30 s.
 const RPC_BUCKETS: [f64; 16] = [
@@ -85,6 +89,10 @@ fn describe() {
         CONNECTION_REQUESTS_TOTAL,
         "Connection requests sent to devices, by outcome."
     );
+    describe_counter!(
+        DEVICE_DATA_LOADS_TOTAL,
+        "Reads of a device's stored data for a session: at its start, or when provisioning needed more than the Inform."
+    );
 }
 
 /// Renders the metrics in the Prometheus text format.
@@ -127,6 +135,11 @@ pub fn connection_request(outcome: &'static str) {
     counter!(CONNECTION_REQUESTS_TOTAL, "outcome" => outcome).increment(1);
 }
 
+/// A session read its device's stored data (`start` or `provisioning`).
+pub fn device_data_loaded(when: &'static str) {
+    counter!(DEVICE_DATA_LOADS_TOTAL, "when" => when).increment(1);
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -145,6 +158,7 @@ mod tests {
         active_sessions(7);
         queue(12, 3);
         connection_request("unreachable");
+        device_data_loaded("provisioning");
         let text = again.render();
         for line in [
             "# HELP acs_sessions_total CWMP sessions ended, by outcome.",
@@ -163,6 +177,7 @@ mod tests {
             "acs_faults 3",
             "# HELP acs_connection_requests_total Connection requests sent to devices, by outcome.",
             "acs_connection_requests_total{outcome=\"unreachable\"} 1",
+            "acs_device_data_loads_total{when=\"provisioning\"} 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
