@@ -419,6 +419,28 @@ impl DeviceView for InformOnly<'_> {
     }
 }
 
+impl ProvisioningRun {
+    /// The presets' selection now (`None` when only tasks run).
+    #[allow(clippy::type_complexity)]
+    fn select(
+        &self,
+        known: &DeviceData,
+        now: Timestamp,
+        retry: &RetryPolicy,
+    ) -> Option<(Vec<Active>, BTreeMap<String, u32>, bool)> {
+        let setup = self.setup.as_ref()?;
+        Some(select(
+            setup,
+            &self.facts,
+            known,
+            &self.events,
+            now,
+            retry,
+            self.deferred,
+        ))
+    }
+}
+
 /// The state of a session, named for what it expects next.
 #[derive(Debug)]
 pub enum State {
@@ -842,21 +864,12 @@ impl Session {
             p.deferred = false;
             p.want_data = false;
             p.engine.data_loaded();
-            if let Some(setup) = &p.setup {
-                let (active, due, _) = select(
-                    setup,
-                    &p.facts,
-                    &self.known,
-                    &p.events,
-                    now,
-                    &config.retry,
-                    false,
-                );
-                if active != p.active {
-                    p.engine.reselect(active.clone(), due.clone());
-                    p.active = active;
-                    p.due = due;
-                }
+            if let Some((active, due, _)) = p.select(&self.known, now, &config.retry)
+                && active != p.active
+            {
+                p.engine.reselect(active.clone(), due.clone());
+                p.active = active;
+                p.due = due;
             }
         }
         self.plan(now, config, Step::reply(Reply::NoContent))
@@ -1234,18 +1247,7 @@ impl Session {
                     Action::Done => {
                         // What provisioning changed may make other presets apply (or
                         // not): select again, a bounded number of times.
-                        let reselected = p.setup.as_ref().map(|setup| {
-                            select(
-                                setup,
-                                &p.facts,
-                                &self.known,
-                                &p.events,
-                                now,
-                                &config.retry,
-                                p.deferred,
-                            )
-                        });
-                        match reselected {
+                        match p.select(&self.known, now, &config.retry) {
                             Some((_, _, true)) => p.want_data = true,
                             Some((active, due, _))
                                 if active != p.active && p.reselections < MAX_RESELECTIONS =>
