@@ -1209,13 +1209,11 @@ impl Session {
                 return step;
             }
             {
-                let runner: Arc<dyn Runner> = match &p.setup {
-                    Some(setup) => setup.runner.clone(),
-                    None => Arc::new(NoScripts),
+                let runner: &dyn Runner = match &p.setup {
+                    Some(setup) => setup.runner.as_ref(),
+                    None => &NoScripts,
                 };
-                let next = p
-                    .engine
-                    .next(&mut self.known, &mut p.facts, now, runner.as_ref());
+                let next = p.engine.next(&mut self.known, &mut p.facts, now, runner);
                 for (task, result) in next.finished_tasks {
                     step.changes.push(Change::TaskDone {
                         task,

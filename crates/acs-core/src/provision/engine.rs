@@ -861,18 +861,8 @@ fn wants_stored_data(d: &Declaration, known: &DeviceData) -> bool {
     match d.path.root() {
         Some("DeviceID" | "Tags" | "Events") => false,
         _ if !d.path.is_concrete() => true,
-        _ => {
-            let name: Vec<&str> = d
-                .path
-                .segments()
-                .iter()
-                .filter_map(|s| match s {
-                    Segment::Name(n) => Some(n.as_str()),
-                    _ => None,
-                })
-                .collect();
-            !known.params.contains_key(&name.join("."))
-        }
+        // Concrete: its text is the parameter's name.
+        _ => !known.params.contains_key(&d.path.to_string()),
     }
 }
 
