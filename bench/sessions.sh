@@ -22,7 +22,13 @@
 # only the preset no device meets: what loading each device's data for presets costs alone.
 #   CONCURRENCY=16 DURATION=10 bench/sessions.sh
 #
-# Settings (environment): CONCURRENCY (64), PARAMETERS (20), DEVICES (10000), DURATION (20 s,
+# CI runs a quick mode that checks that every run works, not how fast (exit 1 if a run
+# failed or a session did):
+#   QUICK=1 BUILD=0 BIN_DIR=target/debug bench/sessions.sh
+#
+# Settings (environment): QUICK (1: CONCURRENCY 4, DEVICES 50, DURATION 2, WARMUP 1, RUNS
+# "baseline acs acs-digest acs-presets" unless set), BIN_DIR (target/release: where the
+# binaries are), CONCURRENCY (64), PARAMETERS (20), DEVICES (10000), DURATION (20 s,
 # measured), WARMUP (5 s, not measured), RATE (unset: unthrottled), LOADGEN_THREADS (unset:
 # acs-loadgen's default), LOADGEN_ARGS (extra acs-loadgen arguments), BUILD (1: cargo build
 # --release the binaries first; 0: use what is in target/release), ACS_BIN
@@ -33,6 +39,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+QUICK=${QUICK:-0}
+if [[ "$QUICK" == 1 ]]; then
+    CONCURRENCY=${CONCURRENCY:-4}
+    DEVICES=${DEVICES:-50}
+    DURATION=${DURATION:-2}
+    WARMUP=${WARMUP:-1}
+    RUNS=${RUNS:-baseline acs acs-digest acs-presets}
+fi
+BIN_DIR=${BIN_DIR:-target/release}
 CONCURRENCY=${CONCURRENCY:-64}
 PARAMETERS=${PARAMETERS:-20}
 DEVICES=${DEVICES:-10000}
@@ -44,7 +59,7 @@ LOADGEN_ARGS=${LOADGEN_ARGS:-}
 RUNS=${RUNS:-baseline acs acs-digest}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 BUILD=${BUILD:-1}
-ACS_BIN=${ACS_BIN:-target/release/acs}
+ACS_BIN=${ACS_BIN:-$BIN_DIR/acs}
 ACS_LOG_LEVEL=${ACS_LOG_LEVEL:-warn}
 ACS_EXTRA_CONFIG=${ACS_EXTRA_CONFIG:-}
 START_TIMEOUT=${START_TIMEOUT:-60}
@@ -135,7 +150,7 @@ measure() {
     [[ -n "$LOADGEN_ARGS" ]] && args+=($LOADGEN_ARGS)
     log "$name: acs-loadgen ${args[*]} $*"
     local rc=0
-    target/release/acs-loadgen "${args[@]}" "$@" >"$OUT/$name.json" || rc=$?
+    "$BIN_DIR/acs-loadgen" "${args[@]}" "$@" >"$OUT/$name.json" || rc=$?
     if [[ $rc -ne 0 && $rc -ne 2 ]]; then
         ROWS+=("| $name | acs-loadgen failed (exit $rc) | | | | | | | |")
         return
@@ -186,7 +201,7 @@ PY
 
 if has_run baseline; then
     port=$(free_port)
-    target/release/acs-baseline --listen "127.0.0.1:$port" >"$OUT/baseline.log" 2>&1 &
+    "$BIN_DIR/acs-baseline" --listen "127.0.0.1:$port" >"$OUT/baseline.log" 2>&1 &
     SERVER_PID=$!
     if wait_for_port "$port" "$SERVER_PID"; then
         measure baseline "$port"
@@ -303,3 +318,16 @@ echo
 for note in ${NOTES[@]+"${NOTES[@]}"}; do
     echo "- $note"
 done
+
+if [[ "$QUICK" == 1 ]]; then
+    # Every run must have completed sessions without an error (the errors column is 0).
+    bad=0
+    for row in ${ROWS[@]+"${ROWS[@]}"}; do
+        errors=$(awk -F'|' '{gsub(/ /, "", $7); print $7}' <<<"$row")
+        if [[ "$errors" != 0 ]]; then
+            log "quick mode: a run failed: $row"
+            bad=1
+        fi
+    done
+    exit "$bad"
+fi

@@ -4,8 +4,9 @@
 //! the writes of many sessions into one transaction (each call in its own savepoint, so a
 //! failing call is rolled back alone), committing with one `fsync` for the whole group:
 //! that is how an Inform's changes are durable before the answer leaves while thousands of
-//! sessions per second commit. Reads run on a small pool of read-only connections on
-//! tokio's blocking threads; WAL lets them read while the writer writes.
+//! sessions per second commit. Reads run on a few reader threads, each owning a
+//! read-only connection and taking reads from one queue; WAL lets them read while the
+//! writer writes.
 //!
 //! Parameter paths are interned in the `paths` table and the whole map is kept in memory,
 //! shared by the writer and the readers. The writer also keeps a cache of device ids.
@@ -21,7 +22,7 @@ use acs_core::preset::{Name, Preset, ScriptKind};
 use acs_core::task::{NewTask, TaskId};
 use acs_core::{DeviceId, Timestamp};
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     ConnectionRequestTarget, CpeCredential, DeviceQuery, DeviceSummary, ListQuery, Page,
@@ -96,9 +97,8 @@ pub struct SqliteStore {
 struct Inner {
     jobs: Option<mpsc::Sender<Job>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
-    permits: Arc<Semaphore>,
-    paths: SharedPaths,
+    /// The reader threads' queue (`None` once closed: the threads then end).
+    reads: Mutex<Option<std::sync::mpsc::Sender<ReadJob>>>,
     stats: Arc<Stats>,
 }
 
@@ -106,6 +106,10 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Closing the queue ends the writer once it has finished what was queued.
         self.jobs.take();
+        self.reads
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let handle = self
             .writer
             .get_mut()
@@ -125,9 +129,17 @@ impl SqliteStore {
         schema::apply_migrations(&conn)?;
         let paths = load_paths(&conn)?;
 
-        let readers = (0..options.readers.max(1))
-            .map(|_| schema::open_reader(path, &options))
-            .collect::<Result<Vec<_>>>()?;
+        let (reads, queue) = std::sync::mpsc::channel::<ReadJob>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..options.readers.max(1) {
+            let conn = schema::open_reader(path, &options)?;
+            let queue = queue.clone();
+            let paths = paths.clone();
+            std::thread::Builder::new()
+                .name(format!("acs-store-read-{n}"))
+                .spawn(move || read_loop(&conn, &paths, &queue))
+                .map_err(|e| StoreError::Database(format!("cannot start a reader: {e}")))?;
+        }
 
         let stats = Arc::new(Stats::default());
         let (tx, rx) = mpsc::channel(options.queue.max(1));
@@ -142,9 +154,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 jobs: Some(tx),
                 writer: Mutex::new(Some(handle)),
-                permits: Arc::new(Semaphore::new(readers.len())),
-                readers: Mutex::new(readers),
-                paths,
+                reads: Mutex::new(Some(reads)),
                 stats,
             }),
         })
@@ -170,38 +180,52 @@ impl SqliteStore {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Runs `f` with a read-only connection on a blocking thread.
+    /// Runs `f` on a reader thread with its read-only connection.
+    ///
+    /// The queue is unbounded and the caller only awaits the answer: nothing a waiting
+    /// caller holds can keep a connection from others. (An async semaphore in front of a
+    /// pool of connections did: under overload, bench/scenarios.sh `work` with 1,000
+    /// devices, its permits went to waiting requests that were never polled again, and
+    /// every later read of the process hung.) The number of reads in flight is bounded
+    /// upstream, by the sessions admitted (`cwmp.max_sessions`) and the API's requests.
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, &SharedPaths) -> Result<T> + Send + 'static,
     {
-        let permit = self
-            .inner
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
+        let (tx, rx) = oneshot::channel();
+        let job: ReadJob = Box::new(move |conn, paths| {
+            let _ = tx.send(f(conn, paths));
+        });
+        self.inner
+            .reads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .send(job)
             .map_err(|_| StoreError::Closed)?;
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let conn = inner
-                .readers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop()
-                .ok_or(StoreError::Closed)?;
-            let result = f(&conn, &inner.paths);
-            inner
-                .readers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(conn);
-            result
-        })
-        .await
-        .map_err(|e| StoreError::Database(format!("read task failed: {e}")))?
+        rx.await
+            .map_err(|_| StoreError::Database("the read failed (its thread panicked)".into()))?
+    }
+}
+
+/// A read for a reader thread.
+type ReadJob = Box<dyn FnOnce(&Connection, &SharedPaths) + Send>;
+
+/// A reader thread: runs reads from the queue on its connection until the queue closes.
+/// A read that panics answers nothing (its caller gets an error) and the thread goes on.
+fn read_loop(
+    conn: &Connection,
+    paths: &SharedPaths,
+    queue: &Mutex<std::sync::mpsc::Receiver<ReadJob>>,
+) {
+    loop {
+        let job = match queue.lock().unwrap_or_else(PoisonError::into_inner).recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn, paths)));
     }
 }
 
@@ -445,4 +469,56 @@ fn load_paths(conn: &Connection) -> Result<SharedPaths> {
 fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection> {
     Connection::open_with_flags(path, flags)
         .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_that_panics_fails_alone_and_the_reader_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions {
+            readers: 1,
+            ..SqliteOptions::default()
+        };
+        let store = SqliteStore::open(&dir.path().join("acs.db"), options).unwrap();
+        let failed = store
+            .read(|_, _| -> Result<()> { panic!("a bug in a read") })
+            .await;
+        assert!(matches!(failed, Err(StoreError::Database(_))), "{failed:?}");
+        // The one reader thread is still there.
+        assert_eq!(store.token_count().await.unwrap(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_reads_at_once_on_few_readers_all_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions {
+            readers: 2,
+            ..SqliteOptions::default()
+        };
+        let store = SqliteStore::open(&dir.path().join("acs.db"), options).unwrap();
+        let reads = (0..500).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.token_count().await })
+        });
+        for r in reads.collect::<Vec<_>>() {
+            assert_eq!(r.await.unwrap().unwrap(), 0);
+        }
+        // Half of a burst abandoned by its callers does not keep the rest waiting.
+        let abandoned: Vec<_> = (0..200)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.token_count().await })
+            })
+            .collect();
+        for (i, t) in abandoned.into_iter().enumerate() {
+            if i % 2 == 0 {
+                t.abort();
+            }
+        }
+        assert_eq!(store.token_count().await.unwrap(), 0);
+    }
 }

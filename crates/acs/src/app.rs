@@ -112,15 +112,26 @@ fn lock_sqlite(config: &Config) -> Result<Option<std::fs::File>, StartError> {
         .write(true)
         .open(&name)
         .map_err(|e| StartError::Config(format!("{}: {e}", name.display())))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::Config(format!(
-            "another acs serves this SQLite database ({} is locked); several nodes need \
-             database.url = \"postgres://...\"",
-            std::path::Path::new(&name).display()
-        ))),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(StartError::Config(format!("{}: {e}", name.display())))
+    // A lock held for a moment longer is waited for: the ACS this one replaces may still
+    // be closing (an in-process restart), and a process forked elsewhere shares the lock
+    // until it execs.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StartError::Config(format!(
+                    "another acs serves this SQLite database ({} is locked); several nodes \
+                     need database.url = \"postgres://...\"",
+                    std::path::Path::new(&name).display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StartError::Config(format!("{}: {e}", name.display())));
+            }
         }
     }
 }

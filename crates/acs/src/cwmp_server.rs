@@ -358,9 +358,17 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
         // Shutting down: a connection carrying a session keeps serving it until it ends;
         // then the connection finishes its exchange and closes.
         loop {
-            let busy = match &conn_state_for_shutdown.lock().await.session {
-                Some(live) => !live.lock().await.closed,
-                None => false,
+            // The request in progress holds the connection's state until it answers, and
+            // it only progresses while the connection is polled: poll it while waiting.
+            let check = async {
+                match &conn_state_for_shutdown.lock().await.session {
+                    Some(live) => !live.lock().await.closed,
+                    None => false,
+                }
+            };
+            let busy = tokio::select! {
+                _ = conn.as_mut() => return,
+                busy = check => busy,
             };
             if !busy {
                 break;

@@ -155,7 +155,8 @@ pub struct Fleet {
     power: watch::Sender<u64>,
     tasks: JoinSet<()>,
     cr: Option<CrServer>,
-    started: Instant,
+    /// Since when sessions are counted: the start, or the end of the warm-up.
+    measured_from: Instant,
     devices: Vec<DeviceInfo>,
     count: u64,
 }
@@ -277,7 +278,7 @@ impl Fleet {
             power,
             tasks,
             cr,
-            started,
+            measured_from: started,
             count: config.devices,
             devices,
         })
@@ -300,7 +301,14 @@ impl Fleet {
 
     /// The counters so far.
     pub fn summary(&self) -> Summary {
-        self.stats.summary(self.count, self.started.elapsed())
+        self.stats.summary(self.count, self.measured_from.elapsed())
+    }
+
+    /// The warm-up is over: sessions, RPCs, failures and latencies are counted from now
+    /// (the devices' start-up figures are kept).
+    pub fn end_warmup(&mut self) {
+        self.stats.restart_measurement();
+        self.measured_from = Instant::now();
     }
 
     /// An outage storm: every device loses power and comes back at once, so every one

@@ -93,6 +93,10 @@ struct Cli {
     /// Stop after this many seconds (default: at Ctrl-C or SIGTERM).
     #[arg(long, value_name = "SECS")]
     duration: Option<f64>,
+    /// Count sessions, RPCs, failures and latencies only after this many seconds (the
+    /// summary's rates are then over the rest of the run; start-up figures are kept).
+    #[arg(long, value_name = "SECS")]
+    warmup: Option<f64>,
     /// Most sessions in flight at once.
     #[arg(long, default_value_t = 1024)]
     max_sessions: usize,
@@ -238,8 +242,15 @@ async fn storm_signal() {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let config = build(&cli)?;
+    // Checked before anything starts: a duration that is not one is an error, not a panic.
+    let duration = cli.duration.map(|s| secs(s, "duration")).transpose()?;
+    let storm_after = cli
+        .outage_storm_after
+        .map(|s| secs(s, "outage-storm-after"))
+        .transpose()?;
+    let warmup = cli.warmup.map(|s| secs(s, "warmup")).transpose()?;
     let started = std::time::Instant::now();
-    let fleet = Fleet::start(config).await.map_err(|e| e.to_string())?;
+    let mut fleet = Fleet::start(config).await.map_err(|e| e.to_string())?;
     let devices = cli.devices;
     if let Some(addr) = fleet.cr_addr() {
         tracing::info!(%addr, "connection request listener");
@@ -251,15 +262,14 @@ async fn run(cli: Cli) -> Result<(), String> {
     );
     let tty = !cli.quiet && std::io::stderr().is_terminal();
     let stop = async {
-        match cli.duration {
-            Some(d) => tokio::time::sleep(Duration::from_secs_f64(d.max(0.0))).await,
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
             None => std::future::pending().await,
         }
     };
     tokio::pin!(stop);
-    let mut storm_at = cli
-        .outage_storm_after
-        .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    let mut storm_at = storm_after.map(|d| tokio::time::Instant::now() + d);
+    let mut warmup_until = warmup.map(|d| tokio::time::Instant::now() + d);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let term = terminated();
     tokio::pin!(term);
@@ -272,9 +282,20 @@ async fn run(cli: Cli) -> Result<(), String> {
                 None => std::future::pending().await,
             }
         };
+        let warmup = async {
+            match warmup_until {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = &mut stop => break,
             () = &mut term => break,
+            () = warmup => {
+                warmup_until = None;
+                tracing::info!("warm-up over: counting from now");
+                fleet.end_warmup();
+            }
             () = storm => {
                 storm_at = None;
                 tracing::info!("outage storm: every device loses power");

@@ -150,6 +150,24 @@ impl Stats {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Forgets the sessions counted so far (a warm-up's), keeping the devices' start-up.
+    pub(crate) fn restart_measurement(&self) {
+        for c in [
+            &self.sessions_started,
+            &self.sessions_ok,
+            &self.rpcs_handled,
+            &self.connection_requests,
+            &self.transfers_ok,
+            &self.transfers_failed,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+        lock(&self.failed).clear();
+        if let Some(h) = lock(&self.latency).as_mut() {
+            h.reset();
+        }
+    }
+
     /// Devices powered on so far.
     pub fn devices_started(&self) -> u64 {
         self.devices_started.load(Ordering::Relaxed)
@@ -226,7 +244,7 @@ pub struct Summary {
     pub devices_informed: u64,
     /// Seconds from the start until every device had completed a session (start-up time).
     pub all_informed_secs: Option<f64>,
-    /// Length of the run.
+    /// Length of the run, or of its measured part after a warm-up.
     pub elapsed_secs: f64,
     /// Sessions opened.
     pub sessions_started: u64,
@@ -236,7 +254,7 @@ pub struct Summary {
     pub sessions_failed: u64,
     /// Failed sessions by cause.
     pub failed_by_cause: BTreeMap<FailureCause, u64>,
-    /// Successful sessions per second over the run.
+    /// Successful sessions per second over the run (after the warm-up).
     pub sessions_per_sec: f64,
     /// Durations of successful sessions.
     pub latency_ms: Latency,
@@ -316,6 +334,26 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_warmup_is_forgotten_but_the_start_up_is_not() {
+        let s = Stats::new();
+        s.device_started();
+        s.device_informed(Duration::from_secs(2), 1);
+        s.session_started();
+        s.session_ok(Duration::from_secs(9));
+        s.session_failed(FailureCause::Timeout);
+        s.rpcs(3);
+        s.restart_measurement();
+        s.session_started();
+        s.session_ok(Duration::from_millis(4));
+        let sum = s.summary(1, Duration::from_secs(1));
+        assert_eq!((sum.devices_started, sum.devices_informed), (1, 1));
+        assert_eq!(sum.all_informed_secs, Some(2.0));
+        assert_eq!((sum.sessions_started, sum.sessions_ok), (1, 1));
+        assert_eq!((sum.sessions_failed, sum.rpcs_handled), (0, 0));
+        assert!(sum.latency_ms.max < 5.0, "{}", sum.latency_ms.max);
+    }
 
     #[test]
     fn summary_counts_and_percentiles() {

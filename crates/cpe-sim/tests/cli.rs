@@ -147,6 +147,11 @@ fn bad_arguments_are_refused_clearly() {
         ),
         (vec!["--acs-url", "ftp://x/"], "URL"),
         (vec!["--periodic-interval", "0"], "PeriodicInformInterval"),
+        (vec!["--warmup", "inf"], "--warmup: inf is not a duration"),
+        (
+            vec!["--outage-storm-after=-1"],
+            "--outage-storm-after: -1 is not a duration",
+        ),
         (
             vec!["--profile", "/nonexistent/profile.tsv"],
             "/nonexistent/profile.tsv",

@@ -603,10 +603,30 @@ fn needs(
         return out;
     }
     let path_ts = d.freshness.path.unwrap_or(Timestamp(1)).min(now);
-    let mut current: Vec<String> = vec![String::new()];
     let segments = d.path.segments();
     let last = segments.len() - 1;
+    let known_param = d
+        .path
+        .concrete()
+        .filter(|name| known.params.contains_key(*name));
+    let mut current: Vec<String> = match known_param {
+        // A parameter known by its full name (the usual declaration): the loop below
+        // would find every object above it known, and only its parent's listing can be
+        // too old, when the declaration asks for a fresh path.
+        Some(name) => {
+            let parent = parent_object(name);
+            let listed = local || parent.is_empty() || enumerated_at(known, &parent) >= path_ts;
+            if d.freshness.path.is_some() && !listed {
+                out.enumerate.insert(parent);
+            }
+            vec![name.to_owned()]
+        }
+        None => vec![String::new()],
+    };
     for (i, segment) in segments.iter().enumerate() {
+        if known_param.is_some() {
+            break;
+        }
         let mut next = Vec::new();
         for prefix in &current {
             let listed = local || prefix.is_empty() || enumerated_at(known, prefix) >= path_ts;
@@ -861,8 +881,10 @@ fn wants_stored_data(d: &Declaration, known: &DeviceData) -> bool {
     match d.path.root() {
         Some("DeviceID" | "Tags" | "Events") => false,
         _ if !d.path.is_concrete() => true,
-        // Concrete: its text is the parameter's name.
-        _ => !known.params.contains_key(&d.path.to_string()),
+        _ => d
+            .path
+            .concrete()
+            .is_none_or(|name| !known.params.contains_key(name)),
     }
 }
 
@@ -1705,14 +1727,12 @@ impl Provisioning {
     fn apply_clears(&self, known: &mut DeviceData, clears: &[(PathPattern, Timestamp)]) -> bool {
         let mut any = false;
         for (pattern, t) in clears {
-            let prefix = if pattern.is_concrete() {
-                pattern.to_string()
-            } else {
+            let Some(prefix) = pattern.concrete() else {
                 continue;
             };
             let object = format!("{prefix}.");
             for (path, p) in known.params.iter_mut() {
-                if (path == &prefix || path.starts_with(&object))
+                if (path == prefix || path.starts_with(&object))
                     && p.ts < *t
                     && p.ts > Timestamp::ZERO
                 {

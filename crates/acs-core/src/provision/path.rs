@@ -23,6 +23,10 @@ pub enum Segment {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PathPattern {
     segments: Vec<Segment>,
+    /// The path's name when every segment is a name, kept because most declarations
+    /// name one parameter: matching them is then one lookup, with no name built per
+    /// segment (the provisioning engine matches each declaration several times a run).
+    concrete: Option<String>,
 }
 
 /// A path a declaration cannot use.
@@ -94,7 +98,32 @@ impl PathPattern {
                 return Err(bad("empty segment"));
             }
         }
-        Ok(PathPattern { segments })
+        Ok(PathPattern::from_segments(segments))
+    }
+
+    fn from_segments(segments: Vec<Segment>) -> PathPattern {
+        let mut name = String::new();
+        for s in &segments {
+            let Segment::Name(n) = s else {
+                return PathPattern {
+                    segments,
+                    concrete: None,
+                };
+            };
+            if !name.is_empty() {
+                name.push('.');
+            }
+            name.push_str(n);
+        }
+        PathPattern {
+            segments,
+            concrete: Some(name),
+        }
+    }
+
+    /// The path's name when every segment is a name (`Device.DeviceInfo.UpTime`).
+    pub fn concrete(&self) -> Option<&str> {
+        self.concrete.as_deref()
     }
 
     /// The segments.
@@ -112,7 +141,7 @@ impl PathPattern {
 
     /// Whether every segment is a name: the pattern names one path.
     pub fn is_concrete(&self) -> bool {
-        self.segments.iter().all(|s| matches!(s, Segment::Name(_)))
+        self.concrete.is_some()
     }
 
     /// Whether the last segment selects instances (`*` or a filter): the declaration's
@@ -126,9 +155,8 @@ impl PathPattern {
 
     /// The pattern without its last segment (the object holding the instances).
     pub fn parent(&self) -> Option<PathPattern> {
-        (self.segments.len() > 1).then(|| PathPattern {
-            segments: self.segments[..self.segments.len() - 1].to_vec(),
-        })
+        (self.segments.len() > 1)
+            .then(|| PathPattern::from_segments(self.segments[..self.segments.len() - 1].to_vec()))
     }
 
     /// The known paths this pattern matches now, in the data's order: parameters by their
@@ -140,6 +168,19 @@ impl PathPattern {
     /// whether they are fresh enough.
     pub fn matches(&self, known: &DeviceData) -> Matches {
         let mut out = Matches::default();
+        if let Some(name) = &self.concrete {
+            // What the loop below finds for names alone: the parameter, else the object
+            // when anything is known below it (then every ancestor is known too).
+            if known.params.contains_key(name) {
+                out.paths.push(name.clone());
+            } else {
+                let object = format!("{name}.");
+                if known.below(&object).next().is_some() {
+                    out.paths.push(object);
+                }
+            }
+            return out;
+        }
         let mut current: Vec<String> = vec![String::new()];
         let last = self.segments.len() - 1;
         for (i, segment) in self.segments.iter().enumerate() {
