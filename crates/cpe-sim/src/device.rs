@@ -294,6 +294,7 @@ struct Driver<'a> {
     inform: Option<Vec<u8>>,
     quirks: &'a QuirkSet,
     log: Option<&'a SentLog>,
+    wake: &'a Wake,
 }
 
 impl Driver<'_> {
@@ -319,7 +320,14 @@ impl SessionDriver for Driver<'_> {
     fn on_response(&mut self, status: u16, body: &[u8]) -> net::Next {
         match self.agent.handle_response(status, body, now()) {
             SessionStep::Post(Post::Request(b)) => net::Next::request(self.out(b)),
-            SessionStep::Post(Post::Response(b)) => net::Next::response(self.out(b)),
+            SessionStep::Post(Post::Response(b)) => {
+                // A SetParameterValues answered with Status 0 has its changes "validated and
+                // applied", the Connection Request credentials among them: the
+                // listener takes them now, not at the session's end, since the ACS may send
+                // a Connection Request with them as soon as the session is over.
+                update_cr_credentials(self.agent, self.wake);
+                net::Next::response(self.out(b))
+            }
             SessionStep::Post(Post::Empty) => net::Next::empty(),
             SessionStep::Done => net::Next::Done,
             SessionStep::Failed(why) => net::Next::Failed(why),
@@ -368,6 +376,7 @@ async fn session(
         inform: Some(inform),
         quirks: &shared.wire_quirks,
         log: shared.sent_log.as_ref(),
+        wake: &device.wake,
     };
     // Boxed: the session future is large and lives only while the session does, so idle
     // device futures stay small.
