@@ -340,46 +340,51 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
             .header_read_timeout(idle)
             .keep_alive(true);
         let conn = builder.serve_connection(io, service);
-        let mut conn = std::pin::pin!(conn);
-        let mut stop = self.shutting_down.clone();
-        tokio::select! {
-            _ = conn.as_mut() => {
-                self.connection_closed(&conn_state_for_shutdown).await;
-                return;
-            }
-            _ = async {
-                while !*stop.borrow() {
-                    if stop.changed().await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                }
-            } => {}
-        }
-        // Shutting down: a connection carrying a session keeps serving it until it ends;
-        // then the connection finishes its exchange and closes.
-        loop {
-            // The request in progress holds the connection's state until it answers, and
-            // it only progresses while the connection is polled: poll it while waiting.
-            let check = async {
-                match &conn_state_for_shutdown.lock().await.session {
-                    Some(live) => !live.lock().await.closed,
-                    None => false,
-                }
-            };
-            let busy = tokio::select! {
-                _ = conn.as_mut() => return,
-                busy = check => busy,
-            };
-            if !busy {
-                break;
-            }
+        // The connection lives in this block only. When hyper's connection future ends
+        // because the peer went away in the middle of a request, the request's future is
+        // still inside it, holding the connection's state: it must be dropped (the request
+        // abandoned, its admission permit returned) before `connection_closed` takes that
+        // state, or both wait for each other forever.
+        'serve: {
+            let mut conn = std::pin::pin!(conn);
+            let mut stop = self.shutting_down.clone();
             tokio::select! {
-                _ = conn.as_mut() => return,
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = conn.as_mut() => break 'serve,
+                _ = async {
+                    while !*stop.borrow() {
+                        if stop.changed().await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                } => {}
             }
+            // Shutting down: a connection carrying a session keeps serving it until it
+            // ends; then the connection finishes its exchange and closes.
+            loop {
+                // The request in progress holds the connection's state until it answers,
+                // and it only progresses while the connection is polled: poll it while
+                // waiting.
+                let check = async {
+                    match &conn_state_for_shutdown.lock().await.session {
+                        Some(live) => !live.lock().await.closed,
+                        None => false,
+                    }
+                };
+                let busy = tokio::select! {
+                    _ = conn.as_mut() => break 'serve,
+                    busy = check => busy,
+                };
+                if !busy {
+                    break;
+                }
+                tokio::select! {
+                    _ = conn.as_mut() => break 'serve,
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
         }
-        conn.as_mut().graceful_shutdown();
-        let _ = conn.await;
         self.connection_closed(&conn_state_for_shutdown).await;
     }
 

@@ -808,3 +808,70 @@ return {writable: false, value: [m, "xsd:string"]};"#,
     let faults = app.api(Method::GET, "/faults", None).await.json();
     assert_eq!(faults, json!([]));
 }
+
+/// A CPE that goes away in the middle of a request (here while its session waits on a slow
+/// extension) holds nothing up: the request is dropped with its connection, and a graceful
+/// shutdown does not wait for it. (The connection's cleanup once waited for the abandoned
+/// request, which only progressed while the connection was polled: the task hung for good,
+/// and with it the shutdown, or, during an Inform, the session's admission slot.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cpe_gone_mid_request_holds_no_shutdown() {
+    use http_body_util::{BodyExt, Full};
+    let mut app = spawn_app_with(|c| {
+        c.cwmp.auth.enabled = false;
+        c.cwmp.set_connection_request_credentials = false;
+        c.provisioning.ext.insert(
+            "slow".into(),
+            acs::config::ExtensionConfig {
+                command: vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    "read call; sleep 1; printf '{}'".into(),
+                ],
+                url: String::new(),
+            },
+        );
+    })
+    .await;
+    let r = put_script(&app, "provisions", "slow", r#"ext("slow", "wait");"#).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    put_preset(
+        &app,
+        "slow",
+        json!({"events": {"1 BOOT": true}, "provisions": [["slow"]]}),
+    )
+    .await;
+
+    let stream = tokio::net::TcpStream::connect(app.cwmp).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    let inform = TestCpe::new("SN7101").inform_xml(&["1 BOOT"]);
+    let resp = sender
+        .send_request(
+            http::Request::post("/")
+                .body(Full::new(bytes::Bytes::from(inform)))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.into_body().collect().await.unwrap();
+    // The empty POST starts the provisioning, which waits on the extension; the CPE's
+    // connection goes away meanwhile.
+    let empty = sender.send_request(http::Request::post("/").body(Full::default()).unwrap());
+    let empty = tokio::spawn(empty);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    conn.abort();
+    empty.abort();
+    // The extension's answer comes after the CPE left.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+
+    // Nothing holds the shutdown (a hang here is the bug; the bound only ends the test).
+    let running = app.running.take().unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(20), running.shutdown())
+        .await
+        .expect("the ACS shut down");
+}
