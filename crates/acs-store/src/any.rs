@@ -56,6 +56,13 @@ macro_rules! each {
 }
 
 impl Store for AnyStore {
+    fn writer_stats(&self) -> Option<crate::WriterStats> {
+        Some(match self {
+            AnyStore::Sqlite(s) => s.writer_stats(),
+            AnyStore::Postgres(s) => s.writer_stats(),
+        })
+    }
+
     async fn device_summary(&self, device: &DeviceId) -> Result<Option<DeviceSummary>> {
         each!(self, s => s.device_summary(device))
     }

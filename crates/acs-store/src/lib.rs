@@ -33,6 +33,7 @@ mod shared;
 pub mod sqlite;
 
 pub use any::AnyStore;
+pub use shared::WriterStats;
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -248,6 +249,12 @@ pub struct ProvisioningSnapshot {
 /// Every method is safe to call concurrently. Writes through [`Store::commit`] are durable
 /// when the future completes with `Ok`; a failed commit has written nothing of its batch.
 pub trait Store: Clone + Send + Sync + 'static {
+    /// What the store's writer has done so far (for metrics); `None` for a store without
+    /// one (test doubles).
+    fn writer_stats(&self) -> Option<WriterStats> {
+        None
+    }
+
     /// The summary of a device, or `None` if it was never seen.
     fn device_summary(
         &self,

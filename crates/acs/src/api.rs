@@ -852,6 +852,9 @@ script_routes!(
 );
 
 async fn render_metrics<S: Store + std::fmt::Debug>(State(state): State<AppState<S>>) -> Response {
+    if let Some(stats) = state.store.writer_stats() {
+        metrics::store_writer(&stats);
+    }
     let mut r = state.metrics.render().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -30,6 +30,13 @@ pub const CONNECTION_REQUESTS_TOTAL: &str = "acs_connection_requests_total";
 /// device had tasks, transfers or faults) or `provisioning` (a preset looked beyond the
 /// Inform).
 pub const DEVICE_DATA_LOADS_TOTAL: &str = "acs_device_data_loads_total";
+/// Counter of transactions the store's writer committed (one per group of writes).
+pub const STORE_TRANSACTIONS_TOTAL: &str = "acs_store_transactions_total";
+/// Counter of writes the store's writer committed: divided by the transactions, the mean
+/// group size of the group commit.
+pub const STORE_WRITES_TOTAL: &str = "acs_store_writes_total";
+/// Counter of writes that failed (rolled back alone, or with their group).
+pub const STORE_WRITE_FAILURES_TOTAL: &str = "acs_store_write_failures_total";
 
 /// Upper bounds of the RPC duration buckets, seconds: 0.5 ms to 30 s.
 const RPC_BUCKETS: [f64; 16] = [
@@ -93,6 +100,15 @@ fn describe() {
         DEVICE_DATA_LOADS_TOTAL,
         "Reads of a device's stored data for a session: at its start, or when provisioning needed more than the Inform."
     );
+    describe_counter!(
+        STORE_TRANSACTIONS_TOTAL,
+        "Transactions the store's writer committed, each a group of writes."
+    );
+    describe_counter!(STORE_WRITES_TOTAL, "Writes the store's writer committed.");
+    describe_counter!(
+        STORE_WRITE_FAILURES_TOTAL,
+        "Writes that failed, rolled back alone or with their group."
+    );
 }
 
 /// Renders the metrics in the Prometheus text format.
@@ -133,6 +149,13 @@ pub fn queue(tasks: u64, faults: u64) {
 /// A connection request's outcome (`ok`, `unreachable`, `timeout`, `auth`, `status`, ...).
 pub fn connection_request(outcome: &'static str) {
     counter!(CONNECTION_REQUESTS_TOTAL, "outcome" => outcome).increment(1);
+}
+
+/// The store writer's counters, as of now (set at each scrape).
+pub fn store_writer(stats: &acs_store::WriterStats) {
+    counter!(STORE_TRANSACTIONS_TOTAL).absolute(stats.transactions);
+    counter!(STORE_WRITES_TOTAL).absolute(stats.calls);
+    counter!(STORE_WRITE_FAILURES_TOTAL).absolute(stats.failed);
 }
 
 /// A session read its device's stored data (`start` or `provisioning`).

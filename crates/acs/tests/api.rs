@@ -965,3 +965,22 @@ async fn a_fault_during_a_connection_request_is_reported() {
     assert_eq!(r.json()["fault"]["code"], "cwmp.9005");
     assert_eq!(cpe_task.await.unwrap(), ["GetParameterValues"]);
 }
+
+/// The store writer's counters are on /metrics: after a session, its Inform's commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_the_store_writer() {
+    let app = spawn_app().await;
+    let mut cpe = TestCpe::new("SN4401");
+    let s = cpe.session(app.cwmp, &["0 BOOTSTRAP", "1 BOOT"]).await;
+    assert_eq!(s.status, StatusCode::NO_CONTENT, "{}", s.body);
+    let text = app.api(Method::GET, "/metrics", None).await.text();
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    let writes = value("acs_store_writes_total");
+    let transactions = value("acs_store_transactions_total");
+    assert!(writes >= 1 && transactions >= 1 && transactions <= writes, "{text}");
+    assert_eq!(value("acs_store_write_failures_total"), 0, "{text}");
+}
