@@ -62,6 +62,9 @@ BUILD=${BUILD:-1}
 ACS_BIN=${ACS_BIN:-$BIN_DIR/acs}
 ACS_LOG_LEVEL=${ACS_LOG_LEVEL:-warn}
 ACS_EXTRA_CONFIG=${ACS_EXTRA_CONFIG:-}
+# The ACS reads ACS_* environment variables as configuration (and refuses unknown ones):
+# the script's own settings stay out of its environment.
+export -n ACS_BIN ACS_LOG_LEVEL ACS_EXTRA_CONFIG
 START_TIMEOUT=${START_TIMEOUT:-60}
 KEEP=${KEEP:-0}
 DIGEST_USER=loadgen

@@ -196,12 +196,22 @@ impl WriteCtx {
         let at = inform.at.millis();
         self.pruning.saw_inform(at);
         let identity = &inform.identity;
-        let id: i64 = self
-            .conn
-            .prepare_cached(statements::UPSERT_DEVICE)?
-            .query_row(
-                (
-                    inform.device.as_str(),
+        // A known device whose identity is unchanged (nearly every Inform) is updated
+        // without assigning the identity columns: SQLite rewrites an index entry whenever
+        // its columns are assigned, even to the same value, and the serial number and
+        // OUI/product class indexes would each cost a page written per Inform.
+        const KNOWN_DEVICE: &str = "UPDATE devices SET last_inform = ?6, \
+                 last_boot = COALESCE(?7, last_boot), \
+                 last_bootstrap = COALESCE(?8, last_bootstrap), \
+                 cwmp_version = ?9, \
+                 remote_address = COALESCE(?10, remote_address) \
+             WHERE id = ?1 AND manufacturer IS ?2 AND oui IS ?3 AND product_class IS ?4 \
+                 AND serial_number IS ?5";
+        let known = self.devices.get(inform.device.as_str()).copied();
+        let updated = match known {
+            Some(id) => {
+                self.conn.prepare_cached(KNOWN_DEVICE)?.execute((
+                    id,
                     &identity.manufacturer,
                     &identity.oui,
                     &identity.product_class,
@@ -211,9 +221,31 @@ impl WriteCtx {
                     inform.bootstrap.then_some(at),
                     &inform.cwmp_version,
                     &inform.remote_address,
-                ),
-                |r| r.get(0),
-            )?;
+                ))? == 1
+            }
+            None => false,
+        };
+        let id: i64 = match known {
+            Some(id) if updated => id,
+            _ => self
+                .conn
+                .prepare_cached(statements::UPSERT_DEVICE)?
+                .query_row(
+                    (
+                        inform.device.as_str(),
+                        &identity.manufacturer,
+                        &identity.oui,
+                        &identity.product_class,
+                        &identity.serial_number,
+                        at,
+                        inform.boot.then_some(at),
+                        inform.bootstrap.then_some(at),
+                        &inform.cwmp_version,
+                        &inform.remote_address,
+                    ),
+                    |r| r.get(0),
+                )?,
+        };
         self.devices.insert(inform.device.as_str().into(), id);
 
         if inform.bootstrap {

@@ -222,6 +222,23 @@ pub async fn inform_creates_and_updates_devices<S: Store>(store: S) {
             Some(Timestamp(T + 3_600_000))
         )
     );
+
+    // A periodic Inform of the same identity: only the times that moved change (the
+    // store takes a shorter way for it).
+    let periodic = inform_record(&a, T + 7_200_000, Vec::new());
+    store.commit(vec![Change::Inform(periodic)]).await.unwrap();
+    let s = store.device_summary(&a).await.unwrap().unwrap();
+    assert_eq!(
+        (s.registered, s.last_boot, s.last_inform),
+        (
+            Some(Timestamp(T)),
+            Some(Timestamp(T + 3_600_000)),
+            Some(Timestamp(T + 7_200_000))
+        )
+    );
+    let doc = device_doc(&store, &a).await;
+    assert_eq!(doc["_deviceId"]["_SerialNumber"], "A");
+    assert_eq!(doc["_lastInform"], "2024-05-01T14:00:00.000Z");
 }
 
 pub async fn bootstrap_resets_what_is_known<S: Store>(store: S) {
