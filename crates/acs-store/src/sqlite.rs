@@ -165,12 +165,13 @@ impl SqliteStore {
         self.inner.stats.snapshot()
     }
 
-    /// Runs `f` on the writer thread, in its own savepoint of the next group transaction;
-    /// returns its result once the transaction is committed.
+    /// Runs `f` on the writer thread, in the next group transaction (again if the group is
+    /// retried because another call failed: `f` is `FnMut`); returns its result once the
+    /// transaction is committed.
     async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut WriteCtx) -> Result<T> + Send + 'static,
+        F: FnMut(&mut WriteCtx) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let jobs = self.inner.jobs.as_ref().ok_or(StoreError::Closed)?;
