@@ -45,6 +45,7 @@ macro_rules! suite {
 
 suite!(
     inform_creates_and_updates_devices,
+    repeated_values_take_the_new_read_time,
     bootstrap_resets_what_is_known,
     params_update_and_delete,
     changes_for_unknown_devices_fail_their_batch,

@@ -981,6 +981,9 @@ async fn metrics_show_the_store_writer() {
     };
     let writes = value("acs_store_writes_total");
     let transactions = value("acs_store_transactions_total");
-    assert!(writes >= 1 && transactions >= 1 && transactions <= writes, "{text}");
+    assert!(
+        writes >= 1 && transactions >= 1 && transactions <= writes,
+        "{text}"
+    );
     assert_eq!(value("acs_store_write_failures_total"), 0, "{text}");
 }

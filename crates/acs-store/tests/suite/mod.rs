@@ -241,6 +241,67 @@ pub async fn inform_creates_and_updates_devices<S: Store>(store: S) {
     assert_eq!(doc["_lastInform"], "2024-05-01T14:00:00.000Z");
 }
 
+/// Periodic Informs mostly repeat values: 40 parameters (more than one batch of the
+/// writer's), most unchanged, some changed, one typed anew, each read again later. Every
+/// one takes the new read time and value; what the Inform does not carry (writable,
+/// attributes) stays.
+pub async fn repeated_values_take_the_new_read_time<S: Store>(store: S) {
+    let d = dev("R");
+    let path = |i: usize| format!("Device.Repeat.P{i:02}");
+    let first: Vec<ParamUpdate> = (0..40)
+        .map(|i| {
+            let mut u = param(&path(i), &format!("v{i}"), ValueType::String, T);
+            if i == 7 {
+                u.writable = Some(true);
+                u.attributes = Some((
+                    Attributes {
+                        notification: 2,
+                        access_list: vec!["Subscriber".into()],
+                    },
+                    Timestamp(T),
+                ));
+            }
+            u
+        })
+        .collect();
+    store.commit(vec![inform(&d, T, first)]).await.unwrap();
+    let later = T + 60_000;
+    let second: Vec<ParamUpdate> = (0..40)
+        .map(|i| {
+            let (text, t) = match i {
+                5 | 17 | 33 => (format!("changed{i}"), ValueType::String),
+                9 => (format!("v{i}"), ValueType::Other("xsd:token".into())),
+                _ => (format!("v{i}"), ValueType::String),
+            };
+            ParamUpdate {
+                writable: None,
+                ..param(&path(i), &text, t, later)
+            }
+        })
+        .collect();
+    store.commit(vec![inform(&d, later, second)]).await.unwrap();
+    let data = store.session_data(&d, Timestamp(later)).await.unwrap().data;
+    for i in 0..40 {
+        let p = &data.params[&path(i)];
+        let (text, t) = match i {
+            5 | 17 | 33 => (format!("changed{i}"), ValueType::String),
+            9 => (format!("v{i}"), ValueType::Other("xsd:token".into())),
+            _ => (format!("v{i}"), ValueType::String),
+        };
+        assert_eq!(p.value, Some(value(&text, t)), "{}", path(i));
+        assert_eq!(p.ts, Timestamp(later), "{}", path(i));
+        assert_eq!(p.writable, Some(i == 7), "{}", path(i));
+        assert_eq!(p.attributes.is_some(), i == 7, "{}", path(i));
+    }
+    let found = matching(&store, json!({"Device.Repeat.P17": "changed17"})).await;
+    assert_eq!(found, ["R"]);
+    assert!(
+        matching(&store, json!({"Device.Repeat.P17": "v17"}))
+            .await
+            .is_empty()
+    );
+}
+
 pub async fn bootstrap_resets_what_is_known<S: Store>(store: S) {
     let a = dev("A");
     store
