@@ -67,6 +67,16 @@ fn param_args(device: i64, path: i64, u: &ParamUpdate) -> Result<ParamArgs<'_>> 
     ))
 }
 
+/// `first`, then `rest`: statement parameters that differ only in ?1.
+fn prepend<'a>(
+    first: &'a dyn rusqlite::ToSql,
+    rest: [&'a dyn rusqlite::ToSql; 9],
+) -> [&'a dyn rusqlite::ToSql; 10] {
+    let mut all = [first; 10];
+    all[1..].copy_from_slice(&rest);
+    all
+}
+
 impl WriteCtx {
     /// The internal id of a device, if it exists.
     pub(super) fn device(&mut self, device: &DeviceId) -> Result<Option<i64>> {
@@ -207,44 +217,35 @@ impl WriteCtx {
                  remote_address = COALESCE(?10, remote_address) \
              WHERE id = ?1 AND manufacturer IS ?2 AND oui IS ?3 AND product_class IS ?4 \
                  AND serial_number IS ?5";
+        // ?2 to ?10 of both statements; ?1 is the row id or the device id.
+        let boot = inform.boot.then_some(at);
+        let bootstrap = inform.bootstrap.then_some(at);
+        let fields: [&dyn rusqlite::ToSql; 9] = [
+            &identity.manufacturer,
+            &identity.oui,
+            &identity.product_class,
+            &identity.serial_number,
+            &at,
+            &boot,
+            &bootstrap,
+            &inform.cwmp_version,
+            &inform.remote_address,
+        ];
         let known = self.devices.get(inform.device.as_str()).copied();
-        let updated = match known {
-            Some(id) => {
-                self.conn.prepare_cached(KNOWN_DEVICE)?.execute((
-                    id,
-                    &identity.manufacturer,
-                    &identity.oui,
-                    &identity.product_class,
-                    &identity.serial_number,
-                    at,
-                    inform.boot.then_some(at),
-                    inform.bootstrap.then_some(at),
-                    &inform.cwmp_version,
-                    &inform.remote_address,
-                ))? == 1
-            }
-            None => false,
-        };
         let id: i64 = match known {
-            Some(id) if updated => id,
+            Some(id)
+                if self
+                    .conn
+                    .prepare_cached(KNOWN_DEVICE)?
+                    .execute(&prepend(&id, fields)[..])?
+                    == 1 =>
+            {
+                id
+            }
             _ => self
                 .conn
                 .prepare_cached(statements::UPSERT_DEVICE)?
-                .query_row(
-                    (
-                        inform.device.as_str(),
-                        &identity.manufacturer,
-                        &identity.oui,
-                        &identity.product_class,
-                        &identity.serial_number,
-                        at,
-                        inform.boot.then_some(at),
-                        inform.bootstrap.then_some(at),
-                        &inform.cwmp_version,
-                        &inform.remote_address,
-                    ),
-                    |r| r.get(0),
-                )?,
+                .query_row(&prepend(&inform.device.as_str(), fields)[..], |r| r.get(0))?,
         };
         self.devices.insert(inform.device.as_str().into(), id);
 
