@@ -1,8 +1,8 @@
 //! The embedded SQLite store.
 //!
 //! One database file in WAL mode. One OS thread owns the only write connection and groups
-//! the writes of many sessions into one transaction (each call in its own savepoint, so a
-//! failing call is rolled back alone), committing with one `fsync` for the whole group:
+//! the writes of many sessions into one transaction (a failing call is rolled back alone:
+//! see `writer`), committing with one `fsync` for the whole group:
 //! that is how an Inform's changes are durable before the answer leaves while thousands of
 //! sessions per second commit. Reads run on a few reader threads, each owning a
 //! read-only connection and taking reads from one queue; WAL lets them read while the
@@ -185,10 +185,11 @@ impl SqliteStore {
     ///
     /// The queue is unbounded and the caller only awaits the answer: nothing a waiting
     /// caller holds can keep a connection from others. (An async semaphore in front of a
-    /// pool of connections did: under overload, bench/scenarios.sh `work` with 1,000
-    /// devices, its permits went to waiting requests that were never polled again, and
-    /// every later read of the process hung.) The number of reads in flight is bounded
-    /// upstream, by the sessions admitted (`cwmp.max_sessions`) and the API's requests.
+    /// pool of connections did: in bench/scenarios.sh `work` with 1,000 devices its
+    /// permits went to requests that were never polled again, those of connections whose
+    /// cleanup waited for them, a bug since fixed in the CWMP endpoint, and every later
+    /// read of the process hung.) The number of reads in flight is bounded upstream, by
+    /// the sessions admitted (`cwmp.max_sessions`) and the API's requests.
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -477,14 +478,21 @@ fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection> {
 mod tests {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_read_that_panics_fails_alone_and_the_reader_goes_on() {
+    /// A store in a fresh directory (kept alive by the returned guard) with `readers`
+    /// reader threads.
+    fn open_with_readers(readers: usize) -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let options = SqliteOptions {
-            readers: 1,
+            readers,
             ..SqliteOptions::default()
         };
         let store = SqliteStore::open(&dir.path().join("acs.db"), options).unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_that_panics_fails_alone_and_the_reader_goes_on() {
+        let (_dir, store) = open_with_readers(1);
         let failed = store
             .read(|_, _| -> Result<()> { panic!("a bug in a read") })
             .await;
@@ -495,12 +503,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn many_reads_at_once_on_few_readers_all_complete() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = SqliteOptions {
-            readers: 2,
-            ..SqliteOptions::default()
-        };
-        let store = SqliteStore::open(&dir.path().join("acs.db"), options).unwrap();
+        let (_dir, store) = open_with_readers(2);
         let reads = (0..500).map(|_| {
             let store = store.clone();
             tokio::spawn(async move { store.token_count().await })
