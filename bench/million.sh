@@ -71,6 +71,8 @@ LOAD=${LOAD:-1}
 QUERY=${QUERY:-1}
 BUILD=${BUILD:-1}
 ACS_BIN=${ACS_BIN:-target/release/acs}
+# The ACS reads ACS_* environment variables as configuration and refuses unknown ones.
+export -n ACS_BIN
 PG_LOG=${PG_LOG:-/var/log/postgresql/postgresql-15-main.log}
 START_TIMEOUT=${START_TIMEOUT:-120}
 KEEP=${KEEP:-0}
