@@ -62,6 +62,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/postgres/0006_device_id_with_id.sql"),
     ),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_inform_digest.sql"),
+    ),
 ];
 
 /// How the PostgreSQL store runs.

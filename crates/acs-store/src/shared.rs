@@ -3,6 +3,7 @@
 //! rendering of rows as the NBI shows them.
 
 pub(crate) mod filter;
+pub(crate) mod inform;
 pub(crate) mod lists;
 pub(crate) mod paths;
 pub(crate) mod provisioning;

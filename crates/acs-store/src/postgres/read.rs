@@ -25,9 +25,11 @@ use crate::{
     SessionData, StoreError,
 };
 
-/// The columns [`param_row`] reads: the path's text, then the `params` columns.
+/// The columns [`param_row`] reads: the path's text, then the `params` columns (`x`),
+/// the read time as [`read_time`](crate::shared::inform::read_time) gives it.
 const PARAM_COLUMNS: &str = "p.path, x.object, x.writable, x.value, x.type, x.other_type, \
-     x.ts, x.notification, x.access_list, x.attr_ts";
+     CASE WHEN x.ts = -1 THEN (SELECT last_inform FROM devices WHERE devices.id = x.device) \
+     ELSE x.ts END, x.notification, x.access_list, x.attr_ts";
 
 fn param_row(row: &PgRow, at: usize) -> sqlx::Result<(String, Param)> {
     Ok((

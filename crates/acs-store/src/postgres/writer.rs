@@ -21,6 +21,7 @@ use sqlx::{Executor, PgPool, Postgres};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{PostgresOptions, Stats};
+use crate::shared::inform::{self, InformDigest, LastInform, ParamsPlan};
 use crate::shared::paths::prefix_upper_bound;
 use crate::shared::statements;
 use crate::shared::{EventPruning, channel_task, json_text, stored_device_id};
@@ -104,7 +105,7 @@ struct ParamArrays {
 }
 
 impl ParamArrays {
-    fn push(&mut self, path: i64, u: &ParamUpdate) -> Result<()> {
+    fn push(&mut self, path: i64, u: &ParamUpdate, informed_at: Option<i64>) -> Result<()> {
         self.path.push(path);
         self.object.push(u.object || u.path.ends_with('.'));
         self.writable.push(u.writable);
@@ -125,7 +126,7 @@ impl ParamArrays {
                 self.num.push(None);
             }
         }
-        self.ts.push(u.ts.map(Timestamp::millis));
+        self.ts.push(inform::stored_read_time(u, informed_at));
         match &u.attributes {
             Some((a, ts)) => {
                 self.notification.push(Some(i16::from(a.notification)));
@@ -337,10 +338,12 @@ impl WriteCtx {
             Change::Inform(inform) => self.inform(inform).await,
             Change::Params { device, updates } => {
                 let id = self.existing(device).await?;
-                self.upsert_params(id, updates).await
+                self.forget_inform_values(id).await?;
+                self.upsert_params(id, updates, None).await
             }
             Change::DeleteParams { device, paths } => {
                 let id = self.existing(device).await?;
+                self.forget_inform_values(id).await?;
                 for p in paths {
                     self.delete_params(id, p).await?;
                 }
@@ -444,6 +447,21 @@ impl WriteCtx {
         let at = inform.at.millis();
         self.pruning.saw_inform(at);
         let identity = &inform.identity;
+        let digest = InformDigest::of(&inform.params, at);
+        // The row is locked first, so that what it says of the last Inform is the latest
+        // committed, which another node's session may have changed.
+        let last: Option<(Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT inform_values, inform_paths, last_inform FROM devices \
+             WHERE device_id = $1 FOR UPDATE",
+        )
+        .bind(inform.device.as_str())
+        .fetch_optional(&mut **self.conn()?)
+        .await?;
+        let last = last.map_or_else(LastInform::default, |(values, paths, at)| LastInform {
+            values,
+            paths,
+            at,
+        });
         let id: i64 = sqlx::query_scalar(statements::UPSERT_DEVICE)
             .bind(inform.device.as_str())
             .bind(&identity.manufacturer)
@@ -455,6 +473,8 @@ impl WriteCtx {
             .bind(inform.bootstrap.then_some(at))
             .bind(&inform.cwmp_version)
             .bind(&inform.remote_address)
+            .bind(digest.values)
+            .bind(digest.paths)
             .fetch_one(&mut **self.conn()?)
             .await?;
         self.devices.insert(inform.device.as_str().into(), id);
@@ -485,7 +505,24 @@ impl WriteCtx {
                 .execute(&mut **self.conn()?)
                 .await?;
         }
-        self.upsert_params(id, &inform.params).await
+        match last.plan(digest, inform.bootstrap) {
+            ParamsPlan::Keep => Ok(()),
+            ParamsPlan::Write => self.upsert_params(id, &inform.params, Some(at)).await,
+            ParamsPlan::UnmarkThenWrite { at: before } => {
+                self.exec2(inform::UNMARK_INFORMED, before, id).await?;
+                self.upsert_params(id, &inform.params, Some(at)).await
+            }
+        }
+    }
+
+    /// Another write changes the device's parameters: the stored digest of its last
+    /// Inform's values no longer describes its rows.
+    async fn forget_inform_values(&mut self, device: i64) -> Result<()> {
+        sqlx::query(inform::FORGET_INFORM_VALUES)
+            .bind(device)
+            .execute(&mut **self.conn()?)
+            .await?;
+        Ok(())
     }
 
     /// The ids of paths, interning the new ones. Interning commits at once, on another
@@ -528,7 +565,14 @@ impl WriteCtx {
 
     /// Inserts or updates paths; `None` fields keep what is stored. One statement per
     /// run of distinct paths (an upsert cannot touch a row twice).
-    async fn upsert_params(&mut self, device: i64, updates: &[ParamUpdate]) -> Result<()> {
+    /// `informed_at`: the time of the Inform writing them, if one is (see
+    /// [`inform::stored_read_time`]).
+    async fn upsert_params(
+        &mut self,
+        device: i64,
+        updates: &[ParamUpdate],
+        informed_at: Option<i64>,
+    ) -> Result<()> {
         if updates.is_empty() {
             return Ok(());
         }
@@ -542,7 +586,7 @@ impl WriteCtx {
                 seen.clear();
                 seen.insert(path);
             }
-            arrays.push(path, u)?;
+            arrays.push(path, u, informed_at)?;
         }
         self.upsert_arrays(device, arrays).await
     }

@@ -502,9 +502,9 @@ fn set(d: Dialect, s: &Set, op: &Op, out: &mut Sql) -> Result<(), InvalidQuery> 
     match op {
         Op::Eq(Scalar::Null) | Op::Lte(Scalar::Null) | Op::Gte(Scalar::Null) => {
             out.push("NOT ");
-            exists(s, out);
+            exists(d, s, out);
         }
-        Op::Ne(Scalar::Null) => exists(s, out),
+        Op::Ne(Scalar::Null) => exists(d, s, out),
         Op::Lt(Scalar::Null) | Op::Gt(Scalar::Null) => out.push(FALSE),
         Op::Eq(v) => matches(d, s, &Pred::Cmp(Cmp::Eq, v), out),
         Op::Ne(v) => {
@@ -527,38 +527,42 @@ fn set(d: Dialect, s: &Set, op: &Op, out: &mut Sql) -> Result<(), InvalidQuery> 
             let pattern = regex_pattern(pattern, *case_insensitive)?;
             matches(d, s, &Pred::Regex(pattern), out);
         }
-        Op::Exists(true) => exists(s, out),
+        Op::Exists(true) => exists(d, s, out),
         Op::Exists(false) => {
             out.push("NOT ");
-            exists(s, out);
+            exists(d, s, out);
         }
     }
     Ok(())
 }
 
 /// The device has a row in the set (a tag; a value or the object for a parameter).
-fn exists(s: &Set, out: &mut Sql) {
+fn exists(d: Dialect, s: &Set, out: &mut Sql) {
     match s {
         Set::Tags => out.push("d.id IN (SELECT device FROM tags)"),
         Set::Value { leaf, object } => {
+            let leaf_rows = |out: &mut Sql, leaf: &PathRef| {
+                param_rows(
+                    leaf,
+                    &d.parts(Part::All),
+                    Some(&|out: &mut Sql| out.push("value IS NOT NULL")),
+                    out,
+                );
+            };
+            // An object's row has no value, so no number.
+            let object_rows = |out: &mut Sql, object: &PathRef| {
+                param_rows(object, &d.parts(Part::Text), None, out)
+            };
             match (leaf, object) {
                 (None, None) => out.push(FALSE),
-                (Some(leaf), None) => {
-                    out.push("d.id IN (SELECT device FROM params WHERE path = ");
-                    leaf.bind(out);
-                    out.push(" AND value IS NOT NULL)");
-                }
-                (None, Some(object)) => {
-                    out.push("d.id IN (SELECT device FROM params WHERE path = ");
-                    object.bind(out);
-                    out.push(")");
-                }
+                (Some(leaf), None) => leaf_rows(out, leaf),
+                (None, Some(object)) => object_rows(out, object),
                 (Some(leaf), Some(object)) => {
-                    out.push("(d.id IN (SELECT device FROM params WHERE path = ");
-                    leaf.bind(out);
-                    out.push(" AND value IS NOT NULL) OR d.id IN (SELECT device FROM params WHERE path = ");
-                    object.bind(out);
-                    out.push("))");
+                    out.push("(");
+                    leaf_rows(out, leaf);
+                    out.push(" OR ");
+                    object_rows(out, object);
+                    out.push(")");
                 }
             }
         }
@@ -571,17 +575,106 @@ fn exists(s: &Set, out: &mut Sql) {
             } else {
                 "writable"
             };
-            out.push("d.id IN (SELECT device FROM params WHERE path = ");
-            id.bind(out);
-            out.push(&format!(" AND {col} IS NOT NULL)"));
+            let cond = |out: &mut Sql| out.push(&format!("{col} IS NOT NULL"));
+            param_rows(id, &d.parts(Part::All), Some(&cond), out);
         }
+    }
+}
+
+/// Which of a parameter's rows a condition can hold for, by whether their value is a
+/// number (`num` not NULL). SQLite's index on (path, value) holds the other rows only, and
+/// the numbers are in the one on (path, num): a value changing from one number to another
+/// (counters, up time: most of what changes between periodic Informs) then rewrites one
+/// index entry rather than two. A condition on all rows is therefore asked of each part,
+/// each read through its own index.
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    All,
+    Text,
+    Numbers,
+    /// Numbers among these (a text equality: only the numbers that text reads as).
+    NumbersIn(Vec<f64>),
+}
+
+impl Dialect {
+    /// The parts of the rows to ask a condition on `part` of: on PostgreSQL, whose index
+    /// on (path, value) holds every row, the one part.
+    fn parts(self, part: Part) -> Vec<Part> {
+        match (self, part) {
+            (Dialect::Sqlite, Part::All) => vec![Part::Text, Part::Numbers],
+            (Dialect::Sqlite, Part::NumbersIn(ns)) if ns.is_empty() => vec![Part::Text],
+            (Dialect::Sqlite, Part::NumbersIn(ns)) => vec![Part::Text, Part::NumbersIn(ns)],
+            (Dialect::Postgres, Part::NumbersIn(_)) => vec![Part::All],
+            (_, part) => vec![part],
+        }
+    }
+}
+
+/// The numbers a value whose text is `text` can have in `num`: what
+/// [`StoredValue::number`](acs_core::device::StoredValue::number) makes of it as each
+/// numeric type (the integer types read it alike).
+fn numbers_of(text: &str) -> Vec<f64> {
+    use acs_core::device::{StoredValue, ValueType};
+    let mut out: Vec<f64> = [ValueType::Long, ValueType::Boolean, ValueType::DateTime]
+        .into_iter()
+        .filter_map(|value_type| {
+            StoredValue {
+                text: text.to_owned(),
+                value_type,
+            }
+            .number()
+        })
+        // SQLite stores NaN as NULL: such a row is in the other part.
+        .filter(|n| !n.is_nan())
+        .collect();
+    out.sort_by(f64::total_cmp);
+    out.dedup();
+    out
+}
+
+/// `d.id IN (SELECT device FROM params WHERE path = <path> AND <cond>)` for each part,
+/// ORed.
+fn param_rows(path: &PathRef, parts: &[Part], cond: Option<&dyn Fn(&mut Sql)>, out: &mut Sql) {
+    if parts.len() > 1 {
+        out.push("(");
+    }
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(" OR ");
+        }
+        out.push("d.id IN (SELECT device FROM params WHERE path = ");
+        path.bind(out);
+        match part {
+            Part::All => {}
+            Part::Text => out.push(" AND num IS NULL"),
+            Part::Numbers => out.push(" AND num IS NOT NULL"),
+            Part::NumbersIn(ns) => {
+                out.push(" AND num IN (");
+                for (j, n) in ns.iter().enumerate() {
+                    if j > 0 {
+                        out.push(", ");
+                    }
+                    out.bind(real(*n));
+                }
+                out.push(")");
+            }
+        }
+        if let Some(cond) = cond {
+            out.push(" AND ");
+            cond(out);
+        }
+        out.push(")");
+    }
+    if parts.len() > 1 {
+        out.push(")");
     }
 }
 
 /// The device has a row in the set matching `pred`.
 fn matches(d: Dialect, s: &Set, pred: &Pred<'_>, out: &mut Sql) {
-    // (table and condition on the set, the column compared, the value bound)
-    let (path, col, value) = match (s, pred) {
+    // (the parameter, the parts of its rows to look in, the column compared, the value
+    // bound)
+    let (path, part, col, value) = match (s, pred) {
         (Set::Tags, Pred::Cmp(c, Scalar::String(v))) => {
             out.push(&format!(
                 "d.id IN (SELECT device FROM tags WHERE tag {} ",
@@ -598,32 +691,52 @@ fn matches(d: Dialect, s: &Set, pred: &Pred<'_>, out: &mut Sql) {
             out.bind(Value::Text(p.clone()));
             return out.push(")");
         }
-        (Set::Value { leaf, .. }, Pred::Cmp(c, Scalar::String(v))) => {
-            (leaf, format!("value {}", c.sym()), Value::Text(v.clone()))
-        }
+        (Set::Value { leaf, .. }, Pred::Cmp(Cmp::Eq, Scalar::String(v))) => (
+            leaf,
+            Part::NumbersIn(numbers_of(v)),
+            "value = ".to_owned(),
+            Value::Text(v.clone()),
+        ),
+        (Set::Value { leaf, .. }, Pred::Cmp(c, Scalar::String(v))) => (
+            leaf,
+            Part::All,
+            format!("value {} ", c.sym()),
+            Value::Text(v.clone()),
+        ),
         (Set::Value { leaf, .. }, Pred::Cmp(c, Scalar::Number(n))) => {
-            (leaf, format!("num {}", c.sym()), real(*n))
+            (leaf, Part::Numbers, format!("num {} ", c.sym()), real(*n))
         }
         // Booleans compare as xsd:boolean: 0/1 in num, of type boolean.
         (Set::Value { leaf, .. }, Pred::Cmp(c, Scalar::Bool(b))) => (
             leaf,
-            format!("type = 5 AND num {}", c.sym()),
+            Part::Numbers,
+            format!("type = 5 AND num {} ", c.sym()),
             real(f64::from(u8::from(*b))),
         ),
-        (Set::Value { leaf, .. }, Pred::Regex(p)) => {
-            (leaf, format!("value {}", d.regex()), Value::Text(p.clone()))
-        }
-        (Set::Timestamp(id), Pred::Cmp(c, Scalar::Number(n))) => {
-            (id, format!("ts {}", c.sym()), millis(*n))
-        }
+        (Set::Value { leaf, .. }, Pred::Regex(p)) => (
+            leaf,
+            Part::All,
+            format!("value {} ", d.regex()),
+            Value::Text(p.clone()),
+        ),
+        (Set::Timestamp(id), Pred::Cmp(c, Scalar::Number(n))) => (
+            id,
+            Part::All,
+            format!("{} {} ", super::inform::read_time("params"), c.sym()),
+            millis(*n),
+        ),
         (Set::Writable(id), Pred::Cmp(c, Scalar::Bool(b))) => (
             id,
-            format!("{} {}", d.int("writable"), c.sym()),
+            Part::All,
+            format!("{} {} ", d.int("writable"), c.sym()),
             real(f64::from(u8::from(*b))),
         ),
-        (Set::Writable(id), Pred::Cmp(c, Scalar::Number(n))) => {
-            (id, format!("{} {}", d.int("writable"), c.sym()), real(*n))
-        }
+        (Set::Writable(id), Pred::Cmp(c, Scalar::Number(n))) => (
+            id,
+            Part::All,
+            format!("{} {} ", d.int("writable"), c.sym()),
+            real(*n),
+        ),
         // A type that cannot match (a number against a tag, a regex on a timestamp...).
         _ => return out.push(FALSE),
     };
@@ -631,11 +744,11 @@ fn matches(d: Dialect, s: &Set, pred: &Pred<'_>, out: &mut Sql) {
         // A path no device has ever reported.
         return out.push(FALSE);
     };
-    out.push("d.id IN (SELECT device FROM params WHERE path = ");
-    path.bind(out);
-    out.push(&format!(" AND {col} "));
-    out.bind(value);
-    out.push(")");
+    let cond = |out: &mut Sql| {
+        out.push(&col);
+        out.bind(value.clone());
+    };
+    param_rows(path, &d.parts(part), Some(&cond), out);
 }
 
 /// The ORDER BY of a device query (always ending with the device id, for stable paging)
@@ -678,7 +791,9 @@ pub(crate) fn order_by(
                          WHEN {alias}.num IS NOT NULL THEN 1 ELSE 2 END {dir}, \
                          {alias}.num {dir}{nulls}, {alias}.value {dir}{nulls}"
                     )),
-                    Field::Timestamp(_) => keys.push(format!("{alias}.ts {dir}{nulls}")),
+                    Field::Timestamp(_) => {
+                        keys.push(format!("{} {dir}{nulls}", super::inform::read_time(&alias)))
+                    }
                     _ => keys.push(format!("{alias}.writable {dir}{nulls}")),
                 }
                 continue;
@@ -839,14 +954,33 @@ mod tests {
                 json!({"$or": [{"_tags": "lab"}, {"Device.DeviceInfo.SoftwareVersion": "1"}]}),
                 "params_value",
             ),
+            // Text that numbers read as too: numbers through their own index.
+            (
+                json!({"Device.DeviceInfo.UpTime": "3600"}),
+                "params_value params_num",
+            ),
+            (
+                json!({"Device.DeviceInfo.SoftwareVersion": {"$exists": true}}),
+                "params_value params_num",
+            ),
+            (
+                json!({"Device.DeviceInfo.SoftwareVersion": {"$gte": "3"}}),
+                "params_value params_num",
+            ),
+            (
+                json!({"Device.DeviceInfo.UpTime._timestamp": {"$gt": 0}}),
+                "params_value params_num",
+            ),
         ];
-        for (filter, index) in cases {
+        for (filter, indexes) in cases {
             let steps = plan(&conn, &paths, filter.clone());
             let text = steps.join("\n");
-            assert!(
-                text.contains(index),
-                "{filter}: expected {index} in\n{text}"
-            );
+            for index in indexes.split(' ') {
+                assert!(
+                    text.contains(index),
+                    "{filter}: expected {index} in\n{text}"
+                );
+            }
             assert!(
                 !steps.iter().any(|s| s.starts_with("SCAN")),
                 "{filter}: a table is scanned:\n{text}"

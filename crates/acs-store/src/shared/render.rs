@@ -9,9 +9,11 @@ use serde_json::{Map, Value, json};
 
 use super::paths::PathMap;
 
-/// The columns of a `params` row, in the order [`PARAM_COLUMNS`] selects them.
-pub(crate) const PARAM_COLUMNS: &str =
-    "path, object, writable, value, type, other_type, ts, notification, access_list, attr_ts";
+/// The columns of a `params` row (selected `FROM params`, unaliased), the read time as
+/// [`read_time`](super::inform::read_time) gives it.
+pub(crate) const PARAM_COLUMNS: &str = "path, object, writable, value, type, other_type, \
+    CASE WHEN params.ts = -1 THEN (SELECT last_inform FROM devices WHERE devices.id = \
+    params.device) ELSE params.ts END, notification, access_list, attr_ts";
 
 /// A `params` row as read, before its path id is mapped back to the path.
 #[derive(Debug)]
@@ -351,6 +353,15 @@ pub(crate) fn fault_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn param_columns_read_the_informed_time() {
+        let columns: String = PARAM_COLUMNS
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(columns.contains(&super::super::inform::read_time("params")));
+    }
 
     #[test]
     fn projections_keep_subtrees() {

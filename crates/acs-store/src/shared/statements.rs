@@ -119,17 +119,21 @@ pub(crate) const UPSERT_CPE_CREDENTIAL: &str = "\
     $3, $4) ON CONFLICT (username) DO UPDATE SET device_id = excluded.device_id, ha1_md5 = \
     excluded.ha1_md5, ha1_sha256 = excluded.ha1_sha256";
 
-/// A device at its Inform: `$1` device id, `$2`-`$5` identity, `$6` time, `$7` boot time, `$8` bootstrap time, `$9` CWMP version, `$10` remote address; returns its internal id.
+/// A device at its Inform: `$1` device id, `$2`-`$5` identity, `$6` time, `$7` boot time,
+/// `$8` bootstrap time, `$9` CWMP version, `$10` remote address, `$11` and `$12` the
+/// Inform's digests (`shared::inform`); returns its internal id.
 pub(crate) const UPSERT_DEVICE: &str = "\
     INSERT INTO devices (device_id, manufacturer, oui, product_class, serial_number, \
-    registered, last_inform, last_boot, last_bootstrap, cwmp_version, remote_address) \
-    VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10) ON CONFLICT (device_id) DO UPDATE \
-    SET manufacturer = excluded.manufacturer, oui = excluded.oui, product_class = \
-    excluded.product_class, serial_number = excluded.serial_number, last_inform = \
-    excluded.last_inform, last_boot = COALESCE(excluded.last_boot, devices.last_boot), \
-    last_bootstrap = COALESCE(excluded.last_bootstrap, devices.last_bootstrap), \
-    cwmp_version = excluded.cwmp_version, remote_address = \
-    COALESCE(excluded.remote_address, devices.remote_address) RETURNING id";
+    registered, last_inform, last_boot, last_bootstrap, cwmp_version, remote_address, \
+    inform_values, inform_paths) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, \
+    $12) ON CONFLICT (device_id) DO UPDATE SET manufacturer = excluded.manufacturer, oui = \
+    excluded.oui, product_class = excluded.product_class, serial_number = \
+    excluded.serial_number, last_inform = excluded.last_inform, last_boot = \
+    COALESCE(excluded.last_boot, devices.last_boot), last_bootstrap = \
+    COALESCE(excluded.last_bootstrap, devices.last_bootstrap), cwmp_version = \
+    excluded.cwmp_version, remote_address = COALESCE(excluded.remote_address, \
+    devices.remote_address), inform_values = excluded.inform_values, inform_paths = \
+    excluded.inform_paths RETURNING id";
 
 /// A fault by device and channel.
 pub(crate) const UPSERT_FAULT: &str = "\

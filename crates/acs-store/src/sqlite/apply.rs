@@ -9,6 +9,7 @@ use acs_core::{DeviceId, Timestamp};
 use rusqlite::OptionalExtension;
 
 use super::writer::WriteCtx;
+use crate::shared::inform::{self, InformDigest, LastInform, ParamsPlan};
 use crate::shared::paths::prefix_upper_bound;
 use crate::shared::statements;
 use crate::shared::{channel_task, json_text, stored_device_id};
@@ -30,7 +31,13 @@ type ParamArgs<'a> = (
     Option<i64>,
 );
 
-fn param_args(device: i64, path: i64, u: &ParamUpdate) -> Result<ParamArgs<'_>> {
+/// `informed_at`: the time of the Inform writing it, if one is.
+fn param_args(
+    device: i64,
+    path: i64,
+    u: &ParamUpdate,
+    informed_at: Option<i64>,
+) -> Result<ParamArgs<'_>> {
     let (value, code, other, num) = match &u.value {
         Some(v) => (
             Some(v.text.as_str()),
@@ -60,7 +67,7 @@ fn param_args(device: i64, path: i64, u: &ParamUpdate) -> Result<ParamArgs<'_>> 
         code,
         other,
         num,
-        u.ts.map(Timestamp::millis),
+        inform::stored_read_time(u, informed_at),
         notification,
         access_list,
         attr_ts,
@@ -70,9 +77,9 @@ fn param_args(device: i64, path: i64, u: &ParamUpdate) -> Result<ParamArgs<'_>> 
 /// `first`, then `rest`: statement parameters that differ only in ?1.
 fn prepend<'a>(
     first: &'a dyn rusqlite::ToSql,
-    rest: [&'a dyn rusqlite::ToSql; 9],
-) -> [&'a dyn rusqlite::ToSql; 10] {
-    let mut all = [first; 10];
+    rest: [&'a dyn rusqlite::ToSql; 11],
+) -> [&'a dyn rusqlite::ToSql; 12] {
+    let mut all = [first; 12];
     all[1..].copy_from_slice(&rest);
     all
 }
@@ -110,10 +117,12 @@ impl WriteCtx {
             Change::Inform(inform) => self.inform(inform),
             Change::Params { device, updates } => {
                 let id = self.existing(device)?;
-                self.upsert_params(id, updates)
+                self.forget_inform_values(id)?;
+                self.upsert_params(id, updates, None)
             }
             Change::DeleteParams { device, paths } => {
                 let id = self.existing(device)?;
+                self.forget_inform_values(id)?;
                 paths.iter().try_for_each(|p| self.delete_params(id, p))
             }
             Change::TaskDone { task, device } => {
@@ -206,6 +215,7 @@ impl WriteCtx {
         let at = inform.at.millis();
         self.pruning.saw_inform(at);
         let identity = &inform.identity;
+        let digest = InformDigest::of(&inform.params, at);
         // A known device whose identity is unchanged (nearly every Inform) is updated
         // without assigning the identity columns: SQLite rewrites an index entry whenever
         // its columns are assigned, even to the same value, and the serial number and
@@ -214,13 +224,15 @@ impl WriteCtx {
                  last_boot = COALESCE(?7, last_boot), \
                  last_bootstrap = COALESCE(?8, last_bootstrap), \
                  cwmp_version = ?9, \
-                 remote_address = COALESCE(?10, remote_address) \
+                 remote_address = COALESCE(?10, remote_address), \
+                 inform_values = ?11, \
+                 inform_paths = ?12 \
              WHERE id = ?1 AND manufacturer IS ?2 AND oui IS ?3 AND product_class IS ?4 \
                  AND serial_number IS ?5";
-        // ?2 to ?10 of both statements; ?1 is the row id or the device id.
+        // ?2 to ?12 of both statements; ?1 is the row id or the device id.
         let boot = inform.boot.then_some(at);
         let bootstrap = inform.bootstrap.then_some(at);
-        let fields: [&dyn rusqlite::ToSql; 9] = [
+        let fields: [&dyn rusqlite::ToSql; 11] = [
             &identity.manufacturer,
             &identity.oui,
             &identity.product_class,
@@ -230,10 +242,12 @@ impl WriteCtx {
             &bootstrap,
             &inform.cwmp_version,
             &inform.remote_address,
+            &digest.values,
+            &digest.paths,
         ];
-        let known = self.devices.get(inform.device.as_str()).copied();
-        let id: i64 = match known {
-            Some(id)
+        let last = self.last_inform(&inform.device)?;
+        let id: i64 = match last {
+            Some((id, _))
                 if self
                     .conn
                     .prepare_cached(KNOWN_DEVICE)?
@@ -269,7 +283,59 @@ impl WriteCtx {
                 .prepare_cached(statements::INSERT_EVENT)?
                 .execute((id, at, json_text(&codes)?, inform.retry_count))?;
         }
-        self.upsert_params(id, &inform.params)
+        let last = last.map(|(_, l)| l).unwrap_or_default();
+        match last.plan(digest, inform.bootstrap) {
+            ParamsPlan::Keep => Ok(()),
+            ParamsPlan::Write => self.upsert_params(id, &inform.params, Some(at)),
+            ParamsPlan::UnmarkThenWrite { at: before } => {
+                self.conn
+                    .prepare_cached(inform::UNMARK_INFORMED)?
+                    .execute((before, id))?;
+                self.upsert_params(id, &inform.params, Some(at))
+            }
+        }
+    }
+
+    /// The internal id of a device and what its row says of its last Inform, if it exists.
+    fn last_inform(&mut self, device: &DeviceId) -> Result<Option<(i64, LastInform)>> {
+        let row = |r: &rusqlite::Row<'_>| {
+            Ok((
+                r.get(0)?,
+                LastInform {
+                    values: r.get(1)?,
+                    paths: r.get(2)?,
+                    at: r.get(3)?,
+                },
+            ))
+        };
+        let found = match self.devices.get(device.as_str()) {
+            Some(&id) => self
+                .conn
+                .prepare_cached(
+                    "SELECT id, inform_values, inform_paths, last_inform FROM devices \
+                     WHERE id = ?1",
+                )?
+                .query_row([id], row)
+                .optional()?,
+            None => self
+                .conn
+                .prepare_cached(
+                    "SELECT id, inform_values, inform_paths, last_inform FROM devices \
+                     WHERE device_id = ?1",
+                )?
+                .query_row([device.as_str()], row)
+                .optional()?,
+        };
+        Ok(found)
+    }
+
+    /// Another write changes the device's parameters: the stored digest of its last
+    /// Inform's values no longer describes its rows.
+    fn forget_inform_values(&mut self, device: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(inform::FORGET_INFORM_VALUES)?
+            .execute([device])?;
+        Ok(())
     }
 
     /// Inserts or updates paths; `None` fields keep what is stored.
@@ -278,7 +344,14 @@ impl WriteCtx {
     /// rewrites an index entry whenever its columns are assigned, even to the same value,
     /// and in WAL mode every page touched is written whole. Periodic Informs mostly repeat
     /// values, so a value is first matched with an UPDATE that assigns no indexed column.
-    fn upsert_params(&mut self, device: i64, updates: &[ParamUpdate]) -> Result<()> {
+    /// `informed_at`: the time of the Inform writing them, if one is (see
+    /// [`inform::stored_read_time`]).
+    fn upsert_params(
+        &mut self,
+        device: i64,
+        updates: &[ParamUpdate],
+        informed_at: Option<i64>,
+    ) -> Result<()> {
         let ids = updates
             .iter()
             .map(|u| self.path_id(&u.path))
@@ -330,7 +403,7 @@ impl WriteCtx {
         let mut no_value = self.conn.prepare_cached(NO_VALUE)?;
         let mut new_value = self.conn.prepare_cached(NEW_VALUE)?;
         for (u, path) in updates.iter().zip(ids) {
-            let args = param_args(device, path, u)?;
+            let args = param_args(device, path, u, informed_at)?;
             if u.value.is_none() {
                 no_value.execute(args)?;
             } else if same_value.execute(args.clone())? == 0 {

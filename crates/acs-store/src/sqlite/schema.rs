@@ -15,6 +15,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/sqlite/0002_provisioning.sql"),
     ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_periodic_informs.sql"),
+    ),
 ];
 
 /// Opens the database at `path` (creating it if needed) and applies the pending

@@ -302,6 +302,146 @@ pub async fn repeated_values_take_the_new_read_time<S: Store>(store: S) {
     );
 }
 
+/// A device's parameters as its session reads them: (path, value, read time).
+async fn read_times(store: &impl Store, d: &DeviceId, t: i64) -> Vec<(String, String, i64)> {
+    let data = store.session_data(d, Timestamp(t)).await.unwrap().data;
+    data.params
+        .iter()
+        .map(|(path, p)| {
+            let text = p.value.as_ref().map_or("", |v| v.text.as_str()).to_owned();
+            (path.clone(), text, p.ts.millis())
+        })
+        .collect()
+}
+
+/// An Inform that repeats the last one leaves the parameter rows alone, and its
+/// parameters still read as read at its time; a parameter a later Inform no longer
+/// carries keeps the time it was last read; what other writes change is not hidden by a
+/// repeated Inform.
+pub async fn repeated_informs_read_at_their_time<S: Store>(store: S) {
+    let (a, b) = (dev("A"), dev("B"));
+    let at = |s: i64| T + s * 1000;
+    let p = |path: &str, text: &str, t: i64| param(path, text, ValueType::String, t);
+    let ab = |t: i64| vec![p("Device.A", "1", t), p("Device.B", "2", t)];
+    let row = |path: &str, text: &str, t: i64| (path.to_owned(), text.to_owned(), t);
+
+    store
+        .commit(vec![
+            inform(&a, at(0), ab(at(0))),
+            inform(&b, at(0), ab(at(0))),
+        ])
+        .await
+        .unwrap();
+    // The same Inform again: the read times move with it.
+    store
+        .commit(vec![inform(&a, at(1), ab(at(1)))])
+        .await
+        .unwrap();
+    assert_eq!(
+        read_times(&store, &a, at(1)).await,
+        [row("Device.A", "1", at(1)), row("Device.B", "2", at(1))]
+    );
+    // Another device's rows keep their own time.
+    assert_eq!(
+        read_times(&store, &b, at(1)).await,
+        [row("Device.A", "1", at(0)), row("Device.B", "2", at(0))]
+    );
+
+    // A session reads a new value; the next Inform carries the old one again, which is
+    // what the device now has.
+    store
+        .commit(vec![Change::Params {
+            device: a.clone(),
+            updates: vec![p("Device.A", "5", at(2))],
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        read_times(&store, &a, at(2)).await,
+        [row("Device.A", "5", at(2)), row("Device.B", "2", at(1))]
+    );
+    store
+        .commit(vec![inform(&a, at(3), ab(at(3)))])
+        .await
+        .unwrap();
+    assert_eq!(
+        read_times(&store, &a, at(3)).await,
+        [row("Device.A", "1", at(3)), row("Device.B", "2", at(3))]
+    );
+
+    // Device.A leaves the Inform: it was last read at the Inform before.
+    let bc = |t: i64| vec![p("Device.B", "2", t), p("Device.C", "3", t)];
+    store
+        .commit(vec![inform(&a, at(4), bc(at(4)))])
+        .await
+        .unwrap();
+    store
+        .commit(vec![inform(&a, at(5), bc(at(5)))])
+        .await
+        .unwrap();
+    let expected = [
+        row("Device.A", "1", at(3)),
+        row("Device.B", "2", at(5)),
+        row("Device.C", "3", at(5)),
+    ];
+    assert_eq!(read_times(&store, &a, at(5)).await, expected);
+
+    // A deleted parameter comes back with the next Inform, even an identical one.
+    store
+        .commit(vec![Change::DeleteParams {
+            device: a.clone(),
+            paths: vec!["Device.C".into()],
+        }])
+        .await
+        .unwrap();
+    store
+        .commit(vec![inform(&a, at(6), bc(at(6)))])
+        .await
+        .unwrap();
+    let expected = [
+        row("Device.A", "1", at(3)),
+        row("Device.B", "2", at(6)),
+        row("Device.C", "3", at(6)),
+    ];
+    assert_eq!(read_times(&store, &a, at(6)).await, expected);
+
+    // A bootstrap with the same values still starts again from them alone.
+    let mut reset = inform_record(&a, at(7), bc(at(7)));
+    reset.bootstrap = true;
+    store.commit(vec![Change::Inform(reset)]).await.unwrap();
+    store
+        .commit(vec![inform(&a, at(8), bc(at(8)))])
+        .await
+        .unwrap();
+    assert_eq!(
+        read_times(&store, &a, at(8)).await,
+        [row("Device.B", "2", at(8)), row("Device.C", "3", at(8))]
+    );
+
+    // Queries and the API see the same read times.
+    assert_eq!(
+        matching(&store, json!({"Device.B._timestamp": {"$gte": at(8)}})).await,
+        ["A"]
+    );
+    assert_eq!(
+        matching(&store, json!({"Device.B._timestamp": {"$lt": at(1)}})).await,
+        ["B"]
+    );
+    let mut q = query(json!({}));
+    q.sort = parse_sort(&json!({"Device.B._timestamp": -1})).unwrap();
+    q.projection = vec!["_id".into()];
+    assert_eq!(ids(&store.query_devices(&q).await.unwrap()).len(), 2);
+    let first = ids(&store.query_devices(&q).await.unwrap())[0].clone();
+    assert_eq!(first, a.as_str());
+    let mut q = query(json!({"_id": a.as_str()}));
+    q.projection = vec!["Device.B".into()];
+    let page = store.query_devices(&q).await.unwrap();
+    assert_eq!(
+        page.items[0]["Device"]["B"]["_timestamp"],
+        "2024-05-01T12:00:08.000Z"
+    );
+}
+
 pub async fn bootstrap_resets_what_is_known<S: Store>(store: S) {
     let a = dev("A");
     store
