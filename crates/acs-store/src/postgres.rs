@@ -66,6 +66,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/postgres/0007_inform_digest.sql"),
     ),
+    (
+        8,
+        include_str!("../migrations/postgres/0008_inform_digest_per_parameter.sql"),
+    ),
 ];
 
 /// How the PostgreSQL store runs.

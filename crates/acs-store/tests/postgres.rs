@@ -103,6 +103,7 @@ suite!(
     inform_creates_and_updates_devices,
     repeated_values_take_the_new_read_time,
     repeated_informs_read_at_their_time,
+    informs_write_the_values_that_changed,
     bootstrap_resets_what_is_known,
     params_update_and_delete,
     changes_for_unknown_devices_fail_their_batch,
@@ -178,11 +179,14 @@ async fn versions(schema: &str) -> i64 {
 async fn migrations_apply_once() {
     with_schema(|schema| async move {
         let opts = options(&schema);
-        assert_eq!(migrate(&url(), &opts).await.unwrap(), [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(
+            migrate(&url(), &opts).await.unwrap(),
+            [1, 2, 3, 4, 5, 6, 7, 8]
+        );
         assert_eq!(migrate(&url(), &opts).await.unwrap(), Vec::<i64>::new());
         let store = open(&schema).await;
         assert_eq!(store.migrate().await.unwrap(), Vec::<i64>::new());
-        assert_eq!(versions(&schema).await, 7);
+        assert_eq!(versions(&schema).await, 8);
         // A database from a newer program is refused.
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)")
             .execute(&mut admin(&schema).await)
@@ -210,9 +214,9 @@ async fn concurrent_migrations_apply_once() {
         for run in runs {
             applied.extend(run.await.unwrap().unwrap());
         }
-        assert_eq!(applied, [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(applied, [1, 2, 3, 4, 5, 6, 7, 8]);
         let all = versions(&schema).await;
-        assert_eq!(all, 7);
+        assert_eq!(all, 8);
 
         // Stores connecting together on a fresh schema too.
         let other = format!("{schema}_b");

@@ -47,6 +47,7 @@ suite!(
     inform_creates_and_updates_devices,
     repeated_values_take_the_new_read_time,
     repeated_informs_read_at_their_time,
+    informs_write_the_values_that_changed,
     bootstrap_resets_what_is_known,
     params_update_and_delete,
     changes_for_unknown_devices_fail_their_batch,
@@ -91,13 +92,13 @@ async fn durable_across_reopen() {
 fn migrations_apply_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("acs.db");
-    assert_eq!(migrate(&path).unwrap(), [1, 2, 3]);
+    assert_eq!(migrate(&path).unwrap(), [1, 2, 3, 4]);
     assert_eq!(migrate(&path).unwrap(), Vec::<i64>::new());
     let conn = rusqlite::Connection::open(&path).unwrap();
     let versions: i64 = conn
         .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(versions, 3);
+    assert_eq!(versions, 4);
     // A database from a newer program is refused.
     conn.execute(
         "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)",

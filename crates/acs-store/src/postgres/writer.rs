@@ -104,6 +104,10 @@ struct ParamArrays {
     attr_ts: Vec<Option<i64>>,
 }
 
+/// What a device row says of its last Inform: `inform_values`, `inform_paths`,
+/// `last_inform`.
+type LastInformRow = (Option<Vec<u8>>, Option<i64>, Option<i64>);
+
 impl ParamArrays {
     fn push(&mut self, path: i64, u: &ParamUpdate, informed_at: Option<i64>) -> Result<()> {
         self.path.push(path);
@@ -339,7 +343,8 @@ impl WriteCtx {
             Change::Params { device, updates } => {
                 let id = self.existing(device).await?;
                 self.forget_inform_values(id).await?;
-                self.upsert_params(id, updates, None).await
+                self.upsert_params(id, &updates.iter().collect::<Vec<_>>(), None)
+                    .await
             }
             Change::DeleteParams { device, paths } => {
                 let id = self.existing(device).await?;
@@ -450,7 +455,7 @@ impl WriteCtx {
         let digest = InformDigest::of(&inform.params, at);
         // The row is locked first, so that what it says of the last Inform is the latest
         // committed, which another node's session may have changed.
-        let last: Option<(Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+        let last: Option<LastInformRow> = sqlx::query_as(
             "SELECT inform_values, inform_paths, last_inform FROM devices \
              WHERE device_id = $1 FOR UPDATE",
         )
@@ -473,7 +478,7 @@ impl WriteCtx {
             .bind(inform.bootstrap.then_some(at))
             .bind(&inform.cwmp_version)
             .bind(&inform.remote_address)
-            .bind(digest.values)
+            .bind(&digest.values)
             .bind(digest.paths)
             .fetch_one(&mut **self.conn()?)
             .await?;
@@ -505,14 +510,18 @@ impl WriteCtx {
                 .execute(&mut **self.conn()?)
                 .await?;
         }
-        match last.plan(digest, inform.bootstrap) {
-            ParamsPlan::Keep => Ok(()),
-            ParamsPlan::Write => self.upsert_params(id, &inform.params, Some(at)).await,
+        let rows: Vec<&ParamUpdate> = match last.plan(&digest, inform.bootstrap) {
+            ParamsPlan::Keep => return Ok(()),
+            ParamsPlan::Changed(which) => {
+                which.iter().filter_map(|&i| inform.params.get(i)).collect()
+            }
+            ParamsPlan::Write => inform.params.iter().collect(),
             ParamsPlan::UnmarkThenWrite { at: before } => {
                 self.exec2(inform::UNMARK_INFORMED, before, id).await?;
-                self.upsert_params(id, &inform.params, Some(at)).await
+                inform.params.iter().collect()
             }
-        }
+        };
+        self.upsert_params(id, &rows, Some(at)).await
     }
 
     /// Another write changes the device's parameters: the stored digest of its last
@@ -528,7 +537,7 @@ impl WriteCtx {
     /// The ids of paths, interning the new ones. Interning commits at once, on another
     /// connection, outside the group transaction: a path row is never deleted, so one
     /// interned for a call that is rolled back is merely unused.
-    async fn path_ids(&mut self, updates: &[ParamUpdate]) -> Result<Vec<i64>> {
+    async fn path_ids(&mut self, updates: &[&ParamUpdate]) -> Result<Vec<i64>> {
         let missing: Vec<&str> = updates
             .iter()
             .map(|u| u.path.as_str())
@@ -570,7 +579,7 @@ impl WriteCtx {
     async fn upsert_params(
         &mut self,
         device: i64,
-        updates: &[ParamUpdate],
+        updates: &[&ParamUpdate],
         informed_at: Option<i64>,
     ) -> Result<()> {
         if updates.is_empty() {

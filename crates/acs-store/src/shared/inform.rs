@@ -10,12 +10,14 @@
 //! - A parameter row written from an Inform, with a value read at the Inform's time,
 //!   stores [`INFORMED`] as its read time, which means "the device's `last_inform`";
 //!   readers substitute it ([`read_time`]).
-//! - The device row keeps a digest of its last Inform's parameters ([`InformDigest`]):
-//!   `inform_values` over paths and values, `inform_paths` over paths alone.
-//! - An Inform whose values digest equals the stored one leaves the parameter rows alone:
-//!   moving `last_inform` moves their read time. Every other write of a device's
-//!   parameters clears `inform_values`, so the digest only ever stands for rows that hold
-//!   exactly the last Inform's values.
+//! - The device row keeps digests of its last Inform's parameters ([`InformDigest`]):
+//!   `inform_values` one per parameter over its path and value, `inform_paths` one over
+//!   the paths alone.
+//! - An Inform whose values digests equal the stored ones leaves the parameter rows
+//!   alone: moving `last_inform` moves their read time. One with the same paths writes
+//!   the rows of the parameters whose digest differs, and only those (a counter and the
+//!   up time, say). Every other write of a device's parameters clears `inform_values`,
+//!   so the digests only ever stand for rows that hold exactly the last Inform's values.
 //! - An Inform with other paths first gives the rows still marked [`INFORMED`] the time of
 //!   the Inform before (they were read then, and are not read now). Other writes never
 //!   add marked rows, so the stored `inform_paths` covers every marked row, and an Inform
@@ -57,33 +59,45 @@ pub(crate) fn read_time(table: &str) -> String {
 }
 
 /// Digests of an Inform's parameters, stored on the device row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct InformDigest {
-    /// Over every field a parameter row takes from the Inform, in the Inform's order,
-    /// but the read time of those marked [`INFORMED`].
-    pub(crate) values: i64,
-    /// Over the paths alone.
+    /// One digest per parameter, in the Inform's order, 8 bytes each (little-endian):
+    /// over every field its row takes from the Inform but the read time of one marked
+    /// [`INFORMED`]. Per parameter, so that an Inform in which a few values changed (a
+    /// counter, the up time) writes those rows alone.
+    pub(crate) values: Vec<u8>,
+    /// Over the paths alone, in order.
     pub(crate) paths: i64,
+    /// A path occurs twice. Its row then holds the later occurrence's value, and a
+    /// repeated later value does not mean the row holds it: nothing may be skipped.
+    repeats: bool,
 }
+
+/// The bytes each parameter's digest takes in [`InformDigest::values`].
+const DIGEST_LEN: usize = 8;
 
 impl InformDigest {
     /// XXH3 (64 bits), a fixed algorithm: digests stored by one version or node compare
     /// with another's. A collision could only hide a device's own change from itself
     /// until its next other write; a differing digest merely costs the rewrite.
     pub(crate) fn of(params: &[ParamUpdate], at: i64) -> InformDigest {
-        let mut values = Xxh3::new();
+        let mut values = Vec::with_capacity(params.len() * DIGEST_LEN);
+        let mut path_digests = Vec::with_capacity(params.len());
         let mut paths = Xxh3::new();
+        let mut h = Xxh3::new();
         for u in params {
+            h.reset();
             match stored_read_time(u, Some(at)) {
-                Some(INFORMED) => values.update(&[0]),
+                Some(INFORMED) => h.update(&[0]),
                 ts => {
-                    values.update(&[1]);
-                    values.update(&ts.unwrap_or(i64::MIN).to_le_bytes());
+                    h.update(&[1]);
+                    h.update(&ts.unwrap_or(i64::MIN).to_le_bytes());
                 }
             }
             field(&mut paths, u.path.as_bytes());
-            field(&mut values, u.path.as_bytes());
-            values.update(&[
+            path_digests.push(xxhash_rust::xxh3::xxh3_64(u.path.as_bytes()));
+            field(&mut h, u.path.as_bytes());
+            h.update(&[
                 u8::from(u.object),
                 match u.writable {
                     None => 2,
@@ -91,30 +105,35 @@ impl InformDigest {
                 },
             ]);
             match &u.value {
-                None => values.update(&[0]),
+                None => h.update(&[0]),
                 Some(v) => {
-                    values.update(&[1, v.value_type.code()]);
+                    h.update(&[1, v.value_type.code()]);
                     if let ValueType::Other(name) = &v.value_type {
-                        field(&mut values, name.as_bytes());
+                        field(&mut h, name.as_bytes());
                     }
-                    field(&mut values, v.text.as_bytes());
+                    field(&mut h, v.text.as_bytes());
                 }
             }
             match &u.attributes {
-                None => values.update(&[0]),
+                None => h.update(&[0]),
                 Some((a, ts)) => {
-                    values.update(&[1, a.notification]);
-                    values.update(&ts.millis().to_le_bytes());
-                    values.update(&(a.access_list.len() as u64).to_le_bytes());
+                    h.update(&[1, a.notification]);
+                    h.update(&ts.millis().to_le_bytes());
+                    h.update(&(a.access_list.len() as u64).to_le_bytes());
                     for name in &a.access_list {
-                        field(&mut values, name.as_bytes());
+                        field(&mut h, name.as_bytes());
                     }
                 }
             }
+            values.extend_from_slice(&h.digest().to_le_bytes());
         }
+        // Two paths with one digest count as a repeat: the safe side.
+        path_digests.sort_unstable();
+        let repeats = path_digests.windows(2).any(|w| w[0] == w[1]);
         InformDigest {
-            values: i64::from_le_bytes(values.digest().to_le_bytes()),
+            values,
             paths: i64::from_le_bytes(paths.digest().to_le_bytes()),
+            repeats,
         }
     }
 }
@@ -126,33 +145,54 @@ fn field(h: &mut Xxh3, bytes: &[u8]) {
 }
 
 /// What the device row said of the Inform before this one.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct LastInform {
-    pub(crate) values: Option<i64>,
+    pub(crate) values: Option<Vec<u8>>,
     pub(crate) paths: Option<i64>,
     pub(crate) at: Option<i64>,
 }
 
 /// What an Inform must do to the device's parameter rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ParamsPlan {
     /// The rows hold the Inform's values already: nothing.
     Keep,
-    /// Write the Inform's rows, marked [`INFORMED`].
+    /// Write the rows of these of the Inform's parameters (their places in it), marked
+    /// [`INFORMED`]; each differs from the row the Inform before wrote. The other rows
+    /// hold their values already.
+    Changed(Vec<usize>),
+    /// Write all the Inform's rows, marked [`INFORMED`].
     Write,
-    /// First give the rows still marked the time of the Inform before (`at`), then write.
+    /// First give the rows still marked the time of the Inform before (`at`), then write
+    /// all the Inform's rows.
     UnmarkThenWrite { at: i64 },
 }
 
 impl LastInform {
     /// The plan for an Inform with `digest`; `reset` when the device's rows were just
     /// deleted (a bootstrap).
-    pub(crate) fn plan(&self, digest: InformDigest, reset: bool) -> ParamsPlan {
+    pub(crate) fn plan(&self, digest: &InformDigest, reset: bool) -> ParamsPlan {
         if reset {
-            ParamsPlan::Write
-        } else if self.values == Some(digest.values) {
-            ParamsPlan::Keep
-        } else if self.paths == Some(digest.paths) || self.at.is_none() {
+            return ParamsPlan::Write;
+        }
+        let same_paths = self.paths == Some(digest.paths);
+        match &self.values {
+            Some(v) if *v == digest.values => return ParamsPlan::Keep,
+            // Same paths in the same order: the rows of the parameters whose digest is
+            // unchanged hold what this Inform would write.
+            Some(v) if same_paths && !digest.repeats && v.len() == digest.values.len() => {
+                let changed = v
+                    .chunks_exact(DIGEST_LEN)
+                    .zip(digest.values.chunks_exact(DIGEST_LEN))
+                    .enumerate()
+                    .filter(|(_, (a, b))| a != b)
+                    .map(|(i, _)| i)
+                    .collect();
+                return ParamsPlan::Changed(changed);
+            }
+            _ => {}
+        }
+        if same_paths || self.at.is_none() {
             // Same paths: every marked row is written again. No earlier Inform: no row
             // is marked.
             ParamsPlan::Write
@@ -250,32 +290,72 @@ mod tests {
     }
 
     #[test]
+    fn each_parameter_has_its_own_digest() {
+        let base = vec![p("A.B", "x"), p("A.C", "y"), p("A.D", "z")];
+        let d = InformDigest::of(&base, 1);
+        assert_eq!(d.values.len(), 3 * DIGEST_LEN);
+        assert!(!d.repeats);
+        let mut other = base.clone();
+        other[1] = p("A.C", "w");
+        let o = InformDigest::of(&other, 1);
+        assert_eq!(o.values[..DIGEST_LEN], d.values[..DIGEST_LEN]);
+        assert_ne!(
+            o.values[DIGEST_LEN..2 * DIGEST_LEN],
+            d.values[DIGEST_LEN..2 * DIGEST_LEN]
+        );
+        assert_eq!(o.values[2 * DIGEST_LEN..], d.values[2 * DIGEST_LEN..]);
+        let repeated = vec![p("A.B", "x"), p("A.C", "y"), p("A.B", "z")];
+        assert!(InformDigest::of(&repeated, 1).repeats);
+    }
+
+    #[test]
     fn plans() {
-        let d = InformDigest {
-            values: 1,
-            paths: 2,
+        let digests = |values: &[u64], paths, repeats| InformDigest {
+            values: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            paths,
+            repeats,
         };
-        let last = |values, paths, at| LastInform { values, paths, at };
+        let d = digests(&[1, 2, 3], 9, false);
+        let last = |values: Option<&[u64]>, paths, at| LastInform {
+            values: values.map(|v| digests(v, 0, false).values),
+            paths,
+            at,
+        };
         assert_eq!(
-            last(Some(1), Some(2), Some(5)).plan(d, false),
+            last(Some(&[1, 2, 3]), Some(9), Some(5)).plan(&d, false),
             ParamsPlan::Keep
         );
         assert_eq!(
-            last(Some(1), Some(2), Some(5)).plan(d, true),
+            last(Some(&[1, 2, 3]), Some(9), Some(5)).plan(&d, true),
             ParamsPlan::Write
         );
         assert_eq!(
-            last(None, Some(2), Some(5)).plan(d, false),
+            last(Some(&[1, 7, 8]), Some(9), Some(5)).plan(&d, false),
+            ParamsPlan::Changed(vec![1, 2])
+        );
+        // A path twice: the rows cannot be told apart by place.
+        assert_eq!(
+            last(Some(&[1, 7, 3]), Some(9), Some(5)).plan(&digests(&[1, 2, 3], 9, true), false),
+            ParamsPlan::Write
+        );
+        // Digests of another length (not from this version): no place compares.
+        assert_eq!(
+            last(Some(&[1, 2]), Some(9), Some(5)).plan(&d, false),
             ParamsPlan::Write
         );
         assert_eq!(
-            last(None, None, Some(5)).plan(d, false),
-            ParamsPlan::UnmarkThenWrite { at: 5 }
+            last(None, Some(9), Some(5)).plan(&d, false),
+            ParamsPlan::Write
         );
         assert_eq!(
-            last(Some(3), Some(4), Some(5)).plan(d, false),
+            last(None, None, Some(5)).plan(&d, false),
             ParamsPlan::UnmarkThenWrite { at: 5 }
         );
-        assert_eq!(LastInform::default().plan(d, false), ParamsPlan::Write);
+        // Other paths: the places do not compare either.
+        assert_eq!(
+            last(Some(&[1, 7, 3]), Some(4), Some(5)).plan(&d, false),
+            ParamsPlan::UnmarkThenWrite { at: 5 }
+        );
+        assert_eq!(LastInform::default().plan(&d, false), ParamsPlan::Write);
     }
 }

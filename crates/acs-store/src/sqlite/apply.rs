@@ -118,7 +118,7 @@ impl WriteCtx {
             Change::Params { device, updates } => {
                 let id = self.existing(device)?;
                 self.forget_inform_values(id)?;
-                self.upsert_params(id, updates, None)
+                self.upsert_params(id, &updates.iter().collect::<Vec<_>>(), None, false)
             }
             Change::DeleteParams { device, paths } => {
                 let id = self.existing(device)?;
@@ -284,14 +284,20 @@ impl WriteCtx {
                 .execute((id, at, json_text(&codes)?, inform.retry_count))?;
         }
         let last = last.map(|(_, l)| l).unwrap_or_default();
-        match last.plan(digest, inform.bootstrap) {
+        let all = || inform.params.iter().collect::<Vec<_>>();
+        match last.plan(&digest, inform.bootstrap) {
             ParamsPlan::Keep => Ok(()),
-            ParamsPlan::Write => self.upsert_params(id, &inform.params, Some(at)),
+            ParamsPlan::Changed(which) => {
+                let changed: Vec<&ParamUpdate> =
+                    which.iter().filter_map(|&i| inform.params.get(i)).collect();
+                self.upsert_params(id, &changed, Some(at), true)
+            }
+            ParamsPlan::Write => self.upsert_params(id, &all(), Some(at), false),
             ParamsPlan::UnmarkThenWrite { at: before } => {
                 self.conn
                     .prepare_cached(inform::UNMARK_INFORMED)?
                     .execute((before, id))?;
-                self.upsert_params(id, &inform.params, Some(at))
+                self.upsert_params(id, &all(), Some(at), false)
             }
         }
     }
@@ -345,12 +351,14 @@ impl WriteCtx {
     /// and in WAL mode every page touched is written whole. Periodic Informs mostly repeat
     /// values, so a value is first matched with an UPDATE that assigns no indexed column.
     /// `informed_at`: the time of the Inform writing them, if one is (see
-    /// [`inform::stored_read_time`]).
+    /// [`inform::stored_read_time`]). `changed`: each row is known to differ from its
+    /// update (the Inform's digests say so), and the first try is spared.
     fn upsert_params(
         &mut self,
         device: i64,
-        updates: &[ParamUpdate],
+        updates: &[&ParamUpdate],
         informed_at: Option<i64>,
+        changed: bool,
     ) -> Result<()> {
         let ids = updates
             .iter()
@@ -406,7 +414,7 @@ impl WriteCtx {
             let args = param_args(device, path, u, informed_at)?;
             if u.value.is_none() {
                 no_value.execute(args)?;
-            } else if same_value.execute(args.clone())? == 0 {
+            } else if changed || same_value.execute(args.clone())? == 0 {
                 new_value.execute(args)?;
             }
         }

@@ -19,6 +19,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/sqlite/0003_periodic_informs.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_inform_digest_per_parameter.sql"),
+    ),
 ];
 
 /// Opens the database at `path` (creating it if needed) and applies the pending

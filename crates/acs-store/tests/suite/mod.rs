@@ -442,6 +442,87 @@ pub async fn repeated_informs_read_at_their_time<S: Store>(store: S) {
     );
 }
 
+/// An Inform in which some values changed writes those; the others still read as read at
+/// its time, and value filters see the new values. A path twice in one Inform keeps its
+/// later value; what another write changed is written again by the next Inform.
+pub async fn informs_write_the_values_that_changed<S: Store>(store: S) {
+    let a = dev("A");
+    let at = |s: i64| T + s * 1000;
+    let row = |path: &str, text: &str, t: i64| (path.to_owned(), text.to_owned(), t);
+    let abn = |a: &str, b: &str, n: &str, t: i64| {
+        vec![
+            param("Device.A", a, ValueType::String, t),
+            param("Device.B", b, ValueType::String, t),
+            param("Device.N", n, ValueType::UnsignedInt, t),
+        ]
+    };
+    store
+        .commit(vec![inform(&a, at(0), abn("1", "2", "100", at(0)))])
+        .await
+        .unwrap();
+    store
+        .commit(vec![inform(&a, at(1), abn("1", "9", "101", at(1)))])
+        .await
+        .unwrap();
+    assert_eq!(
+        read_times(&store, &a, at(1)).await,
+        [
+            row("Device.A", "1", at(1)),
+            row("Device.B", "9", at(1)),
+            row("Device.N", "101", at(1)),
+        ]
+    );
+    assert_eq!(matching(&store, json!({"Device.N": 101})).await, ["A"]);
+    assert!(matching(&store, json!({"Device.N": 100})).await.is_empty());
+    assert_eq!(matching(&store, json!({"Device.B": "9"})).await, ["A"]);
+    assert!(matching(&store, json!({"Device.B": "2"})).await.is_empty());
+
+    // A session writes B; the next Inform's B is the one of the Inform before, and is
+    // written all the same.
+    store
+        .commit(vec![Change::Params {
+            device: a.clone(),
+            updates: vec![param("Device.B", "5", ValueType::String, at(2))],
+        }])
+        .await
+        .unwrap();
+    store
+        .commit(vec![inform(&a, at(3), abn("1", "9", "102", at(3)))])
+        .await
+        .unwrap();
+    assert_eq!(
+        read_times(&store, &a, at(3)).await,
+        [
+            row("Device.A", "1", at(3)),
+            row("Device.B", "9", at(3)),
+            row("Device.N", "102", at(3)),
+        ]
+    );
+
+    // A path twice: its row holds the later value, Inform after Inform.
+    let twice = |first: &str, t: i64| {
+        let mut ps = abn(first, "9", "102", t);
+        ps.push(param("Device.A", "7", ValueType::String, t));
+        ps
+    };
+    for (i, first) in ["1", "8", "1"].into_iter().enumerate() {
+        let t = at(4 + i as i64);
+        store
+            .commit(vec![inform(&a, t, twice(first, t))])
+            .await
+            .unwrap();
+        assert_eq!(
+            read_times(&store, &a, t).await,
+            [
+                row("Device.A", "7", t),
+                row("Device.B", "9", t),
+                row("Device.N", "102", t),
+            ],
+            "Inform {i}"
+        );
+    }
+}
+
 pub async fn bootstrap_resets_what_is_known<S: Store>(store: S) {
     let a = dev("A");
     store
