@@ -34,10 +34,12 @@ mod apply;
 mod provisioning;
 mod read;
 pub(crate) mod schema;
+mod summaries;
 mod writer;
 
 use crate::shared::filter::Value as Arg;
 use crate::shared::paths::{PathMap, SharedPaths};
+use summaries::{Effect, Summaries};
 use writer::{Job, WriteCtx};
 
 pub use schema::migrate;
@@ -67,6 +69,10 @@ pub struct SqliteOptions {
     pub cache_mib: u32,
     /// How long a connection waits for a lock held elsewhere (default 5 s).
     pub busy_timeout: Duration,
+    /// Device summaries held in memory for sessions to start from (default 100,000, about
+    /// 300 bytes each; 0: none). Sized to the fleet, no session reads the database before
+    /// its Inform is committed.
+    pub summary_cache_entries: usize,
 }
 
 impl Default for SqliteOptions {
@@ -79,6 +85,7 @@ impl Default for SqliteOptions {
             queue: 8192,
             cache_mib: 64,
             busy_timeout: Duration::from_secs(5),
+            summary_cache_entries: 100_000,
         }
     }
 }
@@ -100,6 +107,7 @@ struct Inner {
     /// The reader threads' queue (`None` once closed: the threads then end).
     reads: Mutex<Option<std::sync::mpsc::Sender<ReadJob>>>,
     stats: Arc<Stats>,
+    summaries: Arc<Summaries>,
 }
 
 impl Drop for Inner {
@@ -143,7 +151,14 @@ impl SqliteStore {
 
         let stats = Arc::new(Stats::default());
         let (tx, rx) = mpsc::channel(options.queue.max(1));
-        let ctx = WriteCtx::new(conn, paths.clone(), &options, stats.clone());
+        let summaries = Arc::new(Summaries::new(options.summary_cache_entries));
+        let ctx = WriteCtx::new(
+            conn,
+            paths.clone(),
+            &options,
+            stats.clone(),
+            summaries.clone(),
+        )?;
         let max_group = options.max_group.max(1);
         let handle = std::thread::Builder::new()
             .name("acs-store-writer".into())
@@ -156,6 +171,7 @@ impl SqliteStore {
                 writer: Mutex::new(Some(handle)),
                 reads: Mutex::new(Some(reads)),
                 stats,
+                summaries,
             }),
         })
     }
@@ -167,8 +183,24 @@ impl SqliteStore {
 
     /// Runs `f` on the writer thread, in the next group transaction (again if the group is
     /// retried because another call failed: `f` is `FnMut`); returns its result once the
-    /// transaction is committed.
-    async fn write<T, F>(&self, f: F) -> Result<T>
+    /// transaction is committed. Any device's summary may have changed: the cached ones
+    /// are dropped (see [`SqliteStore::write_then`] for writes that know better).
+    async fn write<T, F>(&self, mut f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut WriteCtx) -> Result<T> + Send + 'static,
+    {
+        self.write_then(move |w| {
+            let r = f(w)?;
+            w.effects.push(Effect::All);
+            Ok(r)
+        })
+        .await
+    }
+
+    /// [`SqliteStore::write`] for an `f` that records in `WriteCtx::effects` what it
+    /// changed of device summaries.
+    async fn write_then<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnMut(&mut WriteCtx) -> Result<T> + Send + 'static,
@@ -233,9 +265,18 @@ fn read_loop(
 
 impl Store for SqliteStore {
     async fn device_summary(&self, device: &DeviceId) -> Result<Option<DeviceSummary>> {
-        let device = device.clone();
-        self.read(move |conn, _| read::device_summary(conn, &device))
-            .await
+        let miss = match self.inner.summaries.get(device) {
+            Ok(held) => return Ok(Some(held)),
+            Err(miss) => miss,
+        };
+        let d = device.clone();
+        let found = self
+            .read(move |conn, _| read::device_summary(conn, &d))
+            .await?;
+        if let Some(s) = &found {
+            self.inner.summaries.keep(miss, s);
+        }
+        Ok(found)
     }
 
     async fn session_data(&self, device: &DeviceId, now: Timestamp) -> Result<SessionData> {
@@ -248,7 +289,12 @@ impl Store for SqliteStore {
         if changes.is_empty() {
             return Ok(());
         }
-        self.write(move |w| w.apply_all(&changes)).await
+        self.write_then(move |w| {
+            w.apply_all(&changes)?;
+            w.effects.extend(changes.iter().filter_map(Effect::of));
+            Ok(())
+        })
+        .await
     }
 
     async fn cpe_credential(&self, username: &str) -> Result<Option<CpeCredential>> {
@@ -263,7 +309,8 @@ impl Store for SqliteStore {
         credential: Option<CpeCredential>,
     ) -> Result<()> {
         let device = device.clone();
-        self.write(move |w| w.set_cpe_credential(&device, credential.as_ref()))
+        // CPE credentials are no part of a summary.
+        self.write_then(move |w| w.set_cpe_credential(&device, credential.as_ref()))
             .await
     }
 
@@ -275,17 +322,32 @@ impl Store for SqliteStore {
 
     async fn delete_device(&self, device: &DeviceId) -> Result<bool> {
         let device = device.clone();
-        self.write(move |w| w.delete_device(&device)).await
+        self.write_then(move |w| {
+            let deleted = w.delete_device(&device)?;
+            w.effects.push(Effect::Touched(device.clone()));
+            Ok(deleted)
+        })
+        .await
     }
 
     async fn add_tag(&self, device: &DeviceId, tag: &str) -> Result<bool> {
         let (device, tag) = (device.clone(), tag.to_owned());
-        self.write(move |w| w.tag(&device, &tag, true)).await
+        self.write_then(move |w| {
+            let added = w.tag(&device, &tag, true)?;
+            w.effects.push(Effect::Touched(device.clone()));
+            Ok(added)
+        })
+        .await
     }
 
     async fn remove_tag(&self, device: &DeviceId, tag: &str) -> Result<bool> {
         let (device, tag) = (device.clone(), tag.to_owned());
-        self.write(move |w| w.tag(&device, &tag, false)).await
+        self.write_then(move |w| {
+            let removed = w.tag(&device, &tag, false)?;
+            w.effects.push(Effect::Touched(device.clone()));
+            Ok(removed)
+        })
+        .await
     }
 
     async fn connection_request_target(
@@ -298,7 +360,12 @@ impl Store for SqliteStore {
     }
 
     async fn insert_task(&self, task: NewTask) -> Result<TaskId> {
-        self.write(move |w| w.insert_task(&task)).await
+        self.write_then(move |w| {
+            let id = w.insert_task(&task)?;
+            w.effects.push(Effect::Touched(task.device.clone()));
+            Ok(id)
+        })
+        .await
     }
 
     async fn list_tasks(&self, query: &ListQuery) -> Result<Page> {
@@ -313,7 +380,13 @@ impl Store for SqliteStore {
     }
 
     async fn delete_task(&self, task: TaskId) -> Result<Option<DeviceId>> {
-        self.write(move |w| w.delete_task(task)).await
+        self.write_then(move |w| {
+            let device = w.delete_task(task)?;
+            w.effects
+                .extend(device.iter().cloned().map(Effect::Touched));
+            Ok(device)
+        })
+        .await
     }
 
     async fn retry_task(&self, task: TaskId) -> Result<bool> {
@@ -321,7 +394,14 @@ impl Store for SqliteStore {
     }
 
     async fn expire_tasks(&self, now: Timestamp) -> Result<u64> {
-        self.write(move |w| w.expire_tasks(now)).await
+        self.write_then(move |w| {
+            let expired = w.expire_tasks(now)?;
+            if expired > 0 {
+                w.effects.push(Effect::All);
+            }
+            Ok(expired)
+        })
+        .await
     }
 
     async fn list_faults(&self, query: &ListQuery) -> Result<Page> {
@@ -332,7 +412,12 @@ impl Store for SqliteStore {
 
     async fn delete_fault(&self, device: &DeviceId, channel: &str) -> Result<bool> {
         let (device, channel) = (device.clone(), channel.to_owned());
-        self.write(move |w| w.delete_fault(&device, &channel)).await
+        self.write_then(move |w| {
+            let deleted = w.delete_fault(&device, &channel)?;
+            w.effects.push(Effect::Touched(device.clone()));
+            Ok(deleted)
+        })
+        .await
     }
 
     async fn counts(&self) -> Result<(u64, u64)> {
@@ -340,7 +425,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_token(&self, token: TokenRecord) -> Result<()> {
-        self.write(move |w| w.insert_token(&token)).await
+        self.write_then(move |w| w.insert_token(&token)).await
     }
 
     async fn token_by_hash(&self, hash: &str) -> Result<Option<String>> {

@@ -220,3 +220,138 @@ async fn a_closed_store_drops_nothing_acknowledged() {
     let s = other.device_summary(&dev("A")).await.unwrap().unwrap();
     assert_eq!(s.last_inform, Some(Timestamp(T)));
 }
+
+/// The summaries the store holds in memory say what the database says, after every kind
+/// of write: compared with a second store on the same file that holds none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summaries_held_agree_with_the_database() {
+    use acs_core::change::PendingTransfer;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let fresh = open_with(
+        dir.path(),
+        SqliteOptions {
+            synchronous_full: false,
+            summary_cache_entries: 0,
+            ..SqliteOptions::default()
+        },
+    );
+    let a = dev("A");
+    async fn agree(store: &SqliteStore, fresh: &SqliteStore, step: &str) {
+        let a = dev("A");
+        // Twice: the first may read the database, the second is held if the first was.
+        for _ in 0..2 {
+            assert_eq!(
+                store.device_summary(&a).await.unwrap(),
+                fresh.device_summary(&a).await.unwrap(),
+                "{step}"
+            );
+        }
+    }
+    agree(&store, &fresh, "unknown").await;
+    store.commit(vec![inform(&a, T, vec![])]).await.unwrap();
+    agree(&store, &fresh, "new").await;
+    let mut boot = inform_record(&a, T + 1000, vec![]);
+    boot.boot = true;
+    store.commit(vec![Change::Inform(boot)]).await.unwrap();
+    agree(&store, &fresh, "boot").await;
+    store
+        .commit(vec![Change::ConnectionRequestCredentials {
+            device: a.clone(),
+            username: "u".into(),
+            password: "p".into(),
+        }])
+        .await
+        .unwrap();
+    agree(&store, &fresh, "credentials").await;
+    store
+        .commit(vec![inform(&a, T + 2000, vec![])])
+        .await
+        .unwrap();
+    agree(&store, &fresh, "periodic").await;
+    store.add_tag(&a, "x").await.unwrap();
+    agree(&store, &fresh, "tag").await;
+    store
+        .commit(vec![Change::Tags {
+            device: a.clone(),
+            add: vec!["y".into()],
+            remove: vec!["x".into()],
+        }])
+        .await
+        .unwrap();
+    agree(&store, &fresh, "provision's tags").await;
+    store.remove_tag(&a, "y").await.unwrap();
+    agree(&store, &fresh, "untag").await;
+    let task = store
+        .insert_task(suite::task(&a, json!({"name": "reboot"}), T))
+        .await
+        .unwrap();
+    agree(&store, &fresh, "task").await;
+    store
+        .commit(vec![Change::TaskDone {
+            task,
+            device: a.clone(),
+        }])
+        .await
+        .unwrap();
+    agree(&store, &fresh, "task done").await;
+    let task = store
+        .insert_task(suite::task(&a, json!({"name": "reboot"}), T))
+        .await
+        .unwrap();
+    agree(&store, &fresh, "another task").await;
+    store.delete_task(task).await.unwrap();
+    agree(&store, &fresh, "task deleted").await;
+    store
+        .commit(vec![Change::DeviceFault {
+            device: a.clone(),
+            channel: "transfer".into(),
+            fault: suite::fault("cwmp.9010", 0, T),
+        }])
+        .await
+        .unwrap();
+    agree(&store, &fresh, "fault").await;
+    store.delete_fault(&a, "transfer").await.unwrap();
+    agree(&store, &fresh, "fault deleted").await;
+    store
+        .commit(vec![Change::TransferStarted {
+            device: a.clone(),
+            transfer: PendingTransfer {
+                command_key: "k".into(),
+                task: None,
+                detail: json!({}),
+                started: Timestamp(T),
+            },
+        }])
+        .await
+        .unwrap();
+    agree(&store, &fresh, "transfer").await;
+    store
+        .commit(vec![Change::TransferCompleted {
+            device: a.clone(),
+            command_key: "k".into(),
+        }])
+        .await
+        .unwrap();
+    agree(&store, &fresh, "transfer completed").await;
+    let mut bootstrap = inform_record(&a, T + 3000, vec![]);
+    bootstrap.bootstrap = true;
+    store.commit(vec![Change::Inform(bootstrap)]).await.unwrap();
+    agree(&store, &fresh, "bootstrap").await;
+
+    // Another connection's write: held summaries are dropped at the writer's next group.
+    fresh.add_tag(&a, "z").await.unwrap();
+    store
+        .commit(vec![inform(&dev("B"), T, vec![])])
+        .await
+        .unwrap();
+    agree(&store, &fresh, "written elsewhere").await;
+
+    store.delete_device(&a).await.unwrap();
+    agree(&store, &fresh, "deleted").await;
+    store
+        .commit(vec![inform(&a, T + 4000, vec![])])
+        .await
+        .unwrap();
+    agree(&store, &fresh, "back").await;
+}

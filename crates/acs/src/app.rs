@@ -77,6 +77,7 @@ pub async fn open_store(config: &Config) -> Result<AnyStore, StartError> {
             let options = SqliteOptions {
                 synchronous_full: config.database.synchronous_full,
                 event_retention_days: config.database.event_retention_days,
+                summary_cache_entries: config.database.summary_cache_entries,
                 ..SqliteOptions::default()
             };
             Ok(SqliteStore::open(&path, options)?.into())

@@ -17,6 +17,7 @@ use std::sync::atomic::Ordering;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::summaries::{Effect, Summaries};
 use super::{SqliteOptions, Stats};
 use crate::shared::paths::{self, SharedPaths};
 use crate::shared::{EventPruning, statements};
@@ -91,6 +92,14 @@ pub(crate) struct WriteCtx {
     new_paths: Vec<i64>,
     pub(super) pruning: EventPruning,
     stats: Arc<Stats>,
+    /// The device summaries held for sessions, and what the current transaction's calls
+    /// changed of them, applied once it is committed.
+    summaries: Arc<Summaries>,
+    pub(super) effects: Vec<Effect>,
+    /// `PRAGMA data_version` when last asked: it changes when another connection (another
+    /// process: `acs provisioning import`, say) committed, and then no summary held can
+    /// be trusted.
+    data_version: i64,
 }
 
 impl std::fmt::Debug for WriteCtx {
@@ -108,15 +117,20 @@ impl WriteCtx {
         paths: SharedPaths,
         options: &SqliteOptions,
         stats: Arc<Stats>,
-    ) -> WriteCtx {
-        WriteCtx {
+        summaries: Arc<Summaries>,
+    ) -> Result<WriteCtx> {
+        let data_version = data_version(&conn)?;
+        Ok(WriteCtx {
             conn,
             paths,
             devices: HashMap::new(),
             new_paths: Vec::new(),
             pruning: EventPruning::new(options.event_retention_days),
             stats,
-        }
+            summaries,
+            effects: Vec::new(),
+            data_version,
+        })
     }
 
     fn exec(&self, sql: &str) -> rusqlite::Result<()> {
@@ -150,6 +164,13 @@ impl WriteCtx {
     /// Runs one group of calls in one transaction: all at once, or, if one fails, again
     /// with a savepoint each.
     fn run_group(&mut self, mut jobs: Vec<Job>) {
+        match data_version(&self.conn) {
+            Ok(v) if v == self.data_version => {}
+            seen => {
+                self.summaries.apply(&[Effect::All]);
+                self.data_version = seen.unwrap_or(self.data_version);
+            }
+        }
         if let Err(e) = self.exec("BEGIN IMMEDIATE") {
             self.fail_all(jobs, &e.to_string());
             return;
@@ -183,6 +204,7 @@ impl WriteCtx {
         }
         self.forget_paths(0);
         self.devices.clear();
+        self.effects.clear();
     }
 
     /// Answers every call of a group that could not start with the database's error.
@@ -260,6 +282,9 @@ impl WriteCtx {
             }
             None => {
                 self.new_paths.clear();
+                // Before any caller hears of the commit: its next session must see it.
+                self.summaries.apply(&self.effects);
+                self.effects.clear();
                 self.stats.transactions.fetch_add(1, Ordering::Relaxed);
                 self.stats
                     .calls
@@ -288,6 +313,12 @@ impl WriteCtx {
         }
         self.pruning.done(deleted);
     }
+}
+
+/// The connection's `PRAGMA data_version`.
+fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))
 }
 
 /// The writer thread's loop; returns when every sender is gone.
