@@ -407,14 +407,34 @@ impl WriteCtx {
                  attr_ts = CASE WHEN excluded.notification IS NULL THEN params.attr_ts \
                      ELSE excluded.attr_ts END, \
                  notification = COALESCE(excluded.notification, params.notification)";
+        // A row the Inform before wrote, whose value changed: it exists (any write that
+        // could have deleted it cleared the digests), so a plain UPDATE, one B-tree seek
+        // where the upsert makes two; the upsert stays as the fallback.
+        const CHANGED_VALUE: &str = "UPDATE params SET \
+                 object = ?3, \
+                 writable = COALESCE(?4, writable), \
+                 value = ?5, \
+                 type = ?6, \
+                 other_type = ?7, \
+                 num = ?8, \
+                 ts = COALESCE(?9, ts), \
+                 access_list = CASE WHEN ?10 IS NULL THEN access_list ELSE ?11 END, \
+                 attr_ts = CASE WHEN ?10 IS NULL THEN attr_ts ELSE ?12 END, \
+                 notification = COALESCE(?10, notification) \
+             WHERE device = ?1 AND path = ?2";
         let mut same_value = self.conn.prepare_cached(SAME_VALUE)?;
+        let mut changed_value = self.conn.prepare_cached(CHANGED_VALUE)?;
         let mut no_value = self.conn.prepare_cached(NO_VALUE)?;
         let mut new_value = self.conn.prepare_cached(NEW_VALUE)?;
         for (u, path) in updates.iter().zip(ids) {
             let args = param_args(device, path, u, informed_at)?;
             if u.value.is_none() {
                 no_value.execute(args)?;
-            } else if changed || same_value.execute(args.clone())? == 0 {
+            } else if changed {
+                if changed_value.execute(args.clone())? == 0 {
+                    new_value.execute(args)?;
+                }
+            } else if same_value.execute(args.clone())? == 0 {
                 new_value.execute(args)?;
             }
         }
