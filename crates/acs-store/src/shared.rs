@@ -52,6 +52,9 @@ pub struct WriterStats {
     pub failed: u64,
     /// Event rows pruned after their retention.
     pub events_pruned: u64,
+    /// Informs written with others of their group, a statement per table for all
+    /// (PostgreSQL).
+    pub informs_batched: u64,
 }
 
 /// The writer's live counters behind [`WriterStats`].
@@ -61,6 +64,7 @@ pub(crate) struct WriterCounters {
     pub(crate) calls: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) events_pruned: AtomicU64,
+    pub(crate) informs_batched: AtomicU64,
 }
 
 impl WriterCounters {
@@ -70,6 +74,7 @@ impl WriterCounters {
             calls: self.calls.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             events_pruned: self.events_pruned.load(Ordering::Relaxed),
+            informs_batched: self.informs_batched.load(Ordering::Relaxed),
         }
     }
 }

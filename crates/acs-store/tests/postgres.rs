@@ -619,3 +619,85 @@ async fn a_periodic_job_runs_once_per_period() {
     })
     .await;
 }
+
+/// Informs committed together are written together (a statement per table for the
+/// group); what they leave is what one after the other leaves: new devices, changed
+/// values, paths that left the Inform keeping the time of the Inform before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grouped_informs_write_what_each_would() {
+    with_schema(|schema| async move {
+        let store = open(&schema).await;
+        let round = |at: i64, params: fn(usize, i64) -> Vec<acs_core::change::ParamUpdate>| {
+            let store = store.clone();
+            async move {
+                let handles: Vec<_> = (0..40)
+                    .map(|i| {
+                        let store = store.clone();
+                        tokio::spawn(async move {
+                            store
+                                .commit(vec![inform(&dev(&format!("G{i}")), at, params(i, at))])
+                                .await
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    h.await.unwrap().unwrap();
+                }
+            }
+        };
+        round(T, |i, t| {
+            vec![
+                suite::param("Device.A", &i.to_string(), ValueType::UnsignedInt, t),
+                suite::param("Device.N", "100", ValueType::UnsignedInt, t),
+            ]
+        })
+        .await;
+        // Devices 0 to 4 inform other paths; the others a changed N.
+        round(T + 1000, |i, t| {
+            let a = suite::param("Device.A", &i.to_string(), ValueType::UnsignedInt, t);
+            if i < 5 {
+                vec![a, suite::param("Device.M", "7", ValueType::UnsignedInt, t)]
+            } else {
+                vec![
+                    a,
+                    suite::param("Device.N", "101", ValueType::UnsignedInt, t),
+                ]
+            }
+        })
+        .await;
+        let stats = store.writer_stats();
+        assert_eq!((stats.calls, stats.failed), (80, 0), "{stats:?}");
+        assert!(stats.informs_batched > 0, "{stats:?}");
+        for i in 0..40 {
+            let d = dev(&format!("G{i}"));
+            let data = store
+                .session_data(&d, Timestamp(T + 1000))
+                .await
+                .unwrap()
+                .data;
+            let read = |path: &str| {
+                let p = &data.params[path];
+                (p.value.as_ref().unwrap().text.clone(), p.ts.millis())
+            };
+            assert_eq!(read("Device.A"), (i.to_string(), T + 1000), "G{i}");
+            if i < 5 {
+                assert_eq!(read("Device.M"), ("7".into(), T + 1000), "G{i}");
+                assert_eq!(read("Device.N"), ("100".into(), T), "G{i}");
+            } else {
+                assert_eq!(read("Device.N"), ("101".into(), T + 1000), "G{i}");
+            }
+            let s = store.device_summary(&d).await.unwrap().unwrap();
+            assert_eq!(
+                (s.registered, s.last_inform),
+                (Some(Timestamp(T)), Some(Timestamp(T + 1000)))
+            );
+        }
+        let found = store
+            .query_devices(&suite::query(json!({"Device.N": 101})))
+            .await
+            .unwrap();
+        assert_eq!(found.total, 35);
+        assert_eq!(events(&schema).await.len(), 80);
+    })
+    .await;
+}

@@ -42,6 +42,56 @@ pub(super) enum Op {
     InsertToken(TokenRecord),
 }
 
+impl Op {
+    /// The devices the write names (a task id names none: what it does to the tasks
+    /// table does not depend on the order of Informs).
+    fn devices(&self) -> Vec<&DeviceId> {
+        match self {
+            Op::Commit(changes) => changes.iter().filter_map(Change::device).collect(),
+            Op::SetCpeCredential(d, _)
+            | Op::DeleteDevice(d)
+            | Op::Tag(d, _, _)
+            | Op::DeleteFault(d, _) => vec![d],
+            Op::InsertTask(task) => vec![&task.device],
+            Op::DeleteTask(_) | Op::RetryTask(_) | Op::ExpireTasks(_) | Op::InsertToken(_) => {
+                Vec::new()
+            }
+        }
+    }
+
+    /// The Inform this write is, if it is one Inform (and not a bootstrap, which also
+    /// deletes the device's parameters and is written alone).
+    fn lone_inform(&self) -> Option<&InformRecord> {
+        match self {
+            Op::Commit(changes) => match changes.as_slice() {
+                [Change::Inform(r)] if !r.bootstrap => Some(r),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// The places in `jobs` of the Informs to write together: each is a call of one Inform
+/// of a device no other call of the group names, so writing it first changes nothing.
+fn batched_informs(jobs: &[Job]) -> Vec<usize> {
+    let mut named: HashMap<&str, usize> = HashMap::new();
+    for job in jobs {
+        for d in job.op.devices() {
+            *named.entry(d.as_str()).or_default() += 1;
+        }
+    }
+    jobs.iter()
+        .enumerate()
+        .filter(|(_, job)| {
+            job.op
+                .lone_inform()
+                .is_some_and(|r| named.get(r.device.as_str()) == Some(&1))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// What a write returns.
 #[derive(Debug)]
 pub(super) enum Out {
@@ -91,6 +141,7 @@ impl std::fmt::Debug for WriteCtx {
 /// The columns of `params` rows to upsert, as arrays for `unnest`.
 #[derive(Debug, Default)]
 struct ParamArrays {
+    device: Vec<i64>,
     path: Vec<i64>,
     object: Vec<bool>,
     writable: Vec<Option<bool>>,
@@ -108,8 +159,18 @@ struct ParamArrays {
 /// `last_inform`.
 type LastInformRow = (Option<Vec<u8>>, Option<i64>, Option<i64>);
 
+/// The same, after the device's id.
+type DeviceLastInformRow = (String, Option<Vec<u8>>, Option<i64>, Option<i64>);
+
 impl ParamArrays {
-    fn push(&mut self, path: i64, u: &ParamUpdate, informed_at: Option<i64>) -> Result<()> {
+    fn push(
+        &mut self,
+        device: i64,
+        path: i64,
+        u: &ParamUpdate,
+        informed_at: Option<i64>,
+    ) -> Result<()> {
+        self.device.push(device);
         self.path.push(path);
         self.object.push(u.object || u.path.ends_with('.'));
         self.writable.push(u.writable);
@@ -189,6 +250,7 @@ impl WriteCtx {
     /// written.
     async fn run_group(&mut self, mut jobs: Vec<Job>) {
         let mut failed: Vec<(oneshot::Sender<Result<Out>>, StoreError)> = Vec::new();
+        let mut batch = true;
         loop {
             if jobs.is_empty() {
                 break;
@@ -208,9 +270,40 @@ impl WriteCtx {
                 }
                 break;
             }
+            // The group's Informs first, all together: a statement per table instead of
+            // four per Inform, each a round trip. If that fails, the group runs again
+            // one call after the other, which finds the failing call.
+            let mut batched = vec![false; jobs.len()];
+            if batch {
+                let places = batched_informs(&jobs);
+                if places.len() > 1 {
+                    let informs: Vec<&InformRecord> = places
+                        .iter()
+                        .filter_map(|&i| jobs[i].op.lone_inform())
+                        .collect();
+                    if self.informs(&informs).await.is_err() {
+                        self.devices.clear();
+                        if self.exec("ROLLBACK").await.is_err() {
+                            self.conn = None;
+                        }
+                        batch = false;
+                        continue;
+                    }
+                    self.stats
+                        .informs_batched
+                        .fetch_add(places.len() as u64, Ordering::Relaxed);
+                    for i in places {
+                        batched[i] = true;
+                    }
+                }
+            }
             let mut results = Vec::with_capacity(jobs.len());
             let mut failing = None;
             for (i, job) in jobs.iter().enumerate() {
+                if batched[i] {
+                    results.push(Out::Unit);
+                    continue;
+                }
                 match self.apply_op(&job.op).await {
                     Ok(out) => results.push(out),
                     Err(e) => {
@@ -524,6 +617,160 @@ impl WriteCtx {
         self.upsert_params(id, &rows, Some(at)).await
     }
 
+    /// Writes Informs of distinct devices, none a bootstrap, as [`WriteCtx::inform`]
+    /// writes each, with one statement per table for all of them.
+    async fn informs(&mut self, informs: &[&InformRecord]) -> Result<()> {
+        let device_ids: Vec<&str> = informs.iter().map(|r| r.device.as_str()).collect();
+        // Locked in one order, so that nodes writing the same devices cannot deadlock.
+        let rows: Vec<DeviceLastInformRow> = sqlx::query_as(
+            "SELECT device_id, inform_values, inform_paths, last_inform FROM devices \
+             WHERE device_id = ANY($1) ORDER BY device_id FOR UPDATE",
+        )
+        .bind(&device_ids)
+        .fetch_all(&mut **self.conn()?)
+        .await?;
+        let mut last: HashMap<String, LastInform> = rows
+            .into_iter()
+            .map(|(d, values, paths, at)| (d, LastInform { values, paths, at }))
+            .collect();
+
+        let n = informs.len();
+        let mut digests = Vec::with_capacity(n);
+        let (mut manufacturer, mut oui, mut product_class, mut serial) =
+            (Vec::with_capacity(n), Vec::new(), Vec::new(), Vec::new());
+        let (mut at, mut boot, mut version, mut remote, mut values, mut paths) = (
+            Vec::with_capacity(n),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        for r in informs {
+            let t = r.at.millis();
+            self.pruning.saw_inform(t);
+            let digest = InformDigest::of(&r.params, t);
+            manufacturer.push(r.identity.manufacturer.as_str());
+            oui.push(r.identity.oui.as_str());
+            product_class.push(r.identity.product_class.as_str());
+            serial.push(r.identity.serial_number.as_str());
+            at.push(t);
+            boot.push(r.boot.then_some(t));
+            version.push(r.cwmp_version.as_str());
+            remote.push(r.remote_address.as_deref());
+            values.push(digest.values.clone());
+            paths.push(digest.paths);
+            digests.push(digest);
+        }
+        // UPSERT_DEVICE, a row per Inform.
+        let ids: Vec<(i64, String)> = sqlx::query_as(
+            "INSERT INTO devices (device_id, manufacturer, oui, product_class, \
+                 serial_number, registered, last_inform, last_boot, last_bootstrap, \
+                 cwmp_version, remote_address, inform_values, inform_paths) \
+             SELECT d, m, o, p, s, t, t, b, NULL, v, r, iv, ip FROM unnest($1::text[], \
+                 $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], \
+                 $8::text[], $9::text[], $10::bytea[], $11::int8[]) \
+                 AS x(d, m, o, p, s, t, b, v, r, iv, ip) \
+             ON CONFLICT (device_id) DO UPDATE SET manufacturer = excluded.manufacturer, \
+                 oui = excluded.oui, product_class = excluded.product_class, \
+                 serial_number = excluded.serial_number, \
+                 last_inform = excluded.last_inform, \
+                 last_boot = COALESCE(excluded.last_boot, devices.last_boot), \
+                 cwmp_version = excluded.cwmp_version, \
+                 remote_address = COALESCE(excluded.remote_address, devices.remote_address), \
+                 inform_values = excluded.inform_values, \
+                 inform_paths = excluded.inform_paths \
+             RETURNING id, device_id",
+        )
+        .bind(&device_ids)
+        .bind(&manufacturer)
+        .bind(&oui)
+        .bind(&product_class)
+        .bind(&serial)
+        .bind(&at)
+        .bind(&boot)
+        .bind(&version)
+        .bind(&remote)
+        .bind(&values)
+        .bind(&paths)
+        .fetch_all(&mut **self.conn()?)
+        .await?;
+        for (id, device) in ids {
+            self.devices.insert(device, id);
+        }
+        let mut device_rows = Vec::with_capacity(n);
+        for r in informs {
+            let id = self
+                .devices
+                .get(r.device.as_str())
+                .copied()
+                .ok_or_else(|| {
+                    StoreError::Database(format!("device {} was not written", r.device))
+                })?;
+            device_rows.push(id);
+        }
+
+        if self.pruning.records_events() {
+            let codes = informs
+                .iter()
+                .map(|r| {
+                    let codes: Vec<[&str; 2]> = r
+                        .events
+                        .iter()
+                        .map(|e| [e.code.as_str(), e.command_key.as_str()])
+                        .collect();
+                    json_text(&codes)
+                })
+                .collect::<Result<Vec<String>>>()?;
+            let retries: Vec<i64> = informs.iter().map(|r| i64::from(r.retry_count)).collect();
+            sqlx::query(
+                "INSERT INTO events (device, ts, codes, retry_count) \
+                 SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::int8[])",
+            )
+            .bind(&device_rows)
+            .bind(&at)
+            .bind(&codes)
+            .bind(&retries)
+            .execute(&mut **self.conn()?)
+            .await?;
+        }
+
+        let mut unmark: (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
+        let mut rows: Vec<(i64, &ParamUpdate, Option<i64>)> = Vec::new();
+        for ((r, digest), &id) in informs.iter().zip(&digests).zip(&device_rows) {
+            let t = Some(r.at.millis());
+            let last = last.remove(r.device.as_str()).unwrap_or_default();
+            match last.plan(digest, false) {
+                ParamsPlan::Keep => {}
+                ParamsPlan::Changed(which) => {
+                    rows.extend(
+                        which
+                            .iter()
+                            .filter_map(|&i| r.params.get(i))
+                            .map(|u| (id, u, t)),
+                    );
+                }
+                ParamsPlan::Write => rows.extend(r.params.iter().map(|u| (id, u, t))),
+                ParamsPlan::UnmarkThenWrite { at: before } => {
+                    unmark.0.push(id);
+                    unmark.1.push(before);
+                    rows.extend(r.params.iter().map(|u| (id, u, t)));
+                }
+            }
+        }
+        if !unmark.0.is_empty() {
+            sqlx::query(
+                "UPDATE params SET ts = x.at FROM unnest($1::int8[], $2::int8[]) AS x(device, at) \
+                 WHERE params.device = x.device AND params.ts = -1",
+            )
+            .bind(&unmark.0)
+            .bind(&unmark.1)
+            .execute(&mut **self.conn()?)
+            .await?;
+        }
+        self.upsert_rows(&rows).await
+    }
+
     /// Another write changes the device's parameters: the stored digest of its last
     /// Inform's values no longer describes its rows.
     async fn forget_inform_values(&mut self, device: i64) -> Result<()> {
@@ -572,8 +819,7 @@ impl WriteCtx {
             .collect()
     }
 
-    /// Inserts or updates paths; `None` fields keep what is stored. One statement per
-    /// run of distinct paths (an upsert cannot touch a row twice).
+    /// Inserts or updates paths; `None` fields keep what is stored.
     /// `informed_at`: the time of the Inform writing them, if one is (see
     /// [`inform::stored_read_time`]).
     async fn upsert_params(
@@ -582,25 +828,34 @@ impl WriteCtx {
         updates: &[&ParamUpdate],
         informed_at: Option<i64>,
     ) -> Result<()> {
-        if updates.is_empty() {
-            return Ok(());
-        }
-        let ids = self.path_ids(updates).await?;
-        let mut arrays = ParamArrays::default();
-        let mut seen = HashSet::new();
-        for (u, path) in updates.iter().zip(ids) {
-            if !seen.insert(path) {
-                self.upsert_arrays(device, std::mem::take(&mut arrays))
-                    .await?;
-                seen.clear();
-                seen.insert(path);
-            }
-            arrays.push(path, u, informed_at)?;
-        }
-        self.upsert_arrays(device, arrays).await
+        let rows: Vec<(i64, &ParamUpdate, Option<i64>)> =
+            updates.iter().map(|u| (device, *u, informed_at)).collect();
+        self.upsert_rows(&rows).await
     }
 
-    async fn upsert_arrays(&mut self, device: i64, a: ParamArrays) -> Result<()> {
+    /// Inserts or updates parameter rows of any devices: (device, update, the time of the
+    /// Inform writing it if one is). One statement per run of distinct rows (an upsert
+    /// cannot touch a row twice).
+    async fn upsert_rows(&mut self, rows: &[(i64, &ParamUpdate, Option<i64>)]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let updates: Vec<&ParamUpdate> = rows.iter().map(|(_, u, _)| *u).collect();
+        let ids = self.path_ids(&updates).await?;
+        let mut arrays = ParamArrays::default();
+        let mut seen = HashSet::new();
+        for (&(device, u, informed_at), path) in rows.iter().zip(ids) {
+            if !seen.insert((device, path)) {
+                self.upsert_arrays(std::mem::take(&mut arrays)).await?;
+                seen.clear();
+                seen.insert((device, path));
+            }
+            arrays.push(device, path, u, informed_at)?;
+        }
+        self.upsert_arrays(arrays).await
+    }
+
+    async fn upsert_arrays(&mut self, a: ParamArrays) -> Result<()> {
         if a.path.is_empty() {
             return Ok(());
         }
@@ -609,9 +864,9 @@ impl WriteCtx {
         sqlx::query(
             "INSERT INTO params (device, path, object, writable, value, type, other_type, \
                  num, ts, notification, access_list, attr_ts) \
-             SELECT $1, * FROM unnest($2::int8[], $3::bool[], $4::bool[], $5::text[], \
-                 $6::int2[], $7::text[], $8::float8[], $9::int8[], $10::int2[], $11::text[], \
-                 $12::int8[]) \
+             SELECT * FROM unnest($1::int8[], $2::int8[], $3::bool[], $4::bool[], \
+                 $5::text[], $6::int2[], $7::text[], $8::float8[], $9::int8[], $10::int2[], \
+                 $11::text[], $12::int8[]) \
              ON CONFLICT (device, path) DO UPDATE SET \
                  object = excluded.object, \
                  writable = COALESCE(excluded.writable, params.writable), \
@@ -628,7 +883,7 @@ impl WriteCtx {
                      ELSE excluded.attr_ts END, \
                  notification = COALESCE(excluded.notification, params.notification)",
         )
-        .bind(device)
+        .bind(&a.device)
         .bind(&a.path)
         .bind(&a.object)
         .bind(&a.writable)
@@ -895,5 +1150,76 @@ pub(super) async fn run(mut ctx: WriteCtx, mut rx: mpsc::Receiver<Job>, max_grou
         }
         ctx.run_group(jobs).await;
         ctx.prune_events().await;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use acs_core::change::InformRecord;
+
+    fn inform(serial: &str, bootstrap: bool) -> Op {
+        Op::Commit(vec![Change::Inform(InformRecord {
+            device: DeviceId::parse(serial).unwrap(),
+            identity: acs_core::device::DeviceIdentity {
+                manufacturer: "M".into(),
+                oui: "00D09E".into(),
+                product_class: "HGW".into(),
+                serial_number: serial.into(),
+            },
+            at: Timestamp(1),
+            events: Vec::new(),
+            retry_count: 0,
+            cwmp_version: "1.2".into(),
+            bootstrap,
+            boot: false,
+            params: Vec::new(),
+            remote_address: None,
+        })])
+    }
+
+    fn jobs(ops: Vec<Op>) -> Vec<Job> {
+        ops.into_iter()
+            .map(|op| Job::new(op, oneshot::channel().0))
+            .collect()
+    }
+
+    #[test]
+    fn informs_of_devices_named_once_are_batched() {
+        let d = |s: &str| DeviceId::parse(s).unwrap();
+        let group = jobs(vec![
+            inform("A", false),
+            inform("B", false),
+            // Named again by a later call: its order with that call matters.
+            inform("C", false),
+            Op::DeleteDevice(d("C")),
+            // Named by an earlier call.
+            Op::Tag(d("D"), "t".into(), true),
+            inform("D", false),
+            // Twice.
+            inform("E", false),
+            inform("E", false),
+            // A bootstrap deletes the device's parameters: alone.
+            inform("F", true),
+            // More than an Inform in the call.
+            Op::Commit(vec![
+                Change::Inform(match inform("G", false) {
+                    Op::Commit(mut c) => match c.pop().unwrap() {
+                        Change::Inform(r) => r,
+                        _ => unreachable!(),
+                    },
+                    _ => unreachable!(),
+                }),
+                Change::Tags {
+                    device: d("G"),
+                    add: vec!["x".into()],
+                    remove: Vec::new(),
+                },
+            ]),
+            Op::DeleteTask(7),
+            inform("H", false),
+        ]);
+        assert_eq!(batched_informs(&group), [0, 1, 11]);
     }
 }
