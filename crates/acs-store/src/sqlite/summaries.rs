@@ -10,8 +10,8 @@
 //! of a dropped entry goes to the database again, and keeps what it read unless a commit
 //! changed summaries meanwhile (the epoch), since its snapshot may predate that commit.
 //!
-//! What it saves: a reader-thread round trip per session, 8% of the ACS's CPU in a
-//! profile of periodic sessions (BENCHMARKS.md). The cache is bounded
+//! What it saves: a reader-thread round trip per session; periodic sessions took 15%
+//! less of the ACS's CPU without it (BENCHMARKS.md). The cache is bounded
 //! (`SqliteOptions::summary_cache_entries`, about 300 bytes an entry); a device not held is
 //! read from the database as before.
 
