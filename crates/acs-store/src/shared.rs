@@ -55,6 +55,10 @@ pub struct WriterStats {
     /// Informs written with others of their group, a statement per table for all
     /// (PostgreSQL).
     pub informs_batched: u64,
+    /// Device summaries answered from memory (SQLite).
+    pub summary_hits: u64,
+    /// Device summaries the SQLite store did not hold and read from the database.
+    pub summary_misses: u64,
 }
 
 /// The writer's live counters behind [`WriterStats`].
@@ -65,6 +69,8 @@ pub(crate) struct WriterCounters {
     pub(crate) failed: AtomicU64,
     pub(crate) events_pruned: AtomicU64,
     pub(crate) informs_batched: AtomicU64,
+    pub(crate) summary_hits: AtomicU64,
+    pub(crate) summary_misses: AtomicU64,
 }
 
 impl WriterCounters {
@@ -75,6 +81,8 @@ impl WriterCounters {
             failed: self.failed.load(Ordering::Relaxed),
             events_pruned: self.events_pruned.load(Ordering::Relaxed),
             informs_batched: self.informs_batched.load(Ordering::Relaxed),
+            summary_hits: self.summary_hits.load(Ordering::Relaxed),
+            summary_misses: self.summary_misses.load(Ordering::Relaxed),
         }
     }
 }

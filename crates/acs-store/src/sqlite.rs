@@ -13,6 +13,7 @@
 //! One process owns a database file at a time.
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -266,9 +267,19 @@ fn read_loop(
 impl Store for SqliteStore {
     async fn device_summary(&self, device: &DeviceId) -> Result<Option<DeviceSummary>> {
         let miss = match self.inner.summaries.get(device) {
-            Ok(held) => return Ok(Some(held)),
+            Ok(held) => {
+                self.inner
+                    .stats
+                    .summary_hits
+                    .fetch_add(1, Ordering::Relaxed);
+                return Ok(Some(held));
+            }
             Err(miss) => miss,
         };
+        self.inner
+            .stats
+            .summary_misses
+            .fetch_add(1, Ordering::Relaxed);
         let d = device.clone();
         let found = self
             .read(move |conn, _| read::device_summary(conn, &d))

@@ -37,6 +37,13 @@ pub const STORE_TRANSACTIONS_TOTAL: &str = "acs_store_transactions_total";
 pub const STORE_WRITES_TOTAL: &str = "acs_store_writes_total";
 /// Counter of writes that failed (rolled back alone, or with their group).
 pub const STORE_WRITE_FAILURES_TOTAL: &str = "acs_store_write_failures_total";
+/// Counter of Informs written together with the others of their group (PostgreSQL).
+pub const STORE_INFORMS_BATCHED_TOTAL: &str = "acs_store_informs_batched_total";
+/// Counters of device summaries a session started from memory, and of those read from
+/// the database (SQLite; `database.summary_cache_entries` sizes the memory).
+pub const STORE_SUMMARY_HITS_TOTAL: &str = "acs_store_summary_cache_hits_total";
+/// See [`STORE_SUMMARY_HITS_TOTAL`].
+pub const STORE_SUMMARY_MISSES_TOTAL: &str = "acs_store_summary_cache_misses_total";
 
 /// Upper bounds of the RPC duration buckets, seconds: 0.5 ms to 30 s.
 const RPC_BUCKETS: [f64; 16] = [
@@ -109,6 +116,18 @@ fn describe() {
         STORE_WRITE_FAILURES_TOTAL,
         "Writes that failed, rolled back alone or with their group."
     );
+    describe_counter!(
+        STORE_INFORMS_BATCHED_TOTAL,
+        "Informs written together with the others of their group (PostgreSQL)."
+    );
+    describe_counter!(
+        STORE_SUMMARY_HITS_TOTAL,
+        "Device summaries sessions started from, held in memory (SQLite)."
+    );
+    describe_counter!(
+        STORE_SUMMARY_MISSES_TOTAL,
+        "Device summaries not held in memory and read from the database (SQLite)."
+    );
 }
 
 /// Renders the metrics in the Prometheus text format.
@@ -156,6 +175,9 @@ pub fn store_writer(stats: &acs_store::WriterStats) {
     counter!(STORE_TRANSACTIONS_TOTAL).absolute(stats.transactions);
     counter!(STORE_WRITES_TOTAL).absolute(stats.calls);
     counter!(STORE_WRITE_FAILURES_TOTAL).absolute(stats.failed);
+    counter!(STORE_INFORMS_BATCHED_TOTAL).absolute(stats.informs_batched);
+    counter!(STORE_SUMMARY_HITS_TOTAL).absolute(stats.summary_hits);
+    counter!(STORE_SUMMARY_MISSES_TOTAL).absolute(stats.summary_misses);
 }
 
 /// A session read its device's stored data (`start` or `provisioning`).

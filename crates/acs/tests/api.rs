@@ -986,4 +986,20 @@ async fn metrics_show_the_store_writer() {
         "{text}"
     );
     assert_eq!(value("acs_store_write_failures_total"), 0, "{text}");
+    assert_eq!(value("acs_store_informs_batched_total"), 0, "{text}");
+
+    // The second periodic session reads the summary and keeps it; the third starts from
+    // memory.
+    for _ in 0..2 {
+        let s = cpe.session(app.cwmp, &["2 PERIODIC"]).await;
+        assert_eq!(s.status, StatusCode::NO_CONTENT, "{}", s.body);
+    }
+    let text = app.api(Method::GET, "/metrics", None).await.text();
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    assert!(value("acs_store_summary_cache_hits_total") >= 1, "{text}");
+    assert!(value("acs_store_summary_cache_misses_total") >= 2, "{text}");
 }
