@@ -698,6 +698,39 @@ async fn grouped_informs_write_what_each_would() {
             .unwrap();
         assert_eq!(found.total, 35);
         assert_eq!(events(&schema).await.len(), 80);
+
+        // Ten bootstraps together: each device keeps only what its Inform carried.
+        let handles: Vec<_> = (30..40)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let d = dev(&format!("G{i}"));
+                    let at = T + 2000;
+                    let mut r = inform_record(
+                        &d,
+                        at,
+                        vec![suite::param("Device.A", "0", ValueType::UnsignedInt, at)],
+                    );
+                    r.bootstrap = true;
+                    store.commit(vec![Change::Inform(r)]).await
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap().unwrap();
+        }
+        for i in 30..40 {
+            let d = dev(&format!("G{i}"));
+            let data = store
+                .session_data(&d, Timestamp(T + 2000))
+                .await
+                .unwrap()
+                .data;
+            assert_eq!(data.params.keys().collect::<Vec<_>>(), ["Device.A"], "G{i}");
+            let s = store.device_summary(&d).await.unwrap().unwrap();
+            assert_eq!(s.last_bootstrap, Some(Timestamp(T + 2000)), "G{i}");
+            assert_eq!(s.last_inform, Some(Timestamp(T + 2000)), "G{i}");
+        }
     })
     .await;
 }

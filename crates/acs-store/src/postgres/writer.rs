@@ -59,12 +59,11 @@ impl Op {
         }
     }
 
-    /// The Inform this write is, if it is one Inform (and not a bootstrap, which also
-    /// deletes the device's parameters and is written alone).
+    /// The Inform this write is, if it is one Inform.
     fn lone_inform(&self) -> Option<&InformRecord> {
         match self {
             Op::Commit(changes) => match changes.as_slice() {
-                [Change::Inform(r)] if !r.bootstrap => Some(r),
+                [Change::Inform(r)] => Some(r),
                 _ => None,
             },
             _ => None,
@@ -155,11 +154,8 @@ struct ParamArrays {
     attr_ts: Vec<Option<i64>>,
 }
 
-/// What a device row says of its last Inform: `inform_values`, `inform_paths`,
-/// `last_inform`.
-type LastInformRow = (Option<Vec<u8>>, Option<i64>, Option<i64>);
-
-/// The same, after the device's id.
+/// What a device row says of its last Inform: `device_id`, `inform_values`,
+/// `inform_paths`, `last_inform`.
 type DeviceLastInformRow = (String, Option<Vec<u8>>, Option<i64>, Option<i64>);
 
 impl ParamArrays {
@@ -542,86 +538,18 @@ impl WriteCtx {
     }
 
     async fn inform(&mut self, inform: &InformRecord) -> Result<()> {
-        let at = inform.at.millis();
-        self.pruning.saw_inform(at);
-        let identity = &inform.identity;
-        let digest = InformDigest::of(&inform.params, at);
-        // The row is locked first, so that what it says of the last Inform is the latest
-        // committed, which another node's session may have changed.
-        let last: Option<LastInformRow> = sqlx::query_as(
-            "SELECT inform_values, inform_paths, last_inform FROM devices \
-             WHERE device_id = $1 FOR UPDATE",
-        )
-        .bind(inform.device.as_str())
-        .fetch_optional(&mut **self.conn()?)
-        .await?;
-        let last = last.map_or_else(LastInform::default, |(values, paths, at)| LastInform {
-            values,
-            paths,
-            at,
-        });
-        let id: i64 = sqlx::query_scalar(statements::UPSERT_DEVICE)
-            .bind(inform.device.as_str())
-            .bind(&identity.manufacturer)
-            .bind(&identity.oui)
-            .bind(&identity.product_class)
-            .bind(&identity.serial_number)
-            .bind(at)
-            .bind(inform.boot.then_some(at))
-            .bind(inform.bootstrap.then_some(at))
-            .bind(&inform.cwmp_version)
-            .bind(&inform.remote_address)
-            .bind(&digest.values)
-            .bind(digest.paths)
-            .fetch_one(&mut **self.conn()?)
-            .await?;
-        self.devices.insert(inform.device.as_str().into(), id);
-
-        if inform.bootstrap {
-            // The device was reset: what was known of it, and the connection-request
-            // credentials the ACS set, are gone.
-            sqlx::query("DELETE FROM params WHERE device = $1")
-                .bind(id)
-                .execute(&mut **self.conn()?)
-                .await?;
-            sqlx::query(statements::CLEAR_CR_CREDENTIALS)
-                .bind(id)
-                .execute(&mut **self.conn()?)
-                .await?;
-        }
-        if self.pruning.records_events() {
-            let codes: Vec<[&str; 2]> = inform
-                .events
-                .iter()
-                .map(|e| [e.code.as_str(), e.command_key.as_str()])
-                .collect();
-            sqlx::query(statements::INSERT_EVENT)
-                .bind(id)
-                .bind(at)
-                .bind(json_text(&codes)?)
-                .bind(i64::from(inform.retry_count))
-                .execute(&mut **self.conn()?)
-                .await?;
-        }
-        let rows: Vec<&ParamUpdate> = match last.plan(&digest, inform.bootstrap) {
-            ParamsPlan::Keep => return Ok(()),
-            ParamsPlan::Changed(which) => {
-                which.iter().filter_map(|&i| inform.params.get(i)).collect()
-            }
-            ParamsPlan::Write => inform.params.iter().collect(),
-            ParamsPlan::UnmarkThenWrite { at: before } => {
-                self.exec2(inform::UNMARK_INFORMED, before, id).await?;
-                inform.params.iter().collect()
-            }
-        };
-        self.upsert_params(id, &rows, Some(at)).await
+        self.informs(&[inform]).await
     }
 
-    /// Writes Informs of distinct devices, none a bootstrap, as [`WriteCtx::inform`]
-    /// writes each, with one statement per table for all of them.
+    /// Writes Informs of distinct devices, with one statement per table for all of them:
+    /// each device row, created or updated, its event row, and its parameter rows as the
+    /// Inform's digests plan them (`shared::inform`). A bootstrap first deletes the
+    /// device's parameters and the connection-request credentials the ACS set.
     async fn informs(&mut self, informs: &[&InformRecord]) -> Result<()> {
         let device_ids: Vec<&str> = informs.iter().map(|r| r.device.as_str()).collect();
-        // Locked in one order, so that nodes writing the same devices cannot deadlock.
+        // The rows are locked first, so that what they say of the last Inform is the latest
+        // committed, which another node's session may have changed; in one order, so that
+        // nodes writing the same devices cannot deadlock.
         let rows: Vec<DeviceLastInformRow> = sqlx::query_as(
             "SELECT device_id, inform_values, inform_paths, last_inform FROM devices \
              WHERE device_id = ANY($1) ORDER BY device_id FOR UPDATE",
@@ -638,14 +566,14 @@ impl WriteCtx {
         let mut digests = Vec::with_capacity(n);
         let (mut manufacturer, mut oui, mut product_class, mut serial) =
             (Vec::with_capacity(n), Vec::new(), Vec::new(), Vec::new());
-        let (mut at, mut boot, mut version, mut remote, mut values, mut paths) = (
+        let (mut at, mut boot, mut bootstrap, mut version, mut remote) = (
             Vec::with_capacity(n),
             Vec::new(),
             Vec::new(),
             Vec::new(),
             Vec::new(),
-            Vec::new(),
         );
+        let (mut values, mut paths) = (Vec::with_capacity(n), Vec::new());
         for r in informs {
             let t = r.at.millis();
             self.pruning.saw_inform(t);
@@ -656,6 +584,7 @@ impl WriteCtx {
             serial.push(r.identity.serial_number.as_str());
             at.push(t);
             boot.push(r.boot.then_some(t));
+            bootstrap.push(r.bootstrap.then_some(t));
             version.push(r.cwmp_version.as_str());
             remote.push(r.remote_address.as_deref());
             values.push(digest.values.clone());
@@ -667,15 +596,16 @@ impl WriteCtx {
             "INSERT INTO devices (device_id, manufacturer, oui, product_class, \
                  serial_number, registered, last_inform, last_boot, last_bootstrap, \
                  cwmp_version, remote_address, inform_values, inform_paths) \
-             SELECT d, m, o, p, s, t, t, b, NULL, v, r, iv, ip FROM unnest($1::text[], \
+             SELECT d, m, o, p, s, t, t, b, bs, v, r, iv, ip FROM unnest($1::text[], \
                  $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], \
-                 $8::text[], $9::text[], $10::bytea[], $11::int8[]) \
-                 AS x(d, m, o, p, s, t, b, v, r, iv, ip) \
+                 $8::int8[], $9::text[], $10::text[], $11::bytea[], $12::int8[]) \
+                 AS x(d, m, o, p, s, t, b, bs, v, r, iv, ip) \
              ON CONFLICT (device_id) DO UPDATE SET manufacturer = excluded.manufacturer, \
                  oui = excluded.oui, product_class = excluded.product_class, \
                  serial_number = excluded.serial_number, \
                  last_inform = excluded.last_inform, \
                  last_boot = COALESCE(excluded.last_boot, devices.last_boot), \
+                 last_bootstrap = COALESCE(excluded.last_bootstrap, devices.last_bootstrap), \
                  cwmp_version = excluded.cwmp_version, \
                  remote_address = COALESCE(excluded.remote_address, devices.remote_address), \
                  inform_values = excluded.inform_values, \
@@ -689,6 +619,7 @@ impl WriteCtx {
         .bind(&serial)
         .bind(&at)
         .bind(&boot)
+        .bind(&bootstrap)
         .bind(&version)
         .bind(&remote)
         .bind(&values)
@@ -710,6 +641,26 @@ impl WriteCtx {
             device_rows.push(id);
         }
 
+        let reset: Vec<i64> = informs
+            .iter()
+            .zip(&device_rows)
+            .filter(|(r, _)| r.bootstrap)
+            .map(|(_, &id)| id)
+            .collect();
+        if !reset.is_empty() {
+            // The devices were reset: what was known of them, and the connection-request
+            // credentials the ACS set, are gone.
+            sqlx::query("DELETE FROM params WHERE device = ANY($1)")
+                .bind(&reset)
+                .execute(&mut **self.conn()?)
+                .await?;
+            sqlx::query(
+                "UPDATE devices SET cr_username = NULL, cr_password = NULL WHERE id = ANY($1)",
+            )
+            .bind(&reset)
+            .execute(&mut **self.conn()?)
+            .await?;
+        }
         if self.pruning.records_events() {
             let codes = informs
                 .iter()
@@ -740,7 +691,7 @@ impl WriteCtx {
         for ((r, digest), &id) in informs.iter().zip(&digests).zip(&device_rows) {
             let t = Some(r.at.millis());
             let last = last.remove(r.device.as_str()).unwrap_or_default();
-            match last.plan(digest, false) {
+            match last.plan(digest, r.bootstrap) {
                 ParamsPlan::Keep => {}
                 ParamsPlan::Changed(which) => {
                     rows.extend(
@@ -1200,7 +1151,7 @@ mod tests {
             // Twice.
             inform("E", false),
             inform("E", false),
-            // A bootstrap deletes the device's parameters: alone.
+            // A bootstrap is batched too.
             inform("F", true),
             // More than an Inform in the call.
             Op::Commit(vec![
@@ -1220,6 +1171,6 @@ mod tests {
             Op::DeleteTask(7),
             inform("H", false),
         ]);
-        assert_eq!(batched_informs(&group), [0, 1, 11]);
+        assert_eq!(batched_informs(&group), [0, 1, 8, 11]);
     }
 }
