@@ -967,6 +967,13 @@ async fn a_fault_during_a_connection_request_is_reported() {
 }
 
 /// The store writer's counters are on /metrics: after a session, its Inform's commit.
+/// A counter's value in the Prometheus text `text`.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_show_the_store_writer() {
     let app = spawn_app().await;
@@ -974,11 +981,7 @@ async fn metrics_show_the_store_writer() {
     let s = cpe.session(app.cwmp, &["0 BOOTSTRAP", "1 BOOT"]).await;
     assert_eq!(s.status, StatusCode::NO_CONTENT, "{}", s.body);
     let text = app.api(Method::GET, "/metrics", None).await.text();
-    let value = |name: &str| -> u64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {text}"))
-    };
+    let value = |name: &str| metric(&text, name);
     let writes = value("acs_store_writes_total");
     let transactions = value("acs_store_transactions_total");
     assert!(
@@ -999,11 +1002,7 @@ async fn metrics_show_the_store_writer() {
         assert_eq!(s.status, StatusCode::NO_CONTENT, "{}", s.body);
     }
     let text = app.api(Method::GET, "/metrics", None).await.text();
-    let value = |name: &str| -> u64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {text}"))
-    };
+    let value = |name: &str| metric(&text, name);
     assert!(value("acs_store_summary_cache_hits_total") >= 1, "{text}");
     assert!(value("acs_store_summary_cache_misses_total") >= 2, "{text}");
 }
