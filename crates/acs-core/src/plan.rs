@@ -598,20 +598,25 @@ pub(crate) fn apply_values(
     list: &[ParameterValueStruct<'_>],
     now: Timestamp,
 ) -> Vec<ParamUpdate> {
+    let updates = value_updates(list, now);
+    for u in &updates {
+        let entry = known.params.entry(u.path.clone()).or_default();
+        entry.object = false;
+        entry.value.clone_from(&u.value);
+        entry.ts = now;
+    }
+    updates
+}
+
+/// The updates that persist values read or set, with `now` as their time.
+pub(crate) fn value_updates(list: &[ParameterValueStruct<'_>], now: Timestamp) -> Vec<ParamUpdate> {
     list.iter()
-        .map(|p| {
-            let stored = StoredValue::from_cwmp(&p.value);
-            let entry = known.params.entry(p.name.to_string()).or_default();
-            entry.object = false;
-            entry.value = Some(stored.clone());
-            entry.ts = now;
-            ParamUpdate {
-                path: p.name.to_string(),
-                object: false,
-                value: Some(stored),
-                ts: Some(now),
-                ..ParamUpdate::default()
-            }
+        .map(|p| ParamUpdate {
+            path: p.name.to_string(),
+            object: false,
+            value: Some(StoredValue::from_cwmp(&p.value)),
+            ts: Some(now),
+            ..ParamUpdate::default()
         })
         .collect()
 }

@@ -128,18 +128,20 @@ impl Step {
     }
 }
 
-/// An Inform read from the first request of a session.
+/// An Inform read from the first request of a session. It borrows the request's body:
+/// names and values are copied once, into what the session stores, not first into an
+/// owned envelope.
 #[derive(Debug, Clone)]
-pub struct InformRequest {
+pub struct InformRequest<'a> {
     /// The device it names.
     pub device: DeviceId,
     /// Its identity fields.
     pub identity: DeviceIdentity,
     /// The envelope.
-    envelope: Envelope<'static>,
+    envelope: Envelope<'a>,
 }
 
-impl InformRequest {
+impl InformRequest<'_> {
     /// The Inform's events.
     pub fn events(&self) -> impl Iterator<Item = &str> {
         let inform = match &self.envelope.body {
@@ -207,7 +209,7 @@ fn decode_error_reply(e: &cwmp::DecodeError) -> Reply {
 
 /// Reads the first request of a session: it must be an Inform. Anything else is answered
 /// with the reply returned as the error.
-pub fn read_inform(body: &[u8], config: &EngineConfig) -> Result<InformRequest, Reply> {
+pub fn read_inform<'a>(body: &'a [u8], config: &EngineConfig) -> Result<InformRequest<'a>, Reply> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Reply::BadRequest(
             "no session: a session starts with an Inform".into(),
@@ -249,7 +251,7 @@ pub fn read_inform(body: &[u8], config: &EngineConfig) -> Result<InformRequest, 
     Ok(InformRequest {
         device,
         identity,
-        envelope: envelope.into_owned(),
+        envelope,
     })
 }
 
@@ -512,7 +514,7 @@ impl Session {
     /// answers with the InformResponse.
     pub fn start(
         now: Timestamp,
-        inform: InformRequest,
+        inform: InformRequest<'_>,
         ctx: DeviceContext,
         config: &EngineConfig,
     ) -> (Session, Step) {
@@ -558,7 +560,14 @@ impl Session {
         } else {
             ctx.data
         };
-        let params = crate::plan::apply_values(&mut known, &inf.parameter_list, now);
+        // Only provisioning (presets, tasks) reads the known data. A session with neither,
+        // most periodic sessions, sends the Inform's values to the store alone, sparing a
+        // copy of every name and value into a map no one reads.
+        let params = if ctx.provisioning.is_some() || !ctx.tasks.is_empty() {
+            crate::plan::apply_values(&mut known, &inf.parameter_list, now)
+        } else {
+            crate::plan::value_updates(&inf.parameter_list, now)
+        };
         let inform_identity = inform.identity;
         let changes = vec![Change::Inform(InformRecord {
             device: device.clone(),

@@ -239,13 +239,10 @@ fn version_negotiation() {
         acs_versions: vec![CwmpVersion::V1_2],
         ..EngineConfig::default()
     };
-    let req = read_inform(
-        &inform(Namespace::Cwmp1_2, &["2 PERIODIC"], |h| {
-            h.supported_cwmp_versions = Some(vec![CwmpVersion::V1_4])
-        }),
-        &config,
-    )
-    .unwrap();
+    let body = inform(Namespace::Cwmp1_2, &["2 PERIODIC"], |h| {
+        h.supported_cwmp_versions = Some(vec![CwmpVersion::V1_4])
+    });
+    let req = read_inform(&body, &config).unwrap();
     let (s, step) = Session::start(T0, req, known_ctx(), &config);
     let reply = sent.take(&step).unwrap();
     let Body::Fault(f) = reply.body else { panic!() };

@@ -202,6 +202,13 @@ impl Store for AnyStore {
         each!(self, s => s.import_provisioning(items, replace))
     }
 
+    fn shared_by_nodes(&self) -> bool {
+        match self {
+            AnyStore::Sqlite(s) => s.shared_by_nodes(),
+            AnyStore::Postgres(s) => s.shared_by_nodes(),
+        }
+    }
+
     async fn claim_session(
         &self,
         device: &DeviceId,

@@ -348,6 +348,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// How many tokens exist (none: first start, create the admin token).
     fn token_count(&self) -> impl Future<Output = Result<u64>> + Send;
 
+    /// Whether several nodes may share this store, so that a session must claim its device
+    /// in it ([`Store::claim_session`]). A store that one node alone opens has no claims to
+    /// make: that node's own session table keeps one session per device.
+    fn shared_by_nodes(&self) -> bool;
+
     /// Claims the device for session `session` of `owner` (one ACS node) until `until`:
     /// `true` if no other owner holds an unexpired claim at `now` (the owner's own claim is
     /// taken over, its session being over). Claiming again renews. Nodes that share a

@@ -536,6 +536,10 @@ impl Store for PostgresStore {
         provisioning::import(&self.inner.pool, items, replace).await
     }
 
+    fn shared_by_nodes(&self) -> bool {
+        true
+    }
+
     async fn claim_session(
         &self,
         device: &DeviceId,

@@ -300,8 +300,9 @@ impl Store for SqliteStore {
         if changes.is_empty() {
             return Ok(());
         }
+        let digests = apply::inform_digests(&changes);
         self.write_then(move |w| {
-            w.apply_all(&changes)?;
+            w.apply_all(&changes, &digests)?;
             w.effects.extend(changes.iter().filter_map(Effect::of));
             Ok(())
         })
@@ -508,6 +509,11 @@ impl Store for SqliteStore {
     /// Always `true`: a SQLite database serves one node, whose own session registry keeps a
     /// device to one session (the `acs` binary refuses to open a database file another
     /// process has open).
+    /// `false`: one process writes the file (see `summaries`).
+    fn shared_by_nodes(&self) -> bool {
+        false
+    }
+
     async fn claim_session(
         &self,
         _device: &DeviceId,

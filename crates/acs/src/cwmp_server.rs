@@ -76,9 +76,10 @@ struct Live {
     /// The device's place in the registry, its claim in the store and the admission
     /// permit, given back the moment the session ends, not when the last reference to it
     /// (a connection) goes.
-    held: Option<(SessionGuard, SessionLease, OwnedSemaphorePermit)>,
-    /// The device's claim in the store, and when it was last renewed.
-    claim: SessionClaim,
+    held: Option<(SessionGuard, Option<SessionLease>, OwnedSemaphorePermit)>,
+    /// The device's claim in the store, when the store is shared by nodes
+    /// ([`Store::shared_by_nodes`]), and when it was last renewed.
+    claim: Option<SessionClaim>,
     claimed: Instant,
 }
 
@@ -785,20 +786,26 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
             };
             let now = now();
             let cookie = random_hex(16);
-            // Not the cookie: what is in the database must not open the session.
-            let claim = SessionClaim {
+            // Claimed in the store too when nodes share it, and read meanwhile; a store of
+            // one node has only this node's registry (`guard`) to keep.
+            let claim = self.app.store.shared_by_nodes().then(|| SessionClaim {
+                // Not the cookie: what is in the database must not open the session.
                 owner: self.app.node.to_string(),
                 session: random_hex(8),
-            };
-            // Claimed in the store too, for nodes sharing it; read meanwhile.
+            });
             let (claimed, ctx) = tokio::join!(
-                self.claim(&device, &claim, now),
+                async {
+                    match &claim {
+                        Some(claim) => self.claim(&device, claim, now).await,
+                        None => Ok(true),
+                    }
+                },
                 self.context(&device, now, remote)
             );
             let lease = match claimed {
-                Ok(true) => {
-                    SessionLease::new(self.app.store.clone(), device.clone(), claim.clone())
-                }
+                Ok(true) => claim
+                    .clone()
+                    .map(|claim| SessionLease::new(self.app.store.clone(), device.clone(), claim)),
                 Ok(false) => {
                     info!("refused: the device is in session on another node");
                     metrics::session_ended("busy");
@@ -991,10 +998,13 @@ impl<S: Store + std::fmt::Debug> Endpoint<S> {
         let every = Duration::from_secs(self.app.config.cluster.session_lease_secs / 3);
         let (device, claim) = {
             let l = live.lock().await;
+            let Some(claim) = &l.claim else {
+                return None;
+            };
             if l.closed || l.claimed.elapsed() < every {
                 return None;
             }
-            (l.device.clone(), l.claim.clone())
+            (l.device.clone(), claim.clone())
         };
         let claimed = self.claim(&device, &claim, now()).await;
         let mut l = live.lock().await;

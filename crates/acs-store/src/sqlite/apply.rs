@@ -107,14 +107,22 @@ impl WriteCtx {
             .ok_or_else(|| StoreError::Database(format!("unknown device {device}")))
     }
 
-    /// Applies a session step's changes, in order.
-    pub(super) fn apply_all(&mut self, changes: &[Change]) -> Result<()> {
-        changes.iter().try_for_each(|c| self.apply(c))
+    /// Applies a session step's changes, in order. `digests`: those of the Informs among
+    /// them ([`inform_digests`]), computed by the caller.
+    pub(super) fn apply_all(
+        &mut self,
+        changes: &[Change],
+        digests: &[Option<InformDigest>],
+    ) -> Result<()> {
+        changes
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, c)| self.apply(c, digests.get(i).and_then(Option::as_ref)))
     }
 
-    fn apply(&mut self, change: &Change) -> Result<()> {
+    fn apply(&mut self, change: &Change, digest: Option<&InformDigest>) -> Result<()> {
         match change {
-            Change::Inform(inform) => self.inform(inform),
+            Change::Inform(inform) => self.inform(inform, digest),
             Change::Params { device, updates } => {
                 let id = self.existing(device)?;
                 self.forget_inform_values(id)?;
@@ -211,11 +219,18 @@ impl WriteCtx {
         }
     }
 
-    fn inform(&mut self, inform: &InformRecord) -> Result<()> {
+    fn inform(&mut self, inform: &InformRecord, digest: Option<&InformDigest>) -> Result<()> {
         let at = inform.at.millis();
         self.pruning.saw_inform(at);
         let identity = &inform.identity;
-        let digest = InformDigest::of(&inform.params, at);
+        let computed;
+        let digest = match digest {
+            Some(d) => d,
+            None => {
+                computed = InformDigest::of(&inform.params, at);
+                &computed
+            }
+        };
         // A known device whose identity is unchanged (nearly every Inform) is updated
         // without assigning the identity columns: SQLite rewrites an index entry whenever
         // its columns are assigned, even to the same value, and the serial number and
@@ -285,7 +300,7 @@ impl WriteCtx {
         }
         let last = last.map(|(_, l)| l).unwrap_or_default();
         let all = || inform.params.iter().collect::<Vec<_>>();
-        match last.plan(&digest, inform.bootstrap) {
+        match last.plan(digest, inform.bootstrap) {
             ParamsPlan::Keep => Ok(()),
             ParamsPlan::Changed(which) => {
                 let changed: Vec<&ParamUpdate> =
@@ -656,4 +671,17 @@ impl WriteCtx {
             .execute((&token.hash, &token.name, token.created.millis()))?;
         Ok(())
     }
+}
+
+/// The digests of the Informs among `changes`, in their places (`None` for other changes).
+/// The caller computes them on its own thread: on the writer's, every session of a group
+/// would wait for them.
+pub(super) fn inform_digests(changes: &[Change]) -> Vec<Option<InformDigest>> {
+    changes
+        .iter()
+        .map(|c| match c {
+            Change::Inform(i) => Some(InformDigest::of(&i.params, i.at.millis())),
+            _ => None,
+        })
+        .collect()
 }
