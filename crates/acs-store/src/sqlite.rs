@@ -211,7 +211,9 @@ impl SqliteStore {
         jobs.send(writer::job(f, tx))
             .await
             .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        let (answer, f) = rx.await.map_err(|_| StoreError::Closed)?;
+        drop(f);
+        answer
     }
 
     /// Runs `f` on a reader thread with its read-only connection.

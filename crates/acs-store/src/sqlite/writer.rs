@@ -35,8 +35,15 @@ pub(crate) trait Work: Send {
     fn finish(self: Box<Self>, group_error: Option<StoreError>);
 }
 
+/// The answer to a call, with the call's `f` given back: the caller drops it, and with it
+/// what it captured (a session's changes: tens of small allocations made on the caller's
+/// thread). Freed on the writer's thread, each of those would be a cross-thread free that
+/// the allocator hands back to the allocating thread later, at a cost on both threads
+/// (`_mi_page_free_collect` took 3% of the ACS's CPU in a profile of Inform sessions).
+pub(crate) type Answer<T, F> = (Result<T>, F);
+
 /// A call running `f` and answering on `tx`.
-pub(crate) fn job<T, F>(f: F, tx: oneshot::Sender<Result<T>>) -> Job
+pub(crate) fn job<T, F>(f: F, tx: oneshot::Sender<Answer<T, F>>) -> Job
 where
     T: Send + 'static,
     F: FnMut(&mut WriteCtx) -> Result<T> + Send + 'static,
@@ -51,7 +58,7 @@ where
 struct Call<T, F> {
     f: F,
     result: Option<Result<T>>,
-    tx: oneshot::Sender<Result<T>>,
+    tx: oneshot::Sender<Answer<T, F>>,
 }
 
 impl<T, F> Work for Call<T, F>
@@ -67,7 +74,7 @@ where
     }
 
     fn finish(self: Box<Self>, group_error: Option<StoreError>) {
-        let Call { result, tx, .. } = *self;
+        let Call { f, result, tx } = *self;
         let answer = match (result, group_error) {
             // Its own error says more than the group's.
             (Some(Err(e)), _) => Err(e),
@@ -76,7 +83,7 @@ where
             (None, None) => Err(StoreError::Closed),
         };
         // The caller may have gone away (its session ended); the write stands.
-        let _ = tx.send(answer);
+        let _ = tx.send((answer, f));
     }
 }
 
