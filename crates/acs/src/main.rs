@@ -142,14 +142,21 @@ fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
     })
 }
 
+/// The runtime of a command; `workers`: its worker threads, tokio's default (one per core)
+/// if `None`.
+fn runtime_with(workers: Option<usize>) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("acs: cannot start the runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("acs: cannot start the runtime: {e}");
-            ExitCode::FAILURE
-        })
+    runtime_with(None)
 }
 
 fn init_logging(config: &Config) {
@@ -172,10 +179,13 @@ fn main() -> ExitCode {
         Command::Provisioning { command } => provisioning(command),
         Command::Serve { config } => load(config).and_then(|config| {
             init_logging(&config);
-            runtime()?.block_on(acs::app::run(config)).map_err(|e| {
-                eprintln!("acs: {e}");
-                ExitCode::FAILURE
-            })
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            runtime_with(Some(config.worker_threads(cores)))?
+                .block_on(acs::app::run(config))
+                .map_err(|e| {
+                    eprintln!("acs: {e}");
+                    ExitCode::FAILURE
+                })
         }),
         Command::Migrate { config } => load(config).and_then(|config| {
             runtime()?
