@@ -424,18 +424,14 @@ impl WriteCtx {
                  notification = COALESCE(excluded.notification, params.notification)";
         // A row the Inform before wrote, whose value changed: it exists (any write that
         // could have deleted it cleared the digests), so a plain UPDATE, one B-tree seek
-        // where the upsert makes two; the upsert stays as the fallback.
+        // where the upsert makes two; the upsert stays as the fallback. An Inform's value
+        // carries no writable flag and no attributes, so the statement binds only what it
+        // sets: 8 parameters where the others bind 12 (binding took about 5% of the ACS's
+        // instructions per periodic session, callgrind).
+        // ?1 device, ?2 path, ?3 object, ?4 value, ?5 type, ?6 other_type, ?7 num, ?8 ts.
         const CHANGED_VALUE: &str = "UPDATE params SET \
-                 object = ?3, \
-                 writable = COALESCE(?4, writable), \
-                 value = ?5, \
-                 type = ?6, \
-                 other_type = ?7, \
-                 num = ?8, \
-                 ts = COALESCE(?9, ts), \
-                 access_list = CASE WHEN ?10 IS NULL THEN access_list ELSE ?11 END, \
-                 attr_ts = CASE WHEN ?10 IS NULL THEN attr_ts ELSE ?12 END, \
-                 notification = COALESCE(?10, notification) \
+                 object = ?3, value = ?4, type = ?5, other_type = ?6, num = ?7, \
+                 ts = COALESCE(?8, ts) \
              WHERE device = ?1 AND path = ?2";
         let mut same_value = self.conn.prepare_cached(SAME_VALUE)?;
         let mut changed_value = self.conn.prepare_cached(CHANGED_VALUE)?;
@@ -446,7 +442,12 @@ impl WriteCtx {
             if u.value.is_none() {
                 no_value.execute(args)?;
             } else if changed {
-                if changed_value.execute(args.clone())? == 0 {
+                let value_only = u.writable.is_none() && u.attributes.is_none();
+                let (device, path, object, _, value, code, other, num, ts, ..) = args;
+                if !value_only
+                    || changed_value.execute((device, path, object, value, code, other, num, ts))?
+                        == 0
+                {
                     new_value.execute(args)?;
                 }
             } else if same_value.execute(args.clone())? == 0 {

@@ -47,6 +47,14 @@ pub fn param(path: &str, text: &str, t: ValueType, ts: i64) -> ParamUpdate {
     }
 }
 
+/// A value as an Inform carries it: no writable flag, no attributes.
+pub fn informed(path: &str, text: &str, t: ValueType, ts: i64) -> ParamUpdate {
+    ParamUpdate {
+        writable: None,
+        ..param(path, text, t, ts)
+    }
+}
+
 pub fn object(path: &str, writable: bool, ts: i64) -> ParamUpdate {
     ParamUpdate {
         path: path.into(),
@@ -451,9 +459,9 @@ pub async fn informs_write_the_values_that_changed<S: Store>(store: S) {
     let row = |path: &str, text: &str, t: i64| (path.to_owned(), text.to_owned(), t);
     let abn = |a: &str, b: &str, n: &str, t: i64| {
         vec![
-            param("Device.A", a, ValueType::String, t),
-            param("Device.B", b, ValueType::String, t),
-            param("Device.N", n, ValueType::UnsignedInt, t),
+            informed("Device.A", a, ValueType::String, t),
+            informed("Device.B", b, ValueType::String, t),
+            informed("Device.N", n, ValueType::UnsignedInt, t),
         ]
     };
     store
@@ -474,6 +482,11 @@ pub async fn informs_write_the_values_that_changed<S: Store>(store: S) {
     );
     assert_eq!(matching(&store, json!({"Device.N": 101})).await, ["A"]);
     assert!(matching(&store, json!({"Device.N": 100})).await.is_empty());
+    // The changed row's number was written with its text: a range below it finds it.
+    assert_eq!(
+        matching(&store, json!({"Device.N": {"$lt": 102}})).await,
+        ["A"]
+    );
     assert_eq!(matching(&store, json!({"Device.B": "9"})).await, ["A"]);
     assert!(matching(&store, json!({"Device.B": "2"})).await.is_empty());
 
