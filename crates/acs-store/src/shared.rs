@@ -25,6 +25,17 @@ pub(crate) fn json_text(v: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Database(format!("cannot encode JSON: {e}")))
 }
 
+/// An Inform's events as `events.codes` holds them, `[[code, command key], ...]`: one
+/// format that both stores write and the API reads back.
+pub(crate) fn event_codes_json(inform: &acs_core::change::InformRecord) -> Result<String> {
+    let codes: Vec<[&str; 2]> = inform
+        .events
+        .iter()
+        .map(|e| [e.code.as_str(), e.command_key.as_str()])
+        .collect();
+    json_text(&codes)
+}
+
 /// Stored JSON text as JSON (as a string if it does not parse).
 pub(crate) fn json_or_string(text: String) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::String(text))

@@ -24,7 +24,7 @@ use super::{PostgresOptions, Stats};
 use crate::shared::inform::{self, InformDigest, LastInform, ParamsPlan};
 use crate::shared::paths::prefix_upper_bound;
 use crate::shared::statements;
-use crate::shared::{EventPruning, channel_task, json_text, stored_device_id};
+use crate::shared::{EventPruning, channel_task, event_codes_json, json_text, stored_device_id};
 use crate::{CpeCredential, Result, StoreError, TokenRecord};
 
 /// A write.
@@ -664,14 +664,7 @@ impl WriteCtx {
         if self.pruning.records_events() {
             let codes = informs
                 .iter()
-                .map(|r| {
-                    let codes: Vec<[&str; 2]> = r
-                        .events
-                        .iter()
-                        .map(|e| [e.code.as_str(), e.command_key.as_str()])
-                        .collect();
-                    json_text(&codes)
-                })
+                .map(|r| event_codes_json(r))
                 .collect::<Result<Vec<String>>>()?;
             let retries: Vec<i64> = informs.iter().map(|r| i64::from(r.retry_count)).collect();
             sqlx::query(

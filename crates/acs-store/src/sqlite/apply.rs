@@ -12,7 +12,7 @@ use super::writer::WriteCtx;
 use crate::shared::inform::{self, InformDigest, LastInform, ParamsPlan};
 use crate::shared::paths::prefix_upper_bound;
 use crate::shared::statements;
-use crate::shared::{channel_task, json_text, stored_device_id};
+use crate::shared::{channel_task, event_codes_json, json_text, stored_device_id};
 use crate::{CpeCredential, Result, StoreError, TokenRecord};
 
 /// The parameters of the statements of [`WriteCtx::upsert_params`].
@@ -289,14 +289,9 @@ impl WriteCtx {
                 .execute([id])?;
         }
         if self.pruning.records_events() {
-            let codes: Vec<[&str; 2]> = inform
-                .events
-                .iter()
-                .map(|e| [e.code.as_str(), e.command_key.as_str()])
-                .collect();
             self.conn
                 .prepare_cached(statements::INSERT_EVENT)?
-                .execute((id, at, json_text(&codes)?, inform.retry_count))?;
+                .execute((id, at, event_codes_json(inform)?, inform.retry_count))?;
         }
         let last = last.map(|(_, l)| l).unwrap_or_default();
         let all = || inform.params.iter().collect::<Vec<_>>();
