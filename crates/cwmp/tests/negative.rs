@@ -68,6 +68,13 @@ fn broken_xml() {
         None,
     );
     check("not-utf8.xml", |k| *k == K::NotUtf8, "", None);
+    // XML 1.0 §3.1: an attribute name appears at most once in a start tag.
+    check(
+        "duplicate-attribute.xml",
+        |k| matches!(k, K::Syntax(s) if s.contains("duplicate attribute xsi:type")),
+        "/Envelope/Body/Reboot",
+        Some("id-7"),
+    );
 }
 
 #[test]

@@ -25,7 +25,7 @@
 
 use acs_core::change::ParamUpdate;
 use acs_core::device::ValueType;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_64;
 
 /// The read time of a parameter row that the device's last Inform carried: the device's
 /// `last_inform` stands for it. No real time is -1 ms.
@@ -81,23 +81,26 @@ impl InformDigest {
     /// with another's. A collision could only hide a device's own change from itself
     /// until its next other write; a differing digest merely costs the rewrite.
     pub(crate) fn of(params: &[ParamUpdate], at: i64) -> InformDigest {
+        // Each digest is XXH3 of bytes laid out in a buffer and hashed at once: the same
+        // digest as XXH3's streaming interface fed the same bytes, at a fraction of its
+        // cost per field (it was 2% of the ACS's instructions per periodic session).
         let mut values = Vec::with_capacity(params.len() * DIGEST_LEN);
         let mut path_digests = Vec::with_capacity(params.len());
-        let mut paths = Xxh3::new();
-        let mut h = Xxh3::new();
+        let mut paths = Vec::with_capacity(params.len() * 48);
+        let mut h = Vec::with_capacity(128);
         for u in params {
-            h.reset();
+            h.clear();
             match stored_read_time(u, Some(at)) {
-                Some(INFORMED) => h.update(&[0]),
+                Some(INFORMED) => h.push(0),
                 ts => {
-                    h.update(&[1]);
-                    h.update(&ts.unwrap_or(i64::MIN).to_le_bytes());
+                    h.push(1);
+                    h.extend_from_slice(&ts.unwrap_or(i64::MIN).to_le_bytes());
                 }
             }
             field(&mut paths, u.path.as_bytes());
-            path_digests.push(xxhash_rust::xxh3::xxh3_64(u.path.as_bytes()));
+            path_digests.push(xxh3_64(u.path.as_bytes()));
             field(&mut h, u.path.as_bytes());
-            h.update(&[
+            h.extend_from_slice(&[
                 u8::from(u.object),
                 match u.writable {
                     None => 2,
@@ -105,9 +108,9 @@ impl InformDigest {
                 },
             ]);
             match &u.value {
-                None => h.update(&[0]),
+                None => h.push(0),
                 Some(v) => {
-                    h.update(&[1, v.value_type.code()]);
+                    h.extend_from_slice(&[1, v.value_type.code()]);
                     if let ValueType::Other(name) = &v.value_type {
                         field(&mut h, name.as_bytes());
                     }
@@ -115,33 +118,33 @@ impl InformDigest {
                 }
             }
             match &u.attributes {
-                None => h.update(&[0]),
+                None => h.push(0),
                 Some((a, ts)) => {
-                    h.update(&[1, a.notification]);
-                    h.update(&ts.millis().to_le_bytes());
-                    h.update(&(a.access_list.len() as u64).to_le_bytes());
+                    h.extend_from_slice(&[1, a.notification]);
+                    h.extend_from_slice(&ts.millis().to_le_bytes());
+                    h.extend_from_slice(&(a.access_list.len() as u64).to_le_bytes());
                     for name in &a.access_list {
                         field(&mut h, name.as_bytes());
                     }
                 }
             }
-            values.extend_from_slice(&h.digest().to_le_bytes());
+            values.extend_from_slice(&xxh3_64(&h).to_le_bytes());
         }
         // Two paths with one digest count as a repeat: the safe side.
         path_digests.sort_unstable();
         let repeats = path_digests.windows(2).any(|w| w[0] == w[1]);
         InformDigest {
             values,
-            paths: i64::from_le_bytes(paths.digest().to_le_bytes()),
+            paths: i64::from_le_bytes(xxh3_64(&paths).to_le_bytes()),
             repeats,
         }
     }
 }
 
-/// A length-prefixed field, so that fields cannot run into one another.
-fn field(h: &mut Xxh3, bytes: &[u8]) {
-    h.update(&(bytes.len() as u64).to_le_bytes());
-    h.update(bytes);
+/// Appends a length-prefixed field, so that fields cannot run into one another.
+fn field(h: &mut Vec<u8>, bytes: &[u8]) {
+    h.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    h.extend_from_slice(bytes);
 }
 
 /// What the device row said of the Inform before this one.
@@ -211,6 +214,15 @@ mod tests {
     use acs_core::Timestamp;
     use acs_core::device::{Attributes, StoredValue};
 
+    const PINNED_VALUES: [u64; 5] = [
+        13835799800295453170,
+        8759071931132850613,
+        17737918941694960716,
+        13658997208016632631,
+        4095478175035171002,
+    ];
+    const PINNED_PATHS: i64 = -8249111050990805557;
+
     fn p(path: &str, text: &str) -> ParamUpdate {
         ParamUpdate {
             path: path.into(),
@@ -272,6 +284,41 @@ mod tests {
         assert_ne!(InformDigest::of(&shifted, 1).values, d.values);
         let renamed = vec![p("A.B", "x"), p("A.D", "y")];
         assert_ne!(InformDigest::of(&renamed, 1).paths, d.paths);
+    }
+
+    /// Digests are stored: a new version must compute what the old one stored, or every
+    /// device's next Inform rewrites all its rows. These are XXH3 of the documented
+    /// layout, pinned.
+    #[test]
+    fn digests_are_pinned_across_versions() {
+        let mut attributed = p("A.D", "z");
+        attributed.attributes = Some((
+            Attributes {
+                notification: 2,
+                access_list: vec!["Subscriber".into()],
+            },
+            Timestamp(7),
+        ));
+        attributed.writable = Some(true);
+        let mut object = p("A.E.", "");
+        object.object = true;
+        object.value = None;
+        object.ts = None;
+        let mut other = p("A.F", "v");
+        other.value = Some(StoredValue {
+            text: "v".into(),
+            value_type: ValueType::Other("ext:thing".into()),
+        });
+        other.ts = Some(Timestamp(5));
+        let d = InformDigest::of(&[p("A.B", "x"), p("A.C", ""), attributed, object, other], 1);
+        let values: Vec<u64> = d
+            .values
+            .chunks(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(values, PINNED_VALUES);
+        assert_eq!(d.paths, PINNED_PATHS);
+        assert!(!d.repeats);
     }
 
     #[test]

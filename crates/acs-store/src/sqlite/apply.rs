@@ -74,6 +74,30 @@ fn param_args(
     ))
 }
 
+/// A cached statement taken from the connection's cache on first use.
+struct Lazy<'c> {
+    conn: &'c rusqlite::Connection,
+    sql: &'static str,
+    statement: Option<rusqlite::CachedStatement<'c>>,
+}
+
+impl<'c> Lazy<'c> {
+    fn new(conn: &'c rusqlite::Connection, sql: &'static str) -> Lazy<'c> {
+        Lazy {
+            conn,
+            sql,
+            statement: None,
+        }
+    }
+
+    fn get(&mut self) -> Result<&mut rusqlite::CachedStatement<'c>> {
+        match &mut self.statement {
+            Some(statement) => Ok(statement),
+            slot => Ok(slot.insert(self.conn.prepare_cached(self.sql)?)),
+        }
+    }
+}
+
 /// `first`, then `rest`: statement parameters that differ only in ?1.
 fn prepend<'a>(
     first: &'a dyn rusqlite::ToSql,
@@ -428,25 +452,31 @@ impl WriteCtx {
                  object = ?3, value = ?4, type = ?5, other_type = ?6, num = ?7, \
                  ts = COALESCE(?8, ts) \
              WHERE device = ?1 AND path = ?2";
-        let mut same_value = self.conn.prepare_cached(SAME_VALUE)?;
-        let mut changed_value = self.conn.prepare_cached(CHANGED_VALUE)?;
-        let mut no_value = self.conn.prepare_cached(NO_VALUE)?;
-        let mut new_value = self.conn.prepare_cached(NEW_VALUE)?;
+        // Each statement is taken from the cache once per call, and only if used: a
+        // cache lookup hashes and compares the statement's text, and an Inform's changed
+        // values need one statement of the four.
+        let conn = &self.conn;
+        let mut same_value = Lazy::new(conn, SAME_VALUE);
+        let mut changed_value = Lazy::new(conn, CHANGED_VALUE);
+        let mut no_value = Lazy::new(conn, NO_VALUE);
+        let mut new_value = Lazy::new(conn, NEW_VALUE);
         for (u, path) in updates.iter().zip(ids) {
             let args = param_args(device, path, u, informed_at)?;
             if u.value.is_none() {
-                no_value.execute(args)?;
+                no_value.get()?.execute(args)?;
             } else if changed {
                 let value_only = u.writable.is_none() && u.attributes.is_none();
                 let (device, path, object, _, value, code, other, num, ts, ..) = args;
                 if !value_only
-                    || changed_value.execute((device, path, object, value, code, other, num, ts))?
+                    || changed_value
+                        .get()?
+                        .execute((device, path, object, value, code, other, num, ts))?
                         == 0
                 {
-                    new_value.execute(args)?;
+                    new_value.get()?.execute(args)?;
                 }
-            } else if same_value.execute(args.clone())? == 0 {
-                new_value.execute(args)?;
+            } else if same_value.get()?.execute(args.clone())? == 0 {
+                new_value.get()?.execute(args)?;
             }
         }
         Ok(())

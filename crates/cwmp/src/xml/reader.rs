@@ -110,8 +110,18 @@ pub(crate) struct Cursor<'a> {
     pub namespace: Option<Namespace>,
     /// The first CWMP namespace declared by an `xmlns` attribute.
     pub declared_cwmp: Option<Namespace>,
-    /// Reusable buffer for the attributes of one start tag.
-    attrs: Vec<(&'a str, &'a str, Cow<'a, str>)>,
+    /// Reusable buffers for the attributes of one start tag.
+    attrs: AttrScratch<'a>,
+}
+
+/// What [`Cursor::read_attributes`] collects of one start tag, kept between tags so that
+/// a tag costs no allocation.
+#[derive(Default)]
+struct AttrScratch<'a> {
+    /// The prefixed attributes: (prefix, local part, value).
+    prefixed: Vec<(&'a str, &'a str, Cow<'a, str>)>,
+    /// Every attribute name seen, for the uniqueness check of XML 1.0 §3.1.
+    names: Vec<&'a str>,
 }
 
 impl<'a> Cursor<'a> {
@@ -134,7 +144,7 @@ impl<'a> Cursor<'a> {
             id: None,
             namespace: None,
             declared_cwmp: None,
-            attrs: Vec::new(),
+            attrs: AttrScratch::default(),
         }
     }
 
@@ -372,7 +382,8 @@ impl<'a> Cursor<'a> {
         };
 
         let mut attrs = std::mem::take(&mut self.attrs);
-        attrs.clear();
+        attrs.prefixed.clear();
+        attrs.names.clear();
         let result = self.read_attributes(content, name_len, &mut attrs, &mut tag);
         self.attrs = attrs;
         result?;
@@ -383,11 +394,16 @@ impl<'a> Cursor<'a> {
         &mut self,
         content: &'a str,
         name_len: usize,
-        attrs: &mut Vec<(&'a str, &'a str, Cow<'a, str>)>,
+        attrs: &mut AttrScratch<'a>,
         tag: &mut Tag<'a>,
     ) -> Result<(), DecodeError> {
         if content.len() > name_len {
-            for (count, attr) in Attributes::new(content, name_len).enumerate() {
+            let mut iter = Attributes::new(content, name_len);
+            // Names are checked for uniqueness below, against a buffer kept between tags:
+            // quick-xml's own check allocates a vector per start tag, which was 1% of the
+            // ACS's instructions per periodic session (callgrind, BENCHMARKS.md).
+            iter.with_checks(false);
+            for (count, attr) in iter.enumerate() {
                 let attr = attr.map_err(|e| self.error(DecodeErrorKind::Syntax(e.to_string())))?;
                 if count >= self.limits.max_attributes {
                     return Err(self.error(DecodeErrorKind::TooManyAttributes {
@@ -395,6 +411,14 @@ impl<'a> Cursor<'a> {
                     }));
                 }
                 let key = attr.key.0;
+                // At most `max_attributes` names: the linear search stays small.
+                if attrs.names.contains(&key) {
+                    return Err(self.error(DecodeErrorKind::Syntax(format!(
+                        "duplicate attribute {}",
+                        crate::error::excerpt(key)
+                    ))));
+                }
+                attrs.names.push(key);
                 // The values used here (namespace URIs, QNames, booleans) rarely hold a
                 // reference; only then is the value normalized (XML 1.0 §3.3.3).
                 let value = if attr.value.contains('&') {
@@ -408,7 +432,7 @@ impl<'a> Cursor<'a> {
                 } else if let Some(prefix) = key.strip_prefix("xmlns:") {
                     self.bind(prefix, &value);
                 } else if let Some((prefix, local)) = prefixed(key) {
-                    attrs.push((prefix, local, value));
+                    attrs.prefixed.push((prefix, local, value));
                 }
                 // Unprefixed attributes are in no namespace; CWMP defines none.
             }
@@ -422,7 +446,7 @@ impl<'a> Cursor<'a> {
             )))
         })?;
 
-        for (prefix, local, value) in attrs.drain(..) {
+        for (prefix, local, value) in attrs.prefixed.drain(..) {
             let Some(ns) = self.lookup(prefix) else {
                 return Err(
                     self.error(DecodeErrorKind::UnboundPrefix(crate::error::excerpt(
