@@ -508,14 +508,14 @@ impl Store for SqliteStore {
             .await
     }
 
-    /// Always `true`: a SQLite database serves one node, whose own session registry keeps a
+    /// `false`: a SQLite database serves one node, whose own session registry keeps a
     /// device to one session (the `acs` binary refuses to open a database file another
     /// process has open).
-    /// `false`: one process writes the file (see `summaries`).
     fn shared_by_nodes(&self) -> bool {
         false
     }
 
+    /// Always `true`: no other node can hold the device ([`Store::shared_by_nodes`]).
     async fn claim_session(
         &self,
         _device: &DeviceId,

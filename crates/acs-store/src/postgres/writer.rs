@@ -654,12 +654,14 @@ impl WriteCtx {
                 .bind(&reset)
                 .execute(&mut **self.conn()?)
                 .await?;
-            sqlx::query(
-                "UPDATE devices SET cr_username = NULL, cr_password = NULL WHERE id = ANY($1)",
-            )
-            .bind(&reset)
-            .execute(&mut **self.conn()?)
-            .await?;
+            // One statement per device: bootstraps are rare, and the statement is the one
+            // the SQLite store runs.
+            for id in &reset {
+                sqlx::query(statements::CLEAR_CR_CREDENTIALS)
+                    .bind(id)
+                    .execute(&mut **self.conn()?)
+                    .await?;
+            }
         }
         if self.pruning.records_events() {
             let codes = informs
