@@ -1,5 +1,5 @@
-//! A pull reader over `quick_xml::Reader` that resolves the few namespaces CWMP cares
-//! about, enforces the [`Limits`], and refuses DTDs and processing instructions.
+//! A pull reader over the [`Lexer`] that resolves the few namespaces CWMP cares about,
+//! enforces the [`Limits`], and refuses DTDs and processing instructions.
 //!
 //! quick-xml's own `NsReader` copies every namespace binding into its resolver; CWMP
 //! envelopes declare all namespaces once on the `Envelope`, so a small scope stack that
@@ -8,12 +8,13 @@
 
 use std::borrow::Cow;
 
-use quick_xml::events::Event;
 use quick_xml::events::attributes::Attributes;
+use quick_xml::events::{BytesRef, BytesText};
 
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::limits::Limits;
 use crate::namespace::{self, Namespace};
+use crate::xml::lexer::{Lexer, Token};
 
 /// The namespace of an element or attribute, classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,10 +93,9 @@ struct Binding {
 /// and must consume through its end tag (with [`Cursor::next_child`] until `None`,
 /// [`Cursor::text`] or [`Cursor::skip`]).
 pub(crate) struct Cursor<'a> {
-    input: &'a str,
     /// Added to offsets reported to the caller (a stripped byte-order mark).
     base: u64,
-    reader: quick_xml::Reader<&'a [u8]>,
+    lexer: Lexer<'a>,
     scopes: Vec<Binding>,
     /// How many bindings in `scopes` are of the default namespace.
     default_bindings: usize,
@@ -126,15 +126,9 @@ struct AttrScratch<'a> {
 
 impl<'a> Cursor<'a> {
     pub fn new(input: &'a str, base: u64, limits: Limits) -> Cursor<'a> {
-        let mut reader = quick_xml::Reader::from_str(input);
-        let config = reader.config_mut();
-        config.expand_empty_elements = true;
-        config.check_end_names = true;
-        config.trim_text(false);
         Cursor {
-            input,
             base,
-            reader,
+            lexer: Lexer::new(input),
             scopes: Vec::new(),
             default_bindings: 0,
             depth: 0,
@@ -154,43 +148,43 @@ impl<'a> Cursor<'a> {
     }
 
     fn error_here(&self, kind: DecodeErrorKind) -> DecodeError {
-        self.error_at(self.reader.buffer_position(), kind)
+        self.error_at(self.lexer.position(), kind)
     }
 
-    /// An error at a position of the reader (relative to the text it reads).
-    fn error_at(&self, position: u64, kind: DecodeErrorKind) -> DecodeError {
-        DecodeError::new(kind, self.base + position)
+    /// An error at a position of the lexer (relative to the text it reads).
+    fn error_at(&self, position: usize, kind: DecodeErrorKind) -> DecodeError {
+        DecodeError::new(kind, self.base + position as u64)
     }
 
-    fn read(&mut self) -> Result<Event<'a>, DecodeError> {
-        match self.reader.read_event() {
-            Ok(event) => Ok(event),
-            Err(e) => Err(DecodeError::new(
-                DecodeErrorKind::Syntax(e.to_string()),
-                self.base + self.reader.error_position(),
-            )),
-        }
+    fn read(&mut self) -> Result<Token<'a>, DecodeError> {
+        self.lexer
+            .next_token()
+            .map_err(|e| self.error_at(e.at, DecodeErrorKind::Syntax(e.message)))
     }
 
     /// Reads to the start tag of the root element: only the XML declaration, comments and
     /// white space may precede it.
     pub fn root(&mut self) -> Result<Tag<'a>, DecodeError> {
         loop {
-            let before = self.reader.buffer_position();
+            let before = self.lexer.position();
             match self.read()? {
-                Event::Start(start) => return self.enter(&start, before),
-                Event::Decl(_) | Event::Comment(_) => {}
-                Event::Text(t) if is_blank(&t) => {}
-                Event::Eof => return Err(self.error_here(DecodeErrorKind::UnexpectedEof)),
-                other @ (Event::DocType(_) | Event::PI(_)) => {
+                Token::Start {
+                    content,
+                    name_len,
+                    at,
+                } => return self.enter(content, name_len, at),
+                Token::Decl | Token::Comment => {}
+                Token::Text(t) if is_blank(t) => {}
+                Token::Eof => return Err(self.error_here(DecodeErrorKind::UnexpectedEof)),
+                other @ (Token::DocType | Token::Pi { .. }) => {
                     return Err(self.unexpected(other, before));
                 }
-                Event::End(_) | Event::Empty(_) => {
+                Token::End => {
                     return Err(self.error_here(DecodeErrorKind::Syntax(
                         "unexpected markup before the root element".into(),
                     )));
                 }
-                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
+                Token::Text(_) | Token::CData(_) | Token::Ref(_) => {
                     return Err(self.error_here(DecodeErrorKind::Syntax(
                         "text before the root element".into(),
                     )));
@@ -202,12 +196,12 @@ impl<'a> Cursor<'a> {
     /// After the root element's end tag: nothing but white space and comments may follow.
     pub fn finish(&mut self) -> Result<(), DecodeError> {
         loop {
-            let before = self.reader.buffer_position();
+            let before = self.lexer.position();
             match self.read()? {
-                Event::Eof => return Ok(()),
-                Event::Comment(_) => {}
-                Event::Text(t) if is_blank(&t) => {}
-                Event::DocType(_) => return Err(self.error_at(before, DecodeErrorKind::Doctype)),
+                Token::Eof => return Ok(()),
+                Token::Comment => {}
+                Token::Text(t) if is_blank(t) => {}
+                Token::DocType => return Err(self.error_at(before, DecodeErrorKind::Doctype)),
                 _ => return Err(self.error_at(before, DecodeErrorKind::TrailingContent)),
             }
         }
@@ -217,40 +211,48 @@ impl<'a> Cursor<'a> {
     /// consumed. Text between child elements is ignored.
     pub fn next_child(&mut self) -> Result<Option<Tag<'a>>, DecodeError> {
         loop {
-            let before = self.reader.buffer_position();
+            let before = self.lexer.position();
             match self.read()? {
-                Event::Start(start) => return self.enter(&start, before).map(Some),
-                Event::End(_) => {
+                Token::Start {
+                    content,
+                    name_len,
+                    at,
+                } => return self.enter(content, name_len, at).map(Some),
+                Token::End => {
                     self.leave();
                     return Ok(None);
                 }
-                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) | Event::Comment(_) => {}
+                Token::Text(_) | Token::CData(_) | Token::Ref(_) | Token::Comment => {}
                 other => return Err(self.unexpected(other, before)),
             }
         }
     }
 
-    /// The text content of the current element, through its end tag. Entity and character
-    /// references are resolved; only the five predefined entities exist.
+    /// The text content of the current element, through its end tag. Line ends are
+    /// normalized (XML 1.0 §2.11) and entity and character references resolved; only the
+    /// five predefined entities exist.
     pub fn text(&mut self) -> Result<Cow<'a, str>, DecodeError> {
         let mut acc: Option<Cow<'a, str>> = None;
         loop {
-            let before = self.reader.buffer_position();
+            let before = self.lexer.position();
             match self.read()? {
-                Event::Text(t) => append(&mut acc, t.xml10_content()),
-                Event::CData(c) => append(&mut acc, c.xml10_content()),
-                Event::GeneralRef(r) => {
-                    let ch = self.resolve_reference(&r)?;
+                Token::Text(t) | Token::CData(t) => {
+                    append(&mut acc, BytesText::from_escaped(t).xml10_content());
+                }
+                Token::Ref(r) => {
+                    let ch = self.resolve_reference(r)?;
                     let mut buf = [0u8; 4];
                     append(&mut acc, Cow::Owned(ch.encode_utf8(&mut buf).to_owned()));
                 }
-                Event::Comment(_) => {}
-                Event::End(_) => {
+                Token::Comment => {}
+                Token::End => {
                     self.leave();
                     return Ok(acc.unwrap_or(Cow::Borrowed("")));
                 }
-                Event::Start(start) => {
-                    let name = crate::error::excerpt(start.name().0);
+                Token::Start {
+                    content, name_len, ..
+                } => {
+                    let name = crate::error::excerpt(content.get(..name_len).unwrap_or(content));
                     return Err(self.error_at(before, DecodeErrorKind::UnexpectedElement(name)));
                 }
                 other => return Err(self.unexpected(other, before)),
@@ -263,35 +265,39 @@ impl<'a> Cursor<'a> {
     pub fn skip(&mut self) -> Result<(), DecodeError> {
         let target = self.depth;
         loop {
-            let before = self.reader.buffer_position();
+            let before = self.lexer.position();
             match self.read()? {
-                Event::Start(start) => {
-                    self.enter(&start, before)?;
+                Token::Start {
+                    content,
+                    name_len,
+                    at,
+                } => {
+                    self.enter(content, name_len, at)?;
                 }
-                Event::End(_) => {
+                Token::End => {
                     self.leave();
                     if self.depth < target {
                         return Ok(());
                     }
                 }
-                Event::GeneralRef(r) => {
-                    self.resolve_reference(&r)?;
+                Token::Ref(r) => {
+                    self.resolve_reference(r)?;
                 }
-                Event::Text(_) | Event::CData(_) | Event::Comment(_) => {}
+                Token::Text(_) | Token::CData(_) | Token::Comment => {}
                 other => return Err(self.unexpected(other, before)),
             }
         }
     }
 
-    /// An error for an event that may not stand where it does, at its start.
-    fn unexpected(&self, event: Event<'_>, before: u64) -> DecodeError {
-        let kind = match event {
-            Event::DocType(_) => DecodeErrorKind::Doctype,
-            Event::PI(pi) => {
-                DecodeErrorKind::ProcessingInstruction(crate::error::excerpt(pi.target()))
+    /// An error for a token that may not stand where it does, at its start.
+    fn unexpected(&self, token: Token<'_>, before: usize) -> DecodeError {
+        let kind = match token {
+            Token::DocType => DecodeErrorKind::Doctype,
+            Token::Pi { target } => {
+                DecodeErrorKind::ProcessingInstruction(crate::error::excerpt(target))
             }
-            Event::Eof => DecodeErrorKind::UnexpectedEof,
-            Event::Decl(_) => DecodeErrorKind::Syntax("XML declaration inside the document".into()),
+            Token::Eof => DecodeErrorKind::UnexpectedEof,
+            Token::Decl => DecodeErrorKind::Syntax("XML declaration inside the document".into()),
             _ => DecodeErrorKind::Syntax("unexpected markup".into()),
         };
         match kind {
@@ -301,17 +307,18 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn resolve_reference(&self, r: &quick_xml::events::BytesRef<'_>) -> Result<char, DecodeError> {
-        if r.is_char_ref() {
-            return match r.resolve_char_ref() {
+    /// The character a reference (`amp`, `#38`, `#x26`) stands for.
+    fn resolve_reference(&self, name: &str) -> Result<char, DecodeError> {
+        if name.starts_with('#') {
+            return match BytesRef::new(name).resolve_char_ref() {
                 Ok(Some(ch)) if is_xml_char(ch) => Ok(ch),
                 _ => Err(self.error_here(DecodeErrorKind::Syntax(format!(
                     "invalid character reference &{};",
-                    crate::error::excerpt(&r.xml10_content())
+                    crate::error::excerpt(name)
                 )))),
             };
         }
-        match &*r.xml10_content() {
+        match name {
             "lt" => Ok('<'),
             "gt" => Ok('>'),
             "amp" => Ok('&'),
@@ -326,35 +333,14 @@ impl<'a> Cursor<'a> {
     }
 
     /// Processes a start tag: limits, namespace declarations, attributes we use.
+    /// `content` is the tag between `<` and `>` (or `/>`), which begins with the name.
     fn enter(
         &mut self,
-        start: &quick_xml::events::BytesStart<'_>,
-        before: u64,
+        content: &'a str,
+        name_len: usize,
+        at: usize,
     ) -> Result<Tag<'a>, DecodeError> {
-        // The start tag's text, borrowed from the input rather than from the event, so that
-        // names and attribute values live as long as the input: find its `<` at or after
-        // the position the reader had before this event.
-        let from = usize::try_from(before).unwrap_or(usize::MAX);
-        // Text is reported as its own event, so the `<` is almost always right here.
-        let lt = if self.input.as_bytes().get(from) == Some(&b'<') {
-            from
-        } else {
-            self.input
-                .as_bytes()
-                .get(from..)
-                .and_then(|rest| rest.iter().position(|&b| b == b'<'))
-                .map(|i| from + i)
-                .ok_or_else(|| {
-                    self.error_here(DecodeErrorKind::Syntax("start tag not found".into()))
-                })?
-        };
-        let content: &'a str = self
-            .input
-            .get(lt + 1..lt + 1 + start.len())
-            .ok_or_else(|| {
-                self.error_here(DecodeErrorKind::Syntax("start tag out of range".into()))
-            })?;
-        self.tag_offset = self.base + lt as u64;
+        self.tag_offset = self.base + at as u64;
 
         self.depth += 1;
         if self.depth > self.limits.max_depth {
@@ -369,7 +355,6 @@ impl<'a> Cursor<'a> {
             }));
         }
 
-        let name_len = start.name().0.len();
         let qname = content.get(..name_len).unwrap_or(content);
         let mut tag = Tag {
             ns: Ns::None,
@@ -557,7 +542,7 @@ fn prefixed(qname: &str) -> Option<(&str, &str)> {
     Some((qname.get(..i)?, qname.get(i + 1..)?))
 }
 
-fn is_blank(t: &quick_xml::events::BytesText<'_>) -> bool {
+fn is_blank(t: &str) -> bool {
     t.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
