@@ -4,7 +4,7 @@
 //! quick-xml's `Reader` checks every event's bytes as UTF-8 again although our input is a
 //! `&str` already (its own comment says so), and copies each open element's name into a
 //! buffer to check end tags. This lexer decodes the benchmark Inform in 21% fewer
-//! instructions, and the ACS runs 9% fewer per periodic session (callgrind,
+//! instructions, and the ACS runs 8–9% fewer per periodic session (callgrind,
 //! BENCHMARKS.md). This module does only the dispatch on `<` and `&`
 //! and keeps the open names as slices; the grammar pieces that need care still come from
 //! quick-xml: [`ElementParser`] finds the `>` of a tag outside quoted values, and the
