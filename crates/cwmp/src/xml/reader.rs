@@ -81,11 +81,13 @@ impl Tag<'_> {
     }
 }
 
-struct Binding {
+/// A namespace declaration in scope, borrowed from the input (an envelope declares about
+/// five; owning them was two allocations each).
+struct Binding<'a> {
     /// The prefix; empty for the default namespace.
-    prefix: Box<str>,
+    prefix: &'a str,
     ns: Ns,
-    uri: Box<str>,
+    uri: Cow<'a, str>,
     depth: usize,
 }
 
@@ -96,7 +98,7 @@ pub(crate) struct Cursor<'a> {
     /// Added to offsets reported to the caller (a stripped byte-order mark).
     base: u64,
     lexer: Lexer<'a>,
-    scopes: Vec<Binding>,
+    scopes: Vec<Binding<'a>>,
     /// How many bindings in `scopes` are of the default namespace.
     default_bindings: usize,
     depth: usize,
@@ -413,9 +415,9 @@ impl<'a> Cursor<'a> {
                     attr.value
                 };
                 if key == "xmlns" {
-                    self.bind("", &value);
+                    self.bind("", value);
                 } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-                    self.bind(prefix, &value);
+                    self.bind(prefix, value);
                 } else if let Some((prefix, local)) = prefixed(key) {
                     attrs.prefixed.push((prefix, local, value));
                 }
@@ -473,22 +475,22 @@ impl<'a> Cursor<'a> {
         Resolved { ns, local }
     }
 
-    fn bind(&mut self, prefix: &str, uri: &str) {
+    fn bind(&mut self, prefix: &'a str, uri: Cow<'a, str>) {
         if prefix.is_empty() {
             self.default_bindings += 1;
         }
         let ns = if uri.is_empty() {
             Ns::None
         } else {
-            Ns::classify(uri)
+            Ns::classify(&uri)
         };
         if let Ns::Cwmp(cwmp) = ns {
             self.declared_cwmp.get_or_insert(cwmp);
         }
         self.scopes.push(Binding {
-            prefix: prefix.into(),
+            prefix,
             ns,
-            uri: uri.into(),
+            uri,
             depth: self.depth,
         });
     }
@@ -499,7 +501,7 @@ impl<'a> Cursor<'a> {
         if prefix.is_empty() && self.default_bindings == 0 {
             return Some(Ns::None);
         }
-        match self.scopes.iter().rev().find(|b| &*b.prefix == prefix) {
+        match self.scopes.iter().rev().find(|b| b.prefix == prefix) {
             Some(b) => Some(b.ns),
             None if prefix.is_empty() => Some(Ns::None),
             None if prefix == "xml" => Some(Ns::Other),
@@ -513,7 +515,7 @@ impl<'a> Cursor<'a> {
         self.scopes
             .iter()
             .rev()
-            .find(|b| &*b.prefix == prefix)
+            .find(|b| b.prefix == prefix)
             .map(|b| b.uri.to_string())
             .unwrap_or_default()
     }
