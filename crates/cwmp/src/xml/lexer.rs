@@ -3,13 +3,13 @@
 //!
 //! quick-xml's `Reader` checks every event's bytes as UTF-8 again although our input is a
 //! `&str` already (its own comment says so), and copies each open element's name into a
-//! buffer to check end tags. This lexer decodes the benchmark Inform in 21% fewer
-//! instructions, and the ACS runs 8–9% fewer per periodic session (callgrind,
-//! BENCHMARKS.md). This module does only the dispatch on `<` and `&`
-//! and keeps the open names as slices; the grammar pieces that need care still come from
-//! quick-xml: [`ElementParser`] finds the `>` of a tag outside quoted values, and the
-//! reader parses attributes with quick-xml's `Attributes`. Slicing a `&str` at the ASCII
-//! delimiters found here costs two boundary checks, not a scan.
+//! buffer to check end tags. This module does only the dispatch on `<` and `&` and keeps
+//! the open names as slices; the grammar pieces that need care still come from quick-xml:
+//! [`ElementParser`] finds the `>` of a tag outside quoted values, and the reader parses
+//! attributes with quick-xml's `Attributes`. Slicing a `&str` at the ASCII delimiters
+//! found here costs two boundary checks, not a scan. The benchmark Inform decodes in 21%
+//! fewer instructions, and the ACS runs 8–9% fewer per periodic session (callgrind,
+//! BENCHMARKS.md).
 //!
 //! What is produced is what quick-xml's `Reader` produced with the configuration the
 //! reader used (`expand_empty_elements`, `check_end_names`, no trimming, no dangling `&`),
