@@ -235,7 +235,7 @@ impl<'a> Lexer<'a> {
 }
 
 /// XML 1.0 §2.3 `S`.
-fn is_whitespace(b: u8) -> bool {
+pub(crate) fn is_whitespace(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 

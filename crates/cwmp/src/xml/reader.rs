@@ -14,7 +14,7 @@ use quick_xml::events::{BytesRef, BytesText};
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::limits::Limits;
 use crate::namespace::{self, Namespace};
-use crate::xml::lexer::{Lexer, Token};
+use crate::xml::lexer::{Lexer, Token, is_whitespace};
 
 /// The namespace of an element or attribute, classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -545,7 +545,7 @@ fn prefixed(qname: &str) -> Option<(&str, &str)> {
 }
 
 fn is_blank(t: &str) -> bool {
-    t.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    t.bytes().all(is_whitespace)
 }
 
 fn append<'a>(acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) {
