@@ -161,8 +161,15 @@ impl fmt::Display for DecodeErrorKind {
 }
 
 /// A decoding failure: what, where, and what was known of the envelope at that point.
+///
+/// Boxed: every decode step returns `Result<_, DecodeError>`, and an error held inline
+/// would make each of those results as large as itself, to be copied on every successful
+/// return (about 100 bytes, against one pointer; errors are rare).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecodeError {
+pub struct DecodeError(Box<Failure>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Failure {
     kind: DecodeErrorKind,
     offset: u64,
     path: String,
@@ -172,20 +179,20 @@ pub struct DecodeError {
 
 impl DecodeError {
     pub(crate) fn new(kind: DecodeErrorKind, offset: u64) -> DecodeError {
-        DecodeError {
+        DecodeError(Box::new(Failure {
             kind,
             offset,
             path: String::new(),
             id: None,
             namespace: None,
-        }
+        }))
     }
 
     /// Prepends an element name to the path (called by each enclosing element on the way
     /// out, so paths cost nothing unless decoding fails).
     pub(crate) fn within(mut self, element: &str) -> DecodeError {
-        self.path.insert_str(0, element);
-        self.path.insert(0, '/');
+        self.0.path.insert_str(0, element);
+        self.0.path.insert(0, '/');
         self
     }
 
@@ -195,46 +202,46 @@ impl DecodeError {
     }
 
     pub(crate) fn with_context(mut self, id: Option<String>, ns: Option<Namespace>) -> Self {
-        self.id = self.id.or(id);
-        self.namespace = self.namespace.or(ns);
+        self.0.id = self.0.id.take().or(id);
+        self.0.namespace = self.0.namespace.or(ns);
         self
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &DecodeErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// Byte offset in the input near the failure (the start of the element concerned, or
     /// where the XML reader stopped).
     pub fn offset(&self) -> u64 {
-        self.offset
+        self.0.offset
     }
 
     /// Element path of the failure, e.g. `/Envelope/Body/Inform/DeviceId/OUI`; empty when
     /// the failure is not inside an element.
     pub fn path(&self) -> &str {
-        &self.path
+        &self.0.path
     }
 
     /// The envelope's `cwmp:ID` header when it was read before the failure: a responder
     /// echoes it in its fault (notes §2.7).
     pub fn request_id(&self) -> Option<&str> {
-        self.id.as_deref()
+        self.0.id.as_deref()
     }
 
     /// The envelope's CWMP namespace when it was known before the failure: a responder
     /// answers in it.
     pub fn namespace(&self) -> Option<Namespace> {
-        self.namespace
+        self.0.namespace
     }
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {}", self.kind, self.offset)?;
-        if !self.path.is_empty() {
-            write!(f, " in {}", self.path)?;
+        write!(f, "{} at byte {}", self.0.kind, self.0.offset)?;
+        if !self.0.path.is_empty() {
+            write!(f, " in {}", self.0.path)?;
         }
         Ok(())
     }

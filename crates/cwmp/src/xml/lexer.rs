@@ -3,21 +3,17 @@
 //!
 //! quick-xml's `Reader` checks every event's bytes as UTF-8 again although our input is a
 //! `&str` already (its own comment says so), and copies each open element's name into a
-//! buffer to check end tags. This module does only the dispatch on `<` and `&` and keeps
-//! the open names as slices; the grammar pieces that need care still come from quick-xml:
-//! [`ElementParser`] finds the `>` of a tag outside quoted values, and the reader parses
-//! attributes with quick-xml's `Attributes`. Slicing a `&str` at the ASCII delimiters
-//! found here costs two boundary checks, not a scan. The benchmark Inform decodes in 21%
-//! fewer instructions, and the ACS runs 8–9% fewer per periodic session (callgrind,
-//! BENCHMARKS.md).
+//! buffer to check end tags. This module keeps the open names as slices, finds the `>` of
+//! a tag outside quoted values with a byte loop, and checks the usual end tag (`</`, the
+//! open name, `>`) with one comparison. The reader parses attributes with quick-xml's
+//! `Attributes`. Slicing a `&str` at the ASCII delimiters found here costs two boundary
+//! checks, not a scan. What each step bought is in BENCHMARKS.md (callgrind).
 //!
 //! What is produced is what quick-xml's `Reader` produced with the configuration the
 //! reader used (`expand_empty_elements`, `check_end_names`, no trimming, no dangling `&`),
 //! and a differential test below holds the two to that. Stricter in two places: a tag
 //! without a name (`< a>`, `<>`) is an error, and a document type declaration is reported
 //! at its `<!DOCTYPE` without reading further, as the reader refuses all of them.
-
-use quick_xml::parser::{ElementParser, Parser};
 
 /// One piece of markup or text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,16 +183,50 @@ impl<'a> Lexer<'a> {
         Ok(Token::Pi { target })
     }
 
-    /// The `>` of a tag that starts at `rest[0]`, outside quoted attribute values.
+    /// The `>` of a tag that starts at `rest[0]`, outside quoted attribute values: the
+    /// grammar of quick-xml's `ElementParser`, which this replaces.
+    ///
+    /// A byte loop: tags are a few dozen bytes, where `ElementParser`'s `memchr3` costs
+    /// more in set-up than it saves (16% of the decoder's instructions, callgrind,
+    /// BENCHMARKS.md). Only a quoted value, which may be a long namespace URI, is searched
+    /// with `memchr`.
     fn tag_end(&self, rest: &[u8], at: usize) -> Result<usize, LexError> {
-        let mut parser = ElementParser::default();
-        match parser.feed(rest) {
-            Some(i) => Ok(i),
-            None => Err(self.error(at, parser.eof_error(rest).to_string())),
+        let mut i = 0;
+        while let Some(&b) = rest.get(i) {
+            match b {
+                b'>' => return Ok(i),
+                b'"' | b'\'' => match memchr::memchr(b, rest.get(i + 1..).unwrap_or_default()) {
+                    Some(j) => i += j + 2,
+                    None => {
+                        return Err(self.error(
+                            at,
+                            format!(
+                                "attribute value not closed: `{}` not found before end of input",
+                                char::from(b)
+                            ),
+                        ));
+                    }
+                },
+                _ => i += 1,
+            }
         }
+        Err(self.error(
+            at,
+            "tag not closed: `>` not found before end of input".into(),
+        ))
     }
 
     fn end_tag(&mut self, rest: &'a [u8], at: usize) -> Result<Token<'a>, LexError> {
+        // Nearly every end tag is `</` and the open element's name, then `>`: one
+        // comparison of known length. Anything else takes the general path below.
+        if let Some(&expected) = self.open.last() {
+            let n = expected.len();
+            if rest.get(2..2 + n) == Some(expected.as_bytes()) && rest.get(2 + n) == Some(&b'>') {
+                self.open.pop();
+                self.pos += n + 3;
+                return Ok(Token::End);
+            }
+        }
         let gt = self.tag_end(rest, at)?;
         // XML 1.0 §3.1: white space may follow the name of an end tag.
         let content = self.slice(at + 2, at + gt)?;
@@ -215,7 +245,21 @@ impl<'a> Lexer<'a> {
     }
 
     fn start_tag(&mut self, rest: &'a [u8], at: usize) -> Result<Token<'a>, LexError> {
-        let gt = self.tag_end(rest, at)?;
+        // Most tags are a name and `>` (or `/>`): one pass over the name finds both its
+        // length and the tag's end. A tag with attributes, or a quote in its name, takes
+        // the general path.
+        let mut i = 1;
+        let gt = loop {
+            match rest.get(i) {
+                Some(b'>') => break i,
+                Some(b'/') if rest.get(i + 1) == Some(&b'>') => break i + 1,
+                Some(&b) if is_whitespace(b) || b == b'"' || b == b'\'' => {
+                    break self.tag_end(rest, at)?;
+                }
+                Some(_) => i += 1,
+                None => break self.tag_end(rest, at)?,
+            }
+        };
         let empty = gt >= 2 && rest[gt - 1] == b'/';
         let end = if empty { at + gt - 1 } else { at + gt };
         let content = self.slice(at + 1, end)?;
@@ -381,7 +425,8 @@ mod tests {
             "<a>", "</a>", "<b x='1'>", "</b >", "<c/>", "<d y=\"/>\"/>", "text", " ", "\r\n",
             "&amp;", "&#x41;", "&", ";", "<", ">", "/", "'", "\"", "<!-- c -->", "<!--", "-->",
             "<![CDATA[x]]>", "]]>", "<?xml version='1.0'?>", "<?pi data?>", "<?", "?>", "é",
-            "<a:b xmlns:a='u'>", "</a:b>", "=", "<!DOCTYPE a>", "<!x>", "< a>",
+            "<a:b xmlns:a='u'>", "</a:b>", "=", "<!DOCTYPE a>", "<!x>", "< a>", "</a\t>",
+            "</a x='>'>", "<a\n", "</a",
         ]), 0..12)) {
             let doc: String = parts.concat();
             let ours = tokens(&doc).map_err(|e| e.at);
