@@ -9,12 +9,13 @@
 use std::borrow::Cow;
 
 use quick_xml::events::BytesRef;
-use quick_xml::events::attributes::Attributes;
+use quick_xml::events::attributes::Attribute;
+use quick_xml::name::QName;
 
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::limits::Limits;
 use crate::namespace::{self, Namespace};
-use crate::xml::lexer::{Lexer, Token, is_whitespace};
+use crate::xml::lexer::{Attrs, Lexer, Token, is_whitespace};
 
 /// The namespace of an element or attribute, classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -385,19 +386,17 @@ impl<'a> Cursor<'a> {
         tag: &mut Tag<'a>,
     ) -> Result<(), DecodeError> {
         if content.len() > name_len {
-            let mut iter = Attributes::new(content, name_len);
             // Names are checked for uniqueness below, against a buffer kept between tags:
-            // quick-xml's own check allocates a vector per start tag, which was 1% of the
+            // quick-xml's own check allocated a vector per start tag, which was 1% of the
             // ACS's instructions per periodic session (callgrind, BENCHMARKS.md).
-            iter.with_checks(false);
-            for (count, attr) in iter.enumerate() {
-                let attr = attr.map_err(|e| self.error(DecodeErrorKind::Syntax(e.to_string())))?;
+            for (count, attr) in Attrs::new(content, name_len).enumerate() {
+                let (key, raw) =
+                    attr.map_err(|e| self.error(DecodeErrorKind::Syntax(e.to_string())))?;
                 if count >= self.limits.max_attributes {
                     return Err(self.error(DecodeErrorKind::TooManyAttributes {
                         limit: self.limits.max_attributes,
                     }));
                 }
-                let key = attr.key.0;
                 // At most `max_attributes` names: the linear search stays small.
                 if attrs.names.contains(&key) {
                     return Err(self.error(DecodeErrorKind::Syntax(format!(
@@ -407,12 +406,20 @@ impl<'a> Cursor<'a> {
                 }
                 attrs.names.push(key);
                 // The values used here (namespace URIs, QNames, booleans) rarely hold a
-                // reference; only then is the value normalized (XML 1.0 §3.3.3).
-                let value = if attr.value.contains('&') {
-                    attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                        .map_err(|e| self.error(DecodeErrorKind::Syntax(e.to_string())))?
+                // reference; only then is the value normalized (XML 1.0 §3.3.3), by
+                // quick-xml.
+                let value = if raw.contains('&') {
+                    let attr = Attribute {
+                        key: QName(key),
+                        value: Cow::Borrowed(raw),
+                    };
+                    Cow::Owned(
+                        attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .map_err(|e| self.error(DecodeErrorKind::Syntax(e.to_string())))?
+                            .into_owned(),
+                    )
                 } else {
-                    attr.value
+                    Cow::Borrowed(raw)
                 };
                 if key == "xmlns" {
                     self.bind("", value);
