@@ -70,6 +70,12 @@ pub struct WriterStats {
     pub summary_hits: u64,
     /// Device summaries the SQLite store did not hold and read from the database.
     pub summary_misses: u64,
+    /// WAL checkpoints run, and those that failed (SQLite).
+    pub checkpoints: u64,
+    /// See [`WriterStats::checkpoints`].
+    pub checkpoint_failures: u64,
+    /// Frames in the WAL after the last commit (SQLite).
+    pub wal_frames: u64,
 }
 
 /// The writer's live counters behind [`WriterStats`].
@@ -82,6 +88,9 @@ pub(crate) struct WriterCounters {
     pub(crate) informs_batched: AtomicU64,
     pub(crate) summary_hits: AtomicU64,
     pub(crate) summary_misses: AtomicU64,
+    pub(crate) checkpoints: AtomicU64,
+    pub(crate) checkpoint_failures: AtomicU64,
+    pub(crate) wal_frames: AtomicU64,
 }
 
 impl WriterCounters {
@@ -94,6 +103,9 @@ impl WriterCounters {
             informs_batched: self.informs_batched.load(Ordering::Relaxed),
             summary_hits: self.summary_hits.load(Ordering::Relaxed),
             summary_misses: self.summary_misses.load(Ordering::Relaxed),
+            checkpoints: self.checkpoints.load(Ordering::Relaxed),
+            checkpoint_failures: self.checkpoint_failures.load(Ordering::Relaxed),
+            wal_frames: self.wal_frames.load(Ordering::Relaxed),
         }
     }
 }

@@ -32,6 +32,7 @@ use crate::{
 };
 
 mod apply;
+mod checkpoint;
 mod provisioning;
 mod read;
 pub(crate) mod schema;
@@ -74,6 +75,9 @@ pub struct SqliteOptions {
     /// 300 bytes each; 0: none). Sized to the fleet, no session reads the database before
     /// its Inform is committed.
     pub summary_cache_entries: usize,
+    /// Frames (pages) in the WAL past which the checkpointer thread copies them into the
+    /// database file (default 16,384: 64 MiB; see `schema::open_writer`).
+    pub checkpoint_frames: u32,
 }
 
 impl Default for SqliteOptions {
@@ -87,6 +91,7 @@ impl Default for SqliteOptions {
             cache_mib: 64,
             busy_timeout: Duration::from_secs(5),
             summary_cache_entries: 100_000,
+            checkpoint_frames: 16_384,
         }
     }
 }
@@ -105,6 +110,9 @@ pub struct SqliteStore {
 struct Inner {
     jobs: Option<mpsc::Sender<Job>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// The checkpointer thread and its requests (`checkpoint.rs`).
+    checkpoints: Arc<checkpoint::Requests>,
+    checkpointer: Mutex<Option<JoinHandle<()>>>,
     /// The reader threads' queue (`None` once closed: the threads then end).
     reads: Mutex<Option<std::sync::mpsc::Sender<ReadJob>>>,
     stats: Arc<Stats>,
@@ -127,6 +135,15 @@ impl Drop for Inner {
         if let Some(handle) = handle {
             let _ = handle.join();
         }
+        self.checkpoints.close();
+        let handle = self
+            .checkpointer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
     }
 }
 
@@ -134,7 +151,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, applies pending migrations, and
     /// starts the writer thread. Blocking: call it before serving, or on a blocking thread.
     pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore> {
-        let conn = schema::open_writer(path, &options)?;
+        let mut conn = schema::open_writer(path, &options)?;
         schema::apply_migrations(&conn)?;
         let paths = load_paths(&conn)?;
 
@@ -151,6 +168,21 @@ impl SqliteStore {
         }
 
         let stats = Arc::new(Stats::default());
+        let checkpoints = Arc::new(checkpoint::Requests::default());
+        let checkpointer = {
+            let conn = schema::open_checkpointer(path, &options)?;
+            let (requests, stats) = (checkpoints.clone(), stats.clone());
+            std::thread::Builder::new()
+                .name("acs-store-checkpoint".into())
+                .spawn(move || checkpoint::run(&conn, &requests, &stats))
+                .map_err(|e| StoreError::Database(format!("cannot start the checkpointer: {e}")))?
+        };
+        checkpoint::install(
+            &mut conn,
+            options.checkpoint_frames,
+            checkpoints.clone(),
+            stats.clone(),
+        )?;
         let (tx, rx) = mpsc::channel(options.queue.max(1));
         let summaries = Arc::new(Summaries::new(options.summary_cache_entries));
         let ctx = WriteCtx::new(
@@ -170,6 +202,8 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 jobs: Some(tx),
                 writer: Mutex::new(Some(handle)),
+                checkpoints,
+                checkpointer: Mutex::new(Some(checkpointer)),
                 reads: Mutex::new(Some(reads)),
                 stats,
                 summaries,

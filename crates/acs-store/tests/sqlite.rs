@@ -355,3 +355,60 @@ async fn summaries_held_agree_with_the_database() {
         .unwrap();
     agree(&store, &fresh, "back").await;
 }
+
+/// The checkpointer thread copies the WAL into the database file once it passes the mark,
+/// the WAL is then reused from its start, and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpointer_keeps_the_wal_short() {
+    use acs_core::device::ValueType;
+    const MARK: u32 = 32;
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions {
+        synchronous_full: false,
+        checkpoint_frames: MARK,
+        ..SqliteOptions::default()
+    };
+    let store = open_with(dir.path(), options.clone());
+    let params = |i: usize| {
+        (0..20)
+            .map(|k| {
+                suite::informed(
+                    &format!("Device.X.{k}"),
+                    &format!("{i}-{k}"),
+                    ValueType::String,
+                    T,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    for i in 0..300 {
+        store
+            .commit(vec![inform(&dev(&format!("K{i}")), T, params(i))])
+            .await
+            .unwrap();
+    }
+    let after_writes = store.writer_stats();
+    assert!(after_writes.checkpoints > 0, "{after_writes:?}");
+    assert_eq!(after_writes.checkpoint_failures, 0);
+    // The last commit asked for a checkpoint; once it has run, with nothing appended
+    // since, the next commit starts the WAL over.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.writer_stats().checkpoints == after_writes.checkpoints {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint after the last commit"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    store
+        .commit(vec![inform(&dev("K0"), T + 1, params(0))])
+        .await
+        .unwrap();
+    let stats = store.writer_stats();
+    assert!(stats.wal_frames < u64::from(MARK), "{stats:?}");
+    drop(store);
+
+    let store = open_with(dir.path(), options);
+    let page = store.query_devices(&suite::query(json!({}))).await.unwrap();
+    assert_eq!(page.total, 300);
+}

@@ -44,6 +44,13 @@ pub const STORE_INFORMS_BATCHED_TOTAL: &str = "acs_store_informs_batched_total";
 pub const STORE_SUMMARY_HITS_TOTAL: &str = "acs_store_summary_cache_hits_total";
 /// See [`STORE_SUMMARY_HITS_TOTAL`].
 pub const STORE_SUMMARY_MISSES_TOTAL: &str = "acs_store_summary_cache_misses_total";
+/// Counters of the WAL checkpoints the SQLite store's checkpointer ran, and of those that
+/// failed.
+pub const STORE_CHECKPOINTS_TOTAL: &str = "acs_store_checkpoints_total";
+/// See [`STORE_CHECKPOINTS_TOTAL`].
+pub const STORE_CHECKPOINT_FAILURES_TOTAL: &str = "acs_store_checkpoint_failures_total";
+/// Gauge of the frames (pages) in the SQLite store's WAL after the last commit.
+pub const STORE_WAL_FRAMES: &str = "acs_store_wal_frames";
 
 /// Upper bounds of the RPC duration buckets, seconds: 0.5 ms to 30 s.
 const RPC_BUCKETS: [f64; 16] = [
@@ -128,6 +135,18 @@ fn describe() {
         STORE_SUMMARY_MISSES_TOTAL,
         "Device summaries not held in memory and read from the database (SQLite)."
     );
+    describe_counter!(
+        STORE_CHECKPOINTS_TOTAL,
+        "WAL checkpoints run by the store's checkpointer thread (SQLite)."
+    );
+    describe_counter!(
+        STORE_CHECKPOINT_FAILURES_TOTAL,
+        "WAL checkpoints that failed; the WAL keeps what was not copied (SQLite)."
+    );
+    describe_gauge!(
+        STORE_WAL_FRAMES,
+        "Frames (pages) in the WAL after the last commit (SQLite)."
+    );
 }
 
 /// Renders the metrics in the Prometheus text format.
@@ -178,6 +197,9 @@ pub fn store_writer(stats: &acs_store::WriterStats) {
     counter!(STORE_INFORMS_BATCHED_TOTAL).absolute(stats.informs_batched);
     counter!(STORE_SUMMARY_HITS_TOTAL).absolute(stats.summary_hits);
     counter!(STORE_SUMMARY_MISSES_TOTAL).absolute(stats.summary_misses);
+    counter!(STORE_CHECKPOINTS_TOTAL).absolute(stats.checkpoints);
+    counter!(STORE_CHECKPOINT_FAILURES_TOTAL).absolute(stats.checkpoint_failures);
+    gauge!(STORE_WAL_FRAMES).set(stats.wal_frames as f64);
 }
 
 /// A session read its device's stored data (`start` or `provisioning`).

@@ -39,7 +39,10 @@ pub fn migrate(path: &Path) -> Result<Vec<i64>> {
 /// on random pages of the value indexes, and each checkpoint writes every page changed
 /// since the last one, so a page changed by many groups is written back once rather than
 /// once per group (about a quarter less written for new devices, measured). The WAL file
-/// is cut back to 64 MiB after a checkpoint.
+/// is cut back to 64 MiB after a checkpoint. The store's writer hands its checkpoints to a
+/// thread of their own (`checkpoint.rs`), at `SqliteOptions::checkpoint_frames` (by
+/// default this same mark); other users of this connection (migrations, `acs
+/// provisioning import`) keep SQLite's automatic one.
 pub(super) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connection> {
     let conn = open_connection(
         path,
@@ -55,11 +58,6 @@ pub(super) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
             path.display()
         )));
     }
-    let sync = if options.synchronous_full {
-        "FULL"
-    } else {
-        "NORMAL"
-    };
     conn.execute_batch(&format!(
         "PRAGMA synchronous = {sync};
          PRAGMA cache_size = -{cache};
@@ -67,9 +65,32 @@ pub(super) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
          PRAGMA foreign_keys = OFF;
          PRAGMA wal_autocheckpoint = 16384;
          PRAGMA journal_size_limit = 67108864;",
+        sync = synchronous(options),
         cache = u64::from(options.cache_mib.max(1)) * 1024,
     ))?;
     conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// The `synchronous` setting of the connections that write.
+fn synchronous(options: &SqliteOptions) -> &'static str {
+    if options.synchronous_full {
+        "FULL"
+    } else {
+        "NORMAL"
+    }
+}
+
+/// The checkpointer's connection (`checkpoint.rs`). A checkpoint syncs the WAL before it
+/// copies and the database file after, as the connection's `synchronous` says: the
+/// writer's setting.
+pub(super) fn open_checkpointer(path: &Path, options: &SqliteOptions) -> Result<Connection> {
+    let conn = open_connection(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(options.busy_timeout)?;
+    conn.execute_batch(&format!("PRAGMA synchronous = {};", synchronous(options)))?;
     Ok(conn)
 }
 
