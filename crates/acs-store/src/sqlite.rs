@@ -190,6 +190,7 @@ impl SqliteStore {
             paths.clone(),
             &options,
             stats.clone(),
+            checkpoints.clone(),
             summaries.clone(),
         )?;
         let max_group = options.max_group.max(1);

@@ -1,20 +1,22 @@
-//! WAL checkpoints on a thread of their own.
+//! WAL checkpoints, mostly on a thread of their own.
 //!
 //! SQLite checkpoints a WAL database from the connection whose commit took the WAL past
 //! `wal_autocheckpoint` frames, inside that commit: the writer thread copied every page
 //! changed since the last checkpoint back into the database file, and synced it, before
 //! it could answer the group that had committed or start the next one. With periodic
 //! Informs at 6,000–8,000 sessions/s that was a stall of about 11 ms, 1.6 times a second,
-//! during which every session in flight waited (BENCHMARKS.md). Here the writer's commit
-//! only asks (a WAL hook, which replaces the automatic checkpoint), and this thread runs
-//! the checkpoint on a connection of its own, in PASSIVE mode: it copies the frames of the
-//! snapshot it starts with while the writer goes on appending, and blocks nobody. The
-//! CPU it takes is the same; on two cores it is no longer on the writer's path.
+//! during which every session in flight waited (BENCHMARKS.md).
 //!
-//! SQLite reuses the WAL from its start at the first write after a checkpoint has copied
-//! every frame. Under load, frames are appended while a checkpoint runs; the hook asks
-//! again after each commit while the WAL is past the mark, so the next pass copies those
-//! few, until one ends between two commits. What the WAL holds is reported as a gauge.
+//! Here the writer's commit only asks (a WAL hook, which replaces the automatic
+//! checkpoint), and a thread of its own copies the WAL on a connection of its own, in
+//! PASSIVE mode: it copies the frames of the snapshot it starts with while the writer goes
+//! on appending, and blocks nobody. SQLite reuses the WAL from its start only at a write
+//! that finds every frame copied, which a checkpoint racing the writer rarely leaves. So
+//! once that bulk pass is done, the writer copies the few frames appended meanwhile
+//! itself, between two groups, after it has answered the last one: the next group then
+//! starts the WAL over. (Letting the thread pass again until one pass ended between two
+//! commits cost an extra sync of the database file per pass, and at small groups the WAL
+//! was hardly ever reused.)
 
 use std::ffi::c_int;
 use std::sync::atomic::Ordering;
@@ -27,7 +29,7 @@ use rusqlite::{Connection, MAIN_DB};
 use super::Stats;
 use crate::Result;
 
-/// The writer's requests to the checkpointer.
+/// Where the current WAL's checkpoint is, shared by the writer and the checkpointer.
 #[derive(Debug, Default)]
 pub(super) struct Requests {
     state: Mutex<State>,
@@ -36,8 +38,21 @@ pub(super) struct Requests {
 
 #[derive(Debug, Default)]
 struct State {
-    asked: bool,
+    phase: Phase,
     closing: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The WAL is below the mark, or its checkpoint is finished.
+    #[default]
+    Idle,
+    /// The writer asked; the checkpointer has not started.
+    Asked,
+    /// The checkpointer is copying.
+    Copying,
+    /// The bulk is copied: the writer copies the rest between two groups.
+    Copied,
 }
 
 impl Requests {
@@ -45,13 +60,24 @@ impl Requests {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Asks for a checkpoint; a request not yet taken stands for this one too.
+    /// The WAL is past the mark: starts a checkpoint unless one is under way.
     fn ask(&self) {
         let mut state = self.lock();
-        if !state.asked {
-            state.asked = true;
+        if state.phase == Phase::Idle {
+            state.phase = Phase::Asked;
             self.wake.notify_one();
         }
+    }
+
+    /// Whether the checkpointer has copied the bulk and the writer is to copy the rest
+    /// (then the checkpoint counts as finished: a WAL still past the mark asks again).
+    pub(super) fn take_copied(&self) -> bool {
+        let mut state = self.lock();
+        let copied = state.phase == Phase::Copied;
+        if copied {
+            state.phase = Phase::Idle;
+        }
+        copied
     }
 
     /// Ends the checkpointer's loop.
@@ -60,15 +86,15 @@ impl Requests {
         self.wake.notify_one();
     }
 
-    /// Waits for a request: `false` once closing.
-    fn wait(&self) -> bool {
+    /// Waits for a request and marks it under way: `false` once closing.
+    fn start(&self) -> bool {
         let mut state = self.lock();
         loop {
             if state.closing {
                 return false;
             }
-            if state.asked {
-                state.asked = false;
+            if state.phase == Phase::Asked {
+                state.phase = Phase::Copying;
                 return true;
             }
             state = self
@@ -76,6 +102,10 @@ impl Requests {
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    fn copied(&self) {
+        self.lock().phase = Phase::Copied;
     }
 }
 
@@ -103,14 +133,21 @@ pub(super) fn install(
 
 /// The checkpointer thread's loop, until [`Requests::close`].
 pub(super) fn run(conn: &Connection, requests: &Requests, stats: &Stats) {
-    while requests.wait() {
-        let counter = match conn.wal_checkpoint_v2(Some(MAIN_DB), CheckpointMode::PASSIVE) {
-            Ok(_) => &stats.checkpoints,
-            // The WAL keeps what was not copied, and the next commit asks again.
-            Err(_) => &stats.checkpoint_failures,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+    while requests.start() {
+        passive(conn, stats);
+        requests.copied();
     }
+}
+
+/// One PASSIVE checkpoint on `conn`, counted.
+pub(super) fn passive(conn: &Connection, stats: &Stats) {
+    let counter = match conn.wal_checkpoint_v2(Some(MAIN_DB), CheckpointMode::PASSIVE) {
+        Ok(_) => &stats.checkpoints,
+        // The WAL keeps what was not copied; a commit that finds it past the mark asks
+        // again.
+        Err(_) => &stats.checkpoint_failures,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 #[cfg(test)]
@@ -119,12 +156,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_standing_request_is_taken_once() {
+    fn a_checkpoint_goes_from_the_thread_to_the_writer_once() {
         let r = Requests::default();
         r.ask();
         r.ask();
-        assert!(r.wait());
+        assert!(!r.take_copied(), "nothing copied yet");
+        assert!(r.start());
+        r.ask();
+        r.copied();
+        assert!(r.take_copied());
+        assert!(!r.take_copied());
+        r.ask();
         r.close();
-        assert!(!r.wait());
+        assert!(!r.start());
     }
 }

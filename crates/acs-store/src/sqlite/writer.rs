@@ -17,6 +17,7 @@ use std::sync::atomic::Ordering;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::{self, Requests};
 use super::summaries::{Effect, Summaries};
 use super::{SqliteOptions, Stats};
 use crate::shared::paths::{self, SharedPaths};
@@ -99,6 +100,8 @@ pub(crate) struct WriteCtx {
     new_paths: Vec<i64>,
     pub(super) pruning: EventPruning,
     stats: Arc<Stats>,
+    /// The checkpoint under way, whose end is the writer's (`checkpoint.rs`).
+    checkpoints: Arc<Requests>,
     /// The device summaries held for sessions, and what the current transaction's calls
     /// changed of them, applied once it is committed.
     summaries: Arc<Summaries>,
@@ -124,6 +127,7 @@ impl WriteCtx {
         paths: SharedPaths,
         options: &SqliteOptions,
         stats: Arc<Stats>,
+        checkpoints: Arc<Requests>,
         summaries: Arc<Summaries>,
     ) -> Result<WriteCtx> {
         let data_version = data_version(&conn)?;
@@ -134,6 +138,7 @@ impl WriteCtx {
             new_paths: Vec::new(),
             pruning: EventPruning::new(options.event_retention_days),
             stats,
+            checkpoints,
             summaries,
             effects: Vec::new(),
             data_version,
@@ -304,6 +309,15 @@ impl WriteCtx {
         }
     }
 
+    /// Copies into the database file the WAL frames appended while the checkpointer copied
+    /// the bulk, once it has: with every frame copied, the next group starts the WAL over
+    /// (`checkpoint.rs`). Called between groups, after the last one was answered.
+    fn finish_checkpoint(&mut self) {
+        if self.checkpoints.take_copied() {
+            checkpoint::passive(&self.conn, &self.stats);
+        }
+    }
+
     /// Deletes one chunk of events older than the retention when a step is due.
     fn prune_events(&mut self) {
         let Some(cutoff) = self.pruning.due() else {
@@ -341,5 +355,6 @@ pub(super) fn run(mut ctx: WriteCtx, mut rx: mpsc::Receiver<Job>, max_group: usi
         }
         ctx.run_group(jobs);
         ctx.prune_events();
+        ctx.finish_checkpoint();
     }
 }
