@@ -127,23 +127,20 @@ impl Drop for Inner {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let handle = self
-            .writer
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
-        }
+        join(&mut self.writer);
         self.checkpoints.close();
-        let handle = self
-            .checkpointer
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
-        }
+        join(&mut self.checkpointer);
+    }
+}
+
+/// Waits for a thread of the store to end.
+fn join(thread: &mut Mutex<Option<JoinHandle<()>>>) {
+    let handle = thread
+        .get_mut()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    if let Some(handle) = handle {
+        let _ = handle.join();
     }
 }
 
@@ -607,9 +604,13 @@ fn load_paths(conn: &Connection) -> Result<SharedPaths> {
 }
 
 /// Opens a connection with `flags`, mapping the error.
-fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection> {
-    Connection::open_with_flags(path, flags)
-        .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))
+/// A connection to the database at `path` that waits `busy_timeout` for a lock held
+/// elsewhere.
+fn open_connection(path: &Path, flags: OpenFlags, busy_timeout: Duration) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(busy_timeout)?;
+    Ok(conn)
 }
 
 #[cfg(test)]

@@ -49,8 +49,8 @@ pub(super) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        options.busy_timeout,
     )?;
-    conn.busy_timeout(options.busy_timeout)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Database(format!(
@@ -88,8 +88,8 @@ pub(super) fn open_checkpointer(path: &Path, options: &SqliteOptions) -> Result<
     let conn = open_connection(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        options.busy_timeout,
     )?;
-    conn.busy_timeout(options.busy_timeout)?;
     conn.execute_batch(&format!("PRAGMA synchronous = {};", synchronous(options)))?;
     Ok(conn)
 }
@@ -99,8 +99,8 @@ pub(super) fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connec
     let conn = open_connection(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        options.busy_timeout,
     )?;
-    conn.busy_timeout(options.busy_timeout)?;
     conn.execute_batch(&format!(
         "PRAGMA cache_size = -{cache}; PRAGMA temp_store = MEMORY;",
         cache = u64::from(options.cache_mib.max(4)) * 256,

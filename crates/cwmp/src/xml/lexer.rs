@@ -5,9 +5,9 @@
 //! `&str` already (its own comment says so), and copies each open element's name into a
 //! buffer to check end tags. This module keeps the open names as slices, finds the `>` of
 //! a tag outside quoted values with a byte loop, and checks the usual end tag (`</`, the
-//! open name, `>`) with one comparison. The reader parses attributes with quick-xml's
-//! `Attributes`. Slicing a `&str` at the ASCII delimiters found here costs two boundary
-//! checks, not a scan. What each step bought is in BENCHMARKS.md (callgrind).
+//! open name, `>`) with one comparison; [`Attrs`] reads a start tag's attributes. Slicing
+//! a `&str` at the ASCII delimiters found here costs two boundary checks, not a scan.
+//! What each step bought is in BENCHMARKS.md (callgrind).
 //!
 //! What is produced is what quick-xml's `Reader` produced with the configuration the
 //! reader used (`expand_empty_elements`, `check_end_names`, no trimming, no dangling `&`),
