@@ -361,7 +361,7 @@ async fn summaries_held_agree_with_the_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_checkpointer_keeps_the_wal_short() {
     use acs_core::device::ValueType;
-    const MARK: u32 = 32;
+    const MARK: u32 = 256;
     let dir = tempfile::tempdir().unwrap();
     let options = SqliteOptions {
         synchronous_full: false,

@@ -29,6 +29,12 @@ use rusqlite::{Connection, MAIN_DB};
 use super::Stats;
 use crate::Result;
 
+/// The writer copies the frames the checkpointer left only if they are at most this share
+/// of the mark (1/8: 8 MiB at the default), so its pause stays short; a longer rest, as on
+/// a large database whose checkpoint takes seconds while the writer appends, goes back to
+/// the thread, and each pass leaves less.
+const TAIL_SHARE: u32 = 8;
+
 /// Where the current WAL's checkpoint is, shared by the writer and the checkpointer.
 #[derive(Debug, Default)]
 pub(super) struct Requests {
@@ -51,8 +57,9 @@ enum Phase {
     Asked,
     /// The checkpointer is copying.
     Copying,
-    /// The bulk is copied: the writer copies the rest between two groups.
-    Copied,
+    /// The bulk is copied, through this frame: the writer copies the rest between two
+    /// groups, or asks for another pass if the rest is long.
+    Copied(c_int),
 }
 
 impl Requests {
@@ -69,15 +76,24 @@ impl Requests {
         }
     }
 
-    /// Whether the checkpointer has copied the bulk and the writer is to copy the rest
-    /// (then the checkpoint counts as finished: a WAL still past the mark asks again).
-    pub(super) fn take_copied(&self) -> bool {
+    /// What the writer does between two groups: when the checkpointer has copied the
+    /// bulk, copy the rest itself if `frames` (the WAL's now) leaves at most a
+    /// [`TAIL_SHARE`] of the mark to copy, else ask for another pass. After the writer's
+    /// copy the checkpoint counts as finished: a WAL still past the mark asks again.
+    pub(super) fn writer_turn(&self, frames: u64, mark: u32) -> bool {
         let mut state = self.lock();
-        let copied = state.phase == Phase::Copied;
-        if copied {
+        let Phase::Copied(through) = state.phase else {
+            return false;
+        };
+        let rest = frames.saturating_sub(u64::try_from(through).unwrap_or(0));
+        if rest <= u64::from(mark / TAIL_SHARE) {
             state.phase = Phase::Idle;
+            true
+        } else {
+            state.phase = Phase::Asked;
+            self.wake.notify_one();
+            false
         }
-        copied
     }
 
     /// Ends the checkpointer's loop.
@@ -104,8 +120,8 @@ impl Requests {
         }
     }
 
-    fn copied(&self) {
-        self.lock().phase = Phase::Copied;
+    fn copied(&self, through: c_int) {
+        self.lock().phase = Phase::Copied(through);
     }
 }
 
@@ -134,20 +150,25 @@ pub(super) fn install(
 /// The checkpointer thread's loop, until [`Requests::close`].
 pub(super) fn run(conn: &Connection, requests: &Requests, stats: &Stats) {
     while requests.start() {
-        passive(conn, stats);
-        requests.copied();
+        // Failed: nothing is known to be copied, and the writer asks again.
+        requests.copied(passive(conn, stats).unwrap_or(0));
     }
 }
 
-/// One PASSIVE checkpoint on `conn`, counted.
-pub(super) fn passive(conn: &Connection, stats: &Stats) {
-    let counter = match conn.wal_checkpoint_v2(Some(MAIN_DB), CheckpointMode::PASSIVE) {
-        Ok(_) => &stats.checkpoints,
+/// One PASSIVE checkpoint on `conn`, counted: through which frame the WAL is copied.
+pub(super) fn passive(conn: &Connection, stats: &Stats) -> Option<c_int> {
+    match conn.wal_checkpoint_v2(Some(MAIN_DB), CheckpointMode::PASSIVE) {
+        Ok((_, copied)) => {
+            stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+            Some(copied)
+        }
         // The WAL keeps what was not copied; a commit that finds it past the mark asks
         // again.
-        Err(_) => &stats.checkpoint_failures,
-    };
-    counter.fetch_add(1, Ordering::Relaxed);
+        Err(_) => {
+            stats.checkpoint_failures.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -160,14 +181,27 @@ mod tests {
         let r = Requests::default();
         r.ask();
         r.ask();
-        assert!(!r.take_copied(), "nothing copied yet");
+        assert!(!r.writer_turn(100, 64), "nothing copied yet");
         assert!(r.start());
         r.ask();
-        r.copied();
-        assert!(r.take_copied());
-        assert!(!r.take_copied());
+        r.copied(96);
+        assert!(r.writer_turn(100, 64));
+        assert!(!r.writer_turn(100, 64));
         r.ask();
         r.close();
         assert!(!r.start());
+    }
+
+    #[test]
+    fn a_long_rest_goes_back_to_the_thread() {
+        let r = Requests::default();
+        r.ask();
+        assert!(r.start());
+        r.copied(100);
+        // 1/8 of a mark of 64 is 8 frames.
+        assert!(!r.writer_turn(109, 64));
+        assert!(r.start(), "asked again");
+        r.copied(109);
+        assert!(r.writer_turn(117, 64));
     }
 }

@@ -100,8 +100,10 @@ pub(crate) struct WriteCtx {
     new_paths: Vec<i64>,
     pub(super) pruning: EventPruning,
     stats: Arc<Stats>,
-    /// The checkpoint under way, whose end is the writer's (`checkpoint.rs`).
+    /// The checkpoint under way, whose end is the writer's (`checkpoint.rs`), and the WAL
+    /// frames past which one runs.
     checkpoints: Arc<Requests>,
+    checkpoint_frames: u32,
     /// The device summaries held for sessions, and what the current transaction's calls
     /// changed of them, applied once it is committed.
     summaries: Arc<Summaries>,
@@ -139,6 +141,7 @@ impl WriteCtx {
             pruning: EventPruning::new(options.event_retention_days),
             stats,
             checkpoints,
+            checkpoint_frames: options.checkpoint_frames,
             summaries,
             effects: Vec::new(),
             data_version,
@@ -313,7 +316,8 @@ impl WriteCtx {
     /// the bulk, once it has: with every frame copied, the next group starts the WAL over
     /// (`checkpoint.rs`). Called between groups, after the last one was answered.
     fn finish_checkpoint(&mut self) {
-        if self.checkpoints.take_copied() {
+        let frames = self.stats.wal_frames.load(Ordering::Relaxed);
+        if self.checkpoints.writer_turn(frames, self.checkpoint_frames) {
             checkpoint::passive(&self.conn, &self.stats);
         }
     }
