@@ -603,7 +603,6 @@ fn load_paths(conn: &Connection) -> Result<SharedPaths> {
     Ok(Arc::new(std::sync::RwLock::new(map)))
 }
 
-/// Opens a connection with `flags`, mapping the error.
 /// A connection to the database at `path` that waits `busy_timeout` for a lock held
 /// elsewhere.
 fn open_connection(path: &Path, flags: OpenFlags, busy_timeout: Duration) -> Result<Connection> {

@@ -35,13 +35,13 @@ pub fn migrate(path: &Path) -> Result<Vec<i64>> {
 
 /// The write connection, with its PRAGMAs.
 ///
-/// The WAL is checkpointed every 64 MiB rather than SQLite's 4 MiB: parameter rows land
-/// on random pages of the value indexes, and each checkpoint writes every page changed
-/// since the last one, so a page changed by many groups is written back once rather than
-/// once per group (about a quarter less written for new devices, measured). The WAL file
-/// is cut back to 64 MiB after a checkpoint. The store's writer hands its checkpoints to a
-/// thread of their own (`checkpoint.rs`), at `SqliteOptions::checkpoint_frames` (by
-/// default this same mark); other users of this connection (migrations, `acs
+/// The WAL is checkpointed every `SqliteOptions::checkpoint_frames` frames, 64 MiB by
+/// default, rather than SQLite's 4 MiB: parameter rows land on random pages of the value
+/// indexes, and each checkpoint writes every page changed since the last one, so a page
+/// changed by many groups is written back once rather than once per group (about a
+/// quarter less written for new devices, measured). The WAL file is cut back to 64 MiB
+/// after a checkpoint. The store's writer hands its checkpoints to a thread of their own
+/// (`checkpoint.rs`) at the same mark; other users of this connection (migrations, `acs
 /// provisioning import`) keep SQLite's automatic one.
 pub(super) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connection> {
     let conn = open_connection(
@@ -63,10 +63,11 @@ pub(super) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
          PRAGMA cache_size = -{cache};
          PRAGMA temp_store = MEMORY;
          PRAGMA foreign_keys = OFF;
-         PRAGMA wal_autocheckpoint = 16384;
+         PRAGMA wal_autocheckpoint = {checkpoint};
          PRAGMA journal_size_limit = 67108864;",
         sync = synchronous(options),
         cache = u64::from(options.cache_mib.max(1)) * 1024,
+        checkpoint = options.checkpoint_frames,
     ))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)

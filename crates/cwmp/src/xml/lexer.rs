@@ -15,6 +15,7 @@
 //! without a name (`< a>`, `<>`) is an error, and a document type declaration is reported
 //! at its `<!DOCTYPE` without reading further, as the reader refuses all of them.
 
+use quick_xml::errors::SyntaxError;
 use quick_xml::events::attributes::AttrError;
 
 /// One piece of markup or text.
@@ -200,22 +201,18 @@ impl<'a> Lexer<'a> {
                 b'"' | b'\'' => match memchr::memchr(b, rest.get(i + 1..).unwrap_or_default()) {
                     Some(j) => i += j + 2,
                     None => {
-                        return Err(self.error(
-                            at,
-                            format!(
-                                "attribute value not closed: `{}` not found before end of input",
-                                char::from(b)
-                            ),
-                        ));
+                        let e = if b == b'"' {
+                            SyntaxError::UnclosedDoubleQuotedAttributeValue
+                        } else {
+                            SyntaxError::UnclosedSingleQuotedAttributeValue
+                        };
+                        return Err(self.error(at, e.to_string()));
                     }
                 },
                 _ => i += 1,
             }
         }
-        Err(self.error(
-            at,
-            "tag not closed: `>` not found before end of input".into(),
-        ))
+        Err(self.error(at, SyntaxError::UnclosedTag.to_string()))
     }
 
     fn end_tag(&mut self, rest: &'a [u8], at: usize) -> Result<Token<'a>, LexError> {

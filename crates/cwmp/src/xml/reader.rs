@@ -8,8 +8,8 @@
 
 use std::borrow::Cow;
 
-use quick_xml::events::BytesRef;
 use quick_xml::events::attributes::Attribute;
+use quick_xml::events::{BytesRef, BytesText};
 use quick_xml::name::QName;
 
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -240,7 +240,7 @@ impl<'a> Cursor<'a> {
             let before = self.lexer.position();
             match self.read()? {
                 Token::Text(t) | Token::CData(t) => {
-                    append(&mut acc, normalize_line_ends(t));
+                    append(&mut acc, BytesText::from_escaped(t).xml10_content());
                 }
                 Token::Ref(r) => {
                     let ch = self.resolve_reference(r)?;
@@ -555,23 +555,6 @@ fn is_blank(t: &str) -> bool {
     t.bytes().all(is_whitespace)
 }
 
-/// `t` with its line ends normalized (XML 1.0 §2.11): `\r\n` and a lone `\r` become
-/// `\n`. Borrowed when there is no `\r`, as nearly always.
-fn normalize_line_ends(t: &str) -> Cow<'_, str> {
-    if !t.as_bytes().contains(&b'\r') {
-        return Cow::Borrowed(t);
-    }
-    let mut out = String::with_capacity(t.len());
-    let mut rest = t;
-    while let Some((before, after)) = rest.split_once('\r') {
-        out.push_str(before);
-        out.push('\n');
-        rest = after.strip_prefix('\n').unwrap_or(after);
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
-}
-
 fn append<'a>(acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) {
     match acc {
         None => *acc = Some(piece),
@@ -582,24 +565,4 @@ fn append<'a>(acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) {
 /// Characters that XML 1.0 §2.2 allows in a document.
 pub(crate) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn line_ends() {
-        assert!(matches!(normalize_line_ends("a\nb"), Cow::Borrowed("a\nb")));
-        assert_eq!(normalize_line_ends("\r\na\rb\r\r\nc\r"), "\na\nb\n\nc\n");
-    }
-
-    proptest::proptest! {
-        /// The same text as quick-xml's XML 1.0 normalization, which this replaced.
-        #[test]
-        fn line_ends_as_quick_xml(t in "[a\r\né ]{0,12}") {
-            let theirs = quick_xml::events::BytesText::from_escaped(t.as_str()).xml10_content();
-            proptest::prop_assert_eq!(normalize_line_ends(&t), theirs);
-        }
-    }
 }
